@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Qunbo: a federated cluster of peer nodes for group live streaming.
+///
+/// Pure protocol cores (`Gossip`, `Shard`, `Live`) have no dependencies at all, so they build in
+/// seconds and are tested by deterministic simulation; only `Node` touches NIO.
+let package = Package(
+    name: "qunbo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "qunbo", targets: ["qunbo"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // System liblz4 (Debian: liblz4-dev).
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        // Node-to-node wire pieces: the bounded LZ4 block codec and batch framing.
+        .target(
+            name: "Wire",
+            dependencies: [
+                "CLZ4",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Pure cores: no NIO, time and randomness are inputs.
+        .target(name: "Gossip"),
+        .target(name: "Shard"),
+        .target(name: "Live"),
+        // The process: servers, shells, storage, metrics, config.
+        .target(
+            name: "Node",
+            dependencies: [
+                "Wire", "Gossip", "Shard", "Live",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "qunbo",
+            dependencies: [
+                "Node",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
+        .testTarget(name: "ShardTests", dependencies: ["Shard"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node"]),
+        // Real `qunbo` processes driven by real clients (curl, nghttp, promtool).
+        .testTarget(name: "ProcessTests", dependencies: ["qunbo"]),
+    ]
+)

@@ -1,0 +1,284 @@
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import ServiceLifecycle
+
+/// Why the server could not start. Rendered as one line on stderr by the CLI.
+public enum ServerError: Error, CustomStringConvertible, Sendable {
+    case addressInUse(HostPort)
+    case cannotBind(HostPort, String)
+    case tls(String)
+
+    public var description: String {
+        switch self {
+        case .addressInUse(let hp): return "cannot listen on \(hp): address already in use"
+        case .cannotBind(let hp, let reason): return "cannot listen on \(hp): \(reason)"
+        case .tls(let reason): return "cannot load TLS material: \(reason)"
+        }
+    }
+}
+
+typealias HTTPStreamChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+
+/// What protocol negotiation produced for one accepted connection.
+enum NegotiatedConnection: Sendable {
+    case http1(HTTPStreamChannel)
+    case http2(any Channel, NIOHTTP2Handler.AsyncStreamMultiplexer<HTTPStreamChannel>)
+}
+
+/// The node's one listening port: HTTP/1.1 and HTTP/2 (h2c by prior knowledge, or TLS + ALPN),
+/// run as a `Service`. On graceful shutdown it stops accepting, lets HTTP/1.1 connections finish
+/// their current request and sends HTTP/2 GOAWAY; what is still open when the service group's
+/// shutdown deadline passes is cancelled, which closes it.
+public final class HTTPServer: Service, Sendable {
+    private let config: NodeConfig
+    private let router: Router
+    private let metrics: ServerMetrics
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let onBound: @Sendable (SocketAddress) -> Void
+
+    public init(
+        config: NodeConfig,
+        router: Router,
+        metrics: ServerMetrics,
+        logger: Logger,
+        group: any EventLoopGroup,
+        onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) {
+        self.config = config
+        self.router = router
+        self.metrics = metrics
+        self.logger = logger
+        self.group = group
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let sslContext = try makeSSLContext()
+        let quiesce = ServerQuiescingHelper(group: group)
+        let serverChannel = try await bind(sslContext: sslContext, quiesce: quiesce)
+        if let address = serverChannel.channel.localAddress { onBound(address) }
+        logger.info(
+            "listening",
+            metadata: [
+                "http.address": "\(config.listen)", "http.tls": "\(sslContext != nil)",
+                "node.advertise": "\(config.advertisedURL)",
+            ]
+        )
+        await withDiscardingTaskGroup { group in
+            await withGracefulShutdownHandler {
+                do {
+                    try await serverChannel.executeThenClose { inbound in
+                        for try await negotiated in inbound {
+                            group.addTask { await self.serve(negotiated) }
+                        }
+                    }
+                } catch {
+                    logger.debug("accept loop ended", metadata: ["error": "\(error)"])
+                }
+            } onGracefulShutdown: {
+                self.logger.info("shutting down: no longer accepting, finishing in-flight requests")
+                quiesce.initiateShutdown(promise: nil)
+            }
+        }
+        logger.info("all connections closed")
+    }
+
+    private func makeSSLContext() throws -> NIOSSLContext? {
+        guard let certPath = config.tlsCert, let keyPath = config.tlsKey else { return nil }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            tls.applicationProtocols = ["h2", "http/1.1"]
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw ServerError.tls("\(certPath), \(keyPath): \(error)")
+        }
+    }
+
+    private func bind(
+        sslContext: NIOSSLContext?,
+        quiesce: ServerQuiescingHelper
+    ) async throws -> NIOAsyncChannel<EventLoopFuture<NegotiatedConnection>, Never> {
+        let idle = TimeAmount.nanoseconds(config.idleTimeout.nanoseconds)
+        let graceTime = TimeAmount.nanoseconds(config.shutdownTimeout.nanoseconds)
+        let nodeID = config.id
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+        do {
+            return try await bootstrap.bind(host: config.listen.host, port: config.listen.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                    try sync.addHandler(IdleConnectionCloser())
+                    if let sslContext {
+                        try sync.addHandler(NIOSSLServerHandler(context: sslContext))
+                    } else {
+                        try sync.addHandler(HTTPVersionSniffer())
+                    }
+                    let negotiation = NIOTypedApplicationProtocolNegotiationHandler<NegotiatedConnection> {
+                        result,
+                        channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            switch result {
+                            case .negotiated("h2"):
+                                return try Self.configureHTTP2(channel, idle: idle, graceTime: graceTime)
+                            default:
+                                return try Self.configureHTTP1(channel, nodeID: nodeID)
+                            }
+                        }
+                    }
+                    try sync.addHandler(negotiation)
+                    return negotiation.protocolNegotiationResult
+                }
+            }
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ServerError.addressInUse(config.listen)
+        } catch let error as IOError {
+            throw ServerError.cannotBind(config.listen, "\(error)")
+        } catch {
+            throw ServerError.cannotBind(config.listen, "\(error)")
+        }
+    }
+
+    private static func configureHTTP1(_ channel: any Channel, nodeID: String) throws -> NegotiatedConnection {
+        let sync = channel.pipeline.syncOperations
+        try sync.configureHTTPServerPipeline(withErrorHandling: false)
+        try sync.addHandler(HTTP1ErrorResponder(nodeID: nodeID))
+        return .http1(try HTTPStreamChannel(wrappingChannelSynchronously: channel))
+    }
+
+    private static func configureHTTP2(
+        _ channel: any Channel,
+        idle: TimeAmount,
+        graceTime: TimeAmount
+    ) throws -> NegotiatedConnection {
+        var settings = NIOHTTP2Handler.Configuration()
+        settings.connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+        ]
+        settings.connection.maximumRecentlyResetStreams = 64
+        let manager = NIOHTTP2ServerConnectionManagementHandler.Configuration(
+            maxIdleTime: idle,
+            maxAge: nil,
+            maxGraceTime: graceTime,
+            keepalive: nil
+        )
+        let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(
+            mode: .server,
+            connectionManagerConfiguration: manager,
+            http2HandlerConfiguration: settings
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                return try HTTPStreamChannel(wrappingChannelSynchronously: stream)
+            }
+        }
+        return .http2(channel, multiplexer)
+    }
+
+    /// Serves one accepted connection until it closes.
+    private func serve(_ negotiated: EventLoopFuture<NegotiatedConnection>) async {
+        let connection: NegotiatedConnection
+        do {
+            connection = try await negotiated.get()
+        } catch {
+            logger.debug("connection failed before negotiation", metadata: ["error": "\(error)"])
+            return
+        }
+        switch connection {
+        case .http1(let channel):
+            metrics.connectionOpened("http1")
+            defer { metrics.connectionClosed("http1") }
+            await serveRequests(on: channel, isHTTP2: false)
+        case .http2(let channel, let multiplexer):
+            metrics.connectionOpened("http2")
+            defer { metrics.connectionClosed("http2") }
+            do {
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await stream in multiplexer.inbound {
+                        group.addTask { await self.serveRequests(on: stream, isHTTP2: true) }
+                    }
+                }
+            } catch {
+                logger.debug("http2 connection ended", metadata: ["error": "\(error)"])
+            }
+            try? await channel.close()
+        }
+    }
+
+    /// Serves the requests of one HTTP/1.1 connection (in order) or of one HTTP/2 stream.
+    private func serveRequests(on channel: HTTPStreamChannel, isHTTP2: Bool) async {
+        let remote = channel.channel.remoteAddress ?? channel.channel.parent?.remoteAddress
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                let body = RequestBody(iterator: inbound.makeAsyncIterator())
+                while let head = try await body.nextHead() {
+                    let started = ContinuousClock.now
+                    let request = Request(head: head, isHTTP2: isHTTP2, remoteAddress: remote, body: body)
+                    var response = await router.respond(to: request)
+                    let keepAlive = isHTTP2 || head.isKeepAlive
+                    response.headers.replaceOrAdd(name: "Qunbo-Node", value: config.id)
+                    if !isHTTP2 && !keepAlive { response.headers.replaceOrAdd(name: "Connection", value: "close") }
+                    let status = response.status.code
+                    try await write(response, to: outbound, version: head.version, isHead: head.method == .HEAD)
+                    metrics.request(
+                        route: response.route,
+                        method: head.method.rawValue,
+                        status: Int(status),
+                        duration: ContinuousClock.now - started
+                    )
+                    guard keepAlive, try await body.drain(limit: config.maxBodyBytes) else { break }
+                }
+            }
+        } catch {
+            logger.trace("request stream ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func write(
+        _ response: Response,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        version: HTTPVersion,
+        isHead: Bool
+    ) async throws {
+        var headers = response.headers
+        switch response.body {
+        case .empty:
+            headers.replaceOrAdd(name: "Content-Length", value: "0")
+            try await outbound.write(
+                .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
+            )
+            try await outbound.write(.end(nil))
+        case .buffer(let buffer):
+            headers.replaceOrAdd(name: "Content-Length", value: String(buffer.readableBytes))
+            try await outbound.write(
+                .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
+            )
+            if !isHead { try await outbound.write(.body(.byteBuffer(buffer))) }
+            try await outbound.write(.end(nil))
+        case .stream(let produce):
+            try await outbound.write(
+                .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
+            )
+            if !isHead { try await produce(BodyWriter(outbound: outbound)) }
+            try await outbound.write(.end(nil))
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Live
+import Logging
+import Yams
+
+extension NodeConfig {
+    /// Every setting's name, spelled as its command-line flag without `--`. The same names are
+    /// the config file's keys and, upper-cased with `_`, the `QUNBO_*` environment variables.
+    public static let settingNames: [String] = [
+        "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
+        "cluster-secret", "tls-cert", "tls-key", "route", "log-level", "ingest-grace", "idle-timeout",
+        "shutdown-timeout", "max-body-bytes",
+    ]
+
+    /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
+    public static func environmentName(for setting: String) -> String {
+        "QUNBO_" + setting.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// Merges the three sources, most specific first: flags, then `QUNBO_*` environment, then
+    /// the config file (`--config` / `QUNBO_CONFIG`), then the defaults.
+    ///
+    /// - Parameter flags: settings given on the command line, by setting name, as typed.
+    public static func resolve(
+        flags: [String: String],
+        environment: [String: String]
+    ) throws(ConfigError) -> NodeConfig {
+        for name in flags.keys where !settingNames.contains(name) && name != "config" {
+            throw .unknownSetting(name: name, source: "flags")
+        }
+        var file: [String: String] = [:]
+        if let path = flags["config"] ?? environment["QUNBO_CONFIG"] {
+            file = try loadFile(path)
+        }
+        func lookup(_ name: String) -> (value: String, source: String)? {
+            if let v = flags[name] { return (v, "--\(name)") }
+            let env = environmentName(for: name)
+            if let v = environment[env] { return (v, env) }
+            if let v = file[name] { return (v, "config file key '\(name)'") }
+            return nil
+        }
+
+        var listen = HostPort(host: "127.0.0.1", port: 7000)
+        if let (v, src) = lookup("listen") {
+            guard let hp = HostPort(parsing: v) else {
+                throw .invalidValue(name: "listen", value: v, expected: "HOST:PORT", source: src)
+            }
+            listen = hp
+        }
+        var config = NodeConfig(id: nil, listen: listen)
+        if let (v, src) = lookup("id") {
+            guard IdentifierRule.user.accepts(v) else {
+                throw .invalidValue(name: "id", value: v, expected: "[A-Za-z0-9_.-]{1,64}", source: src)
+            }
+            config.id = v
+        }
+        if let (v, src) = lookup("advertise") {
+            guard v.hasPrefix("http://") || v.hasPrefix("https://"), !v.hasSuffix("/") else {
+                throw .invalidValue(name: "advertise", value: v, expected: "http(s)://HOST:PORT", source: src)
+            }
+            config.advertise = v
+        }
+        if let (v, _) = lookup("zone"), !v.isEmpty { config.zone = v }
+        if let (v, src) = lookup("seeds") {
+            config.seeds = try v.split(separator: ",").map { part throws(ConfigError) -> HostPort in
+                guard let hp = HostPort(parsing: String(part)) else {
+                    throw .invalidValue(name: "seeds", value: v, expected: "HOST:PORT,...", source: src)
+                }
+                return hp
+            }
+        }
+        if let (v, _) = lookup("data-dir") { config.dataDir = v }
+        if let (v, src) = lookup("replicas") {
+            guard let n = Int(v), (1...7).contains(n) else {
+                throw .invalidValue(name: "replicas", value: v, expected: "an integer from 1 to 7", source: src)
+            }
+            config.replicas = n
+        }
+        if let (v, _) = lookup("auth-secret"), !v.isEmpty { config.authSecret = v }
+        if let (v, _) = lookup("cluster-secret"), !v.isEmpty { config.clusterSecret = v }
+        if let (v, _) = lookup("tls-cert") { config.tlsCert = v }
+        if let (v, _) = lookup("tls-key") { config.tlsKey = v }
+        if let (v, src) = lookup("route") {
+            guard let mode = RouteMode(rawValue: v) else {
+                throw .invalidValue(name: "route", value: v, expected: "redirect or proxy", source: src)
+            }
+            config.route = mode
+        }
+        if let (v, src) = lookup("log-level") {
+            guard let level = Logger.Level(rawValue: v.lowercased()) else {
+                throw .invalidValue(
+                    name: "log-level",
+                    value: v,
+                    expected: "trace, debug, info, notice, warning, error or critical",
+                    source: src
+                )
+            }
+            config.logLevel = level
+        }
+        for (name, keyPath) in [
+            ("ingest-grace", \NodeConfig.ingestGrace), ("idle-timeout", \.idleTimeout),
+            ("shutdown-timeout", \.shutdownTimeout),
+        ] {
+            if let (v, src) = lookup(name) {
+                guard let d = parseDuration(v), d > .zero else {
+                    throw .invalidValue(
+                        name: name,
+                        value: v,
+                        expected: "a duration such as 500ms, 30s, 2m",
+                        source: src
+                    )
+                }
+                config[keyPath: keyPath] = d
+            }
+        }
+        if let (v, src) = lookup("max-body-bytes") {
+            guard let n = Int(v), n >= 1024, n <= 64 << 20 else {
+                throw .invalidValue(name: "max-body-bytes", value: v, expected: "1024 to 67108864", source: src)
+            }
+            config.maxBodyBytes = n
+        }
+        guard (config.tlsCert == nil) == (config.tlsKey == nil) else {
+            throw .inconsistent("--tls-cert and --tls-key must be given together")
+        }
+        return config
+    }
+
+    /// Reads a YAML mapping of `setting: value`. Lists (for `seeds`) are joined with commas.
+    static func loadFile(_ path: String) throws(ConfigError) -> [String: String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw .unreadableFile(path: path, reason: Self.describeReadFailure(path: path))
+        }
+        let parsed: Any?
+        do {
+            parsed = try Yams.load(yaml: text)
+        } catch {
+            throw .malformedFile(path: path, reason: "\(error)".split(separator: "\n").first.map(String.init) ?? "")
+        }
+        guard let parsed else { return [:] }
+        guard let mapping = parsed as? [String: Any] else {
+            throw .malformedFile(path: path, reason: "expected a mapping of setting: value")
+        }
+        var out: [String: String] = [:]
+        for (key, value) in mapping {
+            guard settingNames.contains(key) else {
+                throw .unknownSetting(name: key, source: "config file \(path)")
+            }
+            switch value {
+            case let list as [Any]: out[key] = list.map { "\($0)" }.joined(separator: ",")
+            case is [String: Any]:
+                throw .invalidValue(name: key, value: "a mapping", expected: "a scalar", source: "config file \(path)")
+            default: out[key] = "\(value)"
+            }
+        }
+        return out
+    }
+
+    private static func describeReadFailure(path: String) -> String {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "no such file" }
+        if isDirectory.boolValue { return "is a directory" }
+        if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
+        return "not valid UTF-8 text"
+    }
+}
+
+/// Parses `250ms`, `30s`, `2m`, `1h` or a bare number of seconds.
+public func parseDuration(_ text: String) -> Duration? {
+    let t = text.trimmingSpaces.lowercased()
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, scale) in units where t.hasSuffix(suffix) {
+        guard let n = Double(t.dropLast(suffix.count)), n.isFinite, n >= 0 else { return nil }
+        return .milliseconds(Int64((n * scale * 1000).rounded()))
+    }
+    guard let n = Double(t), n.isFinite, n >= 0 else { return nil }
+    return .milliseconds(Int64((n * 1000).rounded()))
+}

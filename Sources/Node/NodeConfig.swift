@@ -1,0 +1,107 @@
+import Logging
+
+/// Everything a node is configured with, after flags, `QUNBO_*` environment and the config file
+/// have been merged (see `NodeConfig.resolve`). Defaults serve a single local node.
+public struct NodeConfig: Sendable, Equatable {
+    /// This node's id, unique within the cluster and stable across restarts (placement and
+    /// replica sets are keyed by it). Default: `node-<listen port>`, readable in local clusters.
+    public var id: String
+    /// Where the node listens for clients and peers (one port for HTTP/1.1 and HTTP/2).
+    /// Default `127.0.0.1:7000`: loopback only, so a fresh node is not exposed by accident.
+    public var listen: HostPort = HostPort(host: "127.0.0.1", port: 7000)
+    /// The base URL peers and redirected clients use to reach this node. Default: derived from
+    /// `listen` (`http://` or `https://` with TLS); set it when `listen` is a wildcard address.
+    public var advertise: String?
+    /// Failure-domain label used to spread replicas and to prefer near replicas. Default none.
+    public var zone: String?
+    /// Peers to join through. Default none: a node alone forms its own cluster.
+    public var seeds: [HostPort] = []
+    /// Where event logs and recordings live. Default `./qunbo-data`.
+    public var dataDir: String = "./qunbo-data"
+    /// Replicas per live session, primary included. Default 3: a majority (2) survives one loss.
+    public var replicas: Int = 3
+    /// HS256 secret for client tokens. Default none (client routes then answer 401).
+    public var authSecret: String?
+    /// Shared secret that authenticates node-to-node routes. Default none (single-node use).
+    public var clusterSecret: String?
+    /// PEM certificate chain; with `tlsKey`, the port speaks TLS with ALPN `h2`/`http/1.1`.
+    public var tlsCert: String?
+    /// PEM private key for `tlsCert`.
+    public var tlsKey: String?
+    /// How viewer routes at a non-replica are answered: `redirect` (307) or `proxy`. Default redirect:
+    /// it costs this node nothing and sends the viewer to its nearest replica.
+    public var route: RouteMode = .redirect
+    /// swift-log level. Default `info`.
+    public var logLevel: Logger.Level = .info
+    /// How long a live session stays live after its ingest ends. Default 30 s (API.md).
+    public var ingestGrace: Duration = .seconds(30)
+    /// A connection with no traffic in either direction for this long is closed. Default 60 s:
+    /// long enough for an SSE stream's 15 s pings, short enough to shed dead clients.
+    public var idleTimeout: Duration = .seconds(60)
+    /// On SIGTERM, in-flight requests get this long to finish before connections are cut.
+    /// Default 10 s, below systemd's 90 s stop timeout.
+    public var shutdownTimeout: Duration = .seconds(10)
+    /// The largest request body read into memory (JSON writes); streamed bodies (ingest) are
+    /// not bounded by this. Default 64 KiB: far above any legal comment or control message.
+    public var maxBodyBytes: Int = 64 * 1024
+
+    public init(id: String? = nil, listen: HostPort = HostPort(host: "127.0.0.1", port: 7000)) {
+        self.listen = listen
+        self.id = id ?? "node-\(listen.port)"
+    }
+
+    /// Whether TLS is configured.
+    public var tlsEnabled: Bool { tlsCert != nil && tlsKey != nil }
+
+    /// The URL peers and clients use for this node.
+    public var advertisedURL: String {
+        if let advertise { return advertise }
+        let scheme = tlsEnabled ? "https" : "http"
+        let host = listen.host == "0.0.0.0" || listen.host == "::" ? "127.0.0.1" : listen.host
+        return "\(scheme)://\(HostPort(host: host, port: listen.port))"
+    }
+}
+
+/// How a node answers viewer routes for sessions it does not hold.
+public enum RouteMode: String, Sendable, CaseIterable {
+    case redirect
+    case proxy
+}
+
+/// A `host:port` pair as written on the command line (`[::1]:7000` for IPv6).
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[v6]:port` or `:port` (loopback). Returns nil on anything else.
+    public init?(parsing text: String) {
+        let trimmed = text.trimmingSpaces
+        guard let colon = trimmed.lastIndex(of: ":") else { return nil }
+        var host = String(trimmed[..<colon])
+        guard let port = Int(trimmed[trimmed.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        } else if host.contains(":") {
+            return nil
+        }
+        if host.isEmpty { host = "127.0.0.1" }
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+}

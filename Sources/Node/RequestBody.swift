@@ -1,0 +1,88 @@
+import NIOCore
+import NIOHTTP1
+
+/// The body of the request being served, read straight from the connection as it arrives, so
+/// that a continuous ingest stream is never buffered whole.
+///
+/// It wraps the connection's inbound iterator, which is not `Sendable`: a `RequestBody` must be
+/// read only from the task that serves its request (the router's handler runs in that task).
+/// That is the one reason for `@unchecked Sendable`.
+public final class RequestBody: @unchecked Sendable, AsyncSequence {
+    public typealias Element = ByteBuffer
+
+    private var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
+    /// True once `.end` of the current request was read.
+    private(set) var ended = true
+    /// A request head read while draining: the next pipelined request.
+    private var pendingHead: HTTPRequestHead?
+
+    init(iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator) {
+        self.iterator = iterator
+    }
+
+    /// The next body chunk, or nil at the end of this request's body.
+    public func next() async throws -> ByteBuffer? {
+        while !ended {
+            guard let part = try await iterator.next() else {
+                ended = true
+                throw ConnectionClosed()
+            }
+            switch part {
+            case .body(let buffer): return buffer
+            case .end: ended = true
+            case .head(let head):
+                // Cannot happen with a well-behaved codec; treat as the next request.
+                pendingHead = head
+                ended = true
+            }
+        }
+        return nil
+    }
+
+    /// Reads the whole body, refusing (413) one over `limit` bytes.
+    public func collect(upTo limit: Int) async throws -> ByteBuffer {
+        var all = ByteBuffer()
+        while var chunk = try await next() {
+            guard all.readableBytes + chunk.readableBytes <= limit else { throw APIError.payloadTooLarge(limit: limit) }
+            all.writeBuffer(&chunk)
+        }
+        return all
+    }
+
+    /// Reads the next request's head; nil when the client closed the connection.
+    func nextHead() async throws -> HTTPRequestHead? {
+        if let head = pendingHead {
+            pendingHead = nil
+            ended = false
+            return head
+        }
+        while let part = try await iterator.next() {
+            if case .head(let head) = part {
+                ended = false
+                return head
+            }
+        }
+        return nil
+    }
+
+    /// Discards what the handler left unread so the connection can serve the next request;
+    /// returns false (close the connection) when more than `limit` bytes remain.
+    func drain(limit: Int) async throws -> Bool {
+        var discarded = 0
+        while let chunk = try await next() {
+            discarded += chunk.readableBytes
+            if discarded > limit { return false }
+        }
+        return true
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let body: RequestBody
+        public mutating func next() async throws -> ByteBuffer? { try await body.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(body: self) }
+}
+
+/// The client went away in the middle of a request.
+struct ConnectionClosed: Error {}

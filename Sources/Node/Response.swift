@@ -1,0 +1,76 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A response: head plus either a complete body or a body written as it is produced
+/// (event streams, live media).
+public struct Response: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: Body
+    /// The route pattern that produced it, the `route` label of request metrics.
+    public var route: String = "unmatched"
+
+    public enum Body: Sendable {
+        case empty
+        case buffer(ByteBuffer)
+        /// Produced by the closure; the response ends when it returns. A throw cuts the stream.
+        case stream(@Sendable (BodyWriter) async throws -> Void)
+    }
+
+    public init(status: HTTPResponseStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: Body = .empty) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response of `value`, encoded with sorted keys and RFC 3339 dates.
+    public static func json<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok) -> Response {
+        let data: Data
+        do {
+            data = try JSONCoding.encoder.encode(value)
+        } catch {
+            return APIError.internalError.response()
+        }
+        var response = Response(status: status, body: .buffer(ByteBuffer(bytes: data)))
+        response.headers.add(name: "Content-Type", value: "application/json")
+        return response
+    }
+
+    /// A plain-text response.
+    public static func text(
+        _ text: String,
+        status: HTTPResponseStatus = .ok,
+        contentType: String = "text/plain; charset=utf-8"
+    )
+        -> Response
+    {
+        var response = Response(status: status, body: .buffer(ByteBuffer(string: text)))
+        response.headers.add(name: "Content-Type", value: contentType)
+        return response
+    }
+}
+
+/// Writes a streamed response body; awaiting `write` applies the connection's back-pressure.
+public struct BodyWriter: Sendable {
+    let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+
+    public func write(_ buffer: ByteBuffer) async throws {
+        try await outbound.write(.body(.byteBuffer(buffer)))
+    }
+}
+
+/// The project's JSON settings in one place.
+public enum JSONCoding {
+    public static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        return e
+    }
+    public static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }
+}

@@ -1,0 +1,79 @@
+import CoreMetrics
+import Synchronization
+
+/// HTTP metrics of one node: request counts and latencies by route and status, open
+/// connections by protocol. Exported through the node's Prometheus registry.
+public final class ServerMetrics: Sendable {
+    private let factory: any MetricsFactory
+    /// Handlers are cached so the hot path costs one lock and a dictionary lookup.
+    private let counters = Mutex<[String: Counter]>([:])
+    private let timers = Mutex<[String: Timer]>([:])
+    private let openConnections: [String: Meter]
+    private let acceptedConnections: [String: Counter]
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+        var open: [String: Meter] = [:]
+        var accepted: [String: Counter] = [:]
+        for proto in ["http1", "http2"] {
+            open[proto] = Meter(
+                label: "qunbo_http_open_connections",
+                dimensions: [("protocol", proto)],
+                factory: factory
+            )
+            accepted[proto] = Counter(
+                label: "qunbo_http_connections_total",
+                dimensions: [("protocol", proto)],
+                factory: factory
+            )
+        }
+        self.openConnections = open
+        self.acceptedConnections = accepted
+    }
+
+    /// Records one finished request.
+    public func request(route: String, method: String, status: Int, duration: Duration) {
+        let key = "\(route)|\(method)|\(status)"
+        let counter = counters.withLock { cache in
+            if let c = cache[key] { return c }
+            let c = Counter(
+                label: "qunbo_http_requests_total",
+                dimensions: [("route", route), ("method", method), ("status", String(status))],
+                factory: factory
+            )
+            cache[key] = c
+            return c
+        }
+        counter.increment()
+        let timer = timers.withLock { cache in
+            if let t = cache[route] { return t }
+            let t = Timer(
+                label: "qunbo_http_request_duration_seconds",
+                dimensions: [("route", route)],
+                factory: factory
+            )
+            cache[route] = t
+            return t
+        }
+        timer.recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// A connection negotiated `proto` (`http1`, `http2`).
+    public func connectionOpened(_ proto: String) {
+        openConnections[proto]?.increment()
+        acceptedConnections[proto]?.increment()
+    }
+
+    public func connectionClosed(_ proto: String) {
+        openConnections[proto]?.decrement()
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (s, atto) = components
+        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : ns &+ atto / 1_000_000_000
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Node
+
+/// `qunbo node`: run a node. Every flag may also come from `QUNBO_<FLAG>` or the config file.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run a Qunbo node (SIGTERM or SIGINT drains and stops it)."
+    )
+
+    @Option(help: "This node's id (default node-<port>).") var id: String?
+    @Option(help: "HOST:PORT to listen on (default 127.0.0.1:7000).") var listen: String?
+    @Option(help: "Base URL peers and clients use to reach this node.") var advertise: String?
+    @Option(help: "Zone (failure domain) of this node.") var zone: String?
+    @Option(help: "Comma-separated HOST:PORT of nodes to join through.") var seeds: String?
+    @Option(name: .customLong("data-dir"), help: "Data directory (default ./qunbo-data).") var dataDir: String?
+    @Option(help: "Replicas per live session (default 3).") var replicas: String?
+    @Option(name: .customLong("auth-secret"), help: "HS256 secret of client tokens.") var authSecret: String?
+    @Option(name: .customLong("cluster-secret"), help: "Shared secret of node-to-node routes.") var clusterSecret:
+        String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain (enables TLS).") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key.") var tlsKey: String?
+    @Option(help: "Viewer routes at a non-replica: redirect or proxy (default redirect).") var route: String?
+    @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel:
+        String?
+    @Option(name: .customLong("ingest-grace"), help: "Session stays live this long after ingest ends (default 30s).")
+    var ingestGrace: String?
+    @Option(name: .customLong("idle-timeout"), help: "Close connections idle this long (default 60s).")
+    var idleTimeout: String?
+    @Option(name: .customLong("shutdown-timeout"), help: "Grace for in-flight requests on stop (default 10s).")
+    var shutdownTimeout: String?
+    @Option(name: .customLong("max-body-bytes"), help: "Largest JSON request body (default 65536).")
+    var maxBodyBytes: String?
+    @Option(help: "YAML config file; keys are the flag names.") var config: String?
+
+    func run() async throws {
+        let given: [(String, String?)] = [
+            ("id", id), ("listen", listen), ("advertise", advertise), ("zone", zone), ("seeds", seeds),
+            ("data-dir", dataDir), ("replicas", replicas), ("auth-secret", authSecret),
+            ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("route", route),
+            ("log-level", logLevel), ("ingest-grace", ingestGrace), ("idle-timeout", idleTimeout),
+            ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("config", config),
+        ]
+        var flags: [String: String] = [:]
+        for case (let name, let value?) in given { flags[name] = value }
+        let environment = ProcessInfo.processInfo.environment
+        let nodeConfig: NodeConfig
+        do {
+            nodeConfig = try NodeConfig.resolve(flags: flags, environment: environment)
+        } catch {
+            throw CLIError(error.description)
+        }
+        let level = nodeConfig.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let node = QunboNode(config: nodeConfig, logger: Logger(label: "qunbo"))
+        do {
+            try await node.run(environment: environment)
+        } catch let error as ServerError {
+            throw CLIError(error.description)
+        }
+    }
+}
