@@ -119,6 +119,11 @@ extension NodeConfig {
             }
             config.maxBodyBytes = n
         }
+        if !config.seeds.isEmpty && config.clusterSecret == nil {
+            throw .inconsistent(
+                "--seeds needs --cluster-secret (QUNBO_CLUSTER_SECRET): cluster routes are authenticated"
+            )
+        }
         guard (config.tlsCert == nil) == (config.tlsKey == nil) else {
             throw .inconsistent("--tls-cert and --tls-key must be given together")
         }

@@ -1,3 +1,5 @@
+import Foundation
+import Gossip
 import Logging
 import NIOCore
 import NIOPosix
@@ -23,6 +25,32 @@ public struct QunboNode: Sendable {
     public func run(environment: [String: String] = [:]) async throws {
         let factory = PrometheusMetricsFactory(registry: registry)
         let metrics = ServerMetrics(factory: factory)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let myself = Member(
+            id: MemberID(config.id),
+            address: config.advertisedURL,
+            zone: config.zone,
+            // A new generation on every start fences whatever the cluster remembers of the last run.
+            generation: UInt64(Date().timeIntervalSince1970 * 1_000_000),
+            incarnation: 0,
+            status: .alive,
+            load: MemberLoad(),
+            coordinate: nil
+        )
+        let view = ClusterView(myself: myself)
+        let peers = PeerClient(group: group, logger: logger)
+        let gossip = GossipShell(
+            myself: myself,
+            seeds: config.seeds.map { "http://\($0)" },
+            secret: ClusterSecret(config.clusterSecret),
+            peers: peers,
+            view: view,
+            state: state,
+            metricsFactory: factory,
+            logger: logger
+        )
+        let access = AccessControl(verifier: await TokenVerifier(secret: config.authSecret))
+
         var router = Router(logger: logger)
         OperatorRoutes.register(
             into: &router,
@@ -31,6 +59,9 @@ public struct QunboNode: Sendable {
             registry: registry,
             debugRoutes: environment["QUNBO_DEBUG_ROUTES"] == "1"
         )
+        AdminRoutes.register(into: &router, access: access, gossip: gossip, view: view, replicas: config.replicas)
+        router.add(.POST, GossipShell.route) { request in try await gossip.handle(request) }
+
         let state = self.state
         let logger = self.logger
         let server = HTTPServer(
@@ -38,15 +69,15 @@ public struct QunboNode: Sendable {
             router: router,
             metrics: metrics,
             logger: logger,
-            group: MultiThreadedEventLoopGroup.singleton
+            group: group
         ) { address in
             state.markListening()
-            // Until gossip exists a node is its own cluster; issue 3's shell moves this.
-            state.markJoined()
-            logger.notice("ready", metadata: ["http.bound": "\(address)"])
+            logger.notice("listening", metadata: ["http.bound": "\(address)"])
         }
+        // Services stop in reverse order: gossip leaves the cluster first, then the server
+        // finishes in-flight requests.
         var groupConfig = ServiceGroupConfiguration(
-            services: [.init(service: server)],
+            services: [.init(service: server), .init(service: gossip)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger

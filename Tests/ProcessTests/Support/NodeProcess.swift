@@ -85,9 +85,14 @@ struct NodeExited: Error, CustomStringConvertible {
 }
 
 /// A minimal HTTP/1.1 GET over a raw socket, for polling without spawning curl.
-func httpGet(port: Int, path: String) throws -> (status: Int, headers: String, body: String) {
+func httpGet(
+    port: Int,
+    path: String,
+    headers: [String: String] = [:]
+) throws -> (status: Int, headers: String, body: String) {
     let socket = try RawSocket(port: port)
-    socket.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    let extra = headers.map { "\($0.key): \($0.value)\r\n" }.joined()
+    socket.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(extra)Connection: close\r\n\r\n")
     let (bytes, _) = socket.readUntilClosed(timeout: 5)
     let text = String(decoding: bytes, as: UTF8.self)
     guard let headEnd = text.range(of: "\r\n\r\n") else { throw POSIXError(.EBADMSG) }

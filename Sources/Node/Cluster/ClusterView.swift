@@ -1,0 +1,54 @@
+import Gossip
+import Shard
+import Synchronization
+
+/// The node's current picture of the cluster: gossip's member list and the placement ring
+/// built from it. Read by routes on every request, replaced by the gossip shell on changes.
+public final class ClusterView: Sendable {
+    /// One consistent snapshot: the ring always matches the member list next to it.
+    public struct Snapshot: Sendable {
+        public var selfID: String
+        public var members: [Member]
+        public var ring: HashRing
+        /// Bumped on every change, for cheap "did anything change" checks.
+        public var version: Int
+    }
+
+    private let current: Mutex<Snapshot>
+    public let vnodesPerNode: Int
+
+    public init(myself: Member, vnodesPerNode: Int = PlacementSettings().vnodesPerNode) {
+        self.vnodesPerNode = vnodesPerNode
+        let ring = Self.ring(for: [myself], vnodes: vnodesPerNode)
+        current = Mutex(Snapshot(selfID: myself.id.rawValue, members: [myself], ring: ring, version: 0))
+    }
+
+    public var snapshot: Snapshot { current.withLock { $0 } }
+
+    /// Replaces the member list; rebuilds the ring only when the placement set changed.
+    public func update(members: [Member]) {
+        current.withLock { snap in
+            let before = Self.placementSet(snap.members)
+            let after = Self.placementSet(members)
+            snap.members = members
+            if before != after { snap.ring = Self.ring(for: members, vnodes: vnodesPerNode) }
+            snap.version += 1
+        }
+    }
+
+    /// Members that hold placement: alive and suspect ones. A suspect keeps its groups so a
+    /// brief false suspicion moves nothing; dead and left members drop out.
+    static func placementSet(_ members: [Member]) -> Set<ShardNode> {
+        Set(
+            members.filter { $0.status == .alive || $0.status == .suspect }.map {
+                ShardNode(id: $0.id.rawValue, zone: $0.zone)
+            }
+        )
+    }
+
+    static func ring(for members: [Member], vnodes: Int) -> HashRing {
+        // Ids are unique in a member list, so the ring cannot refuse them.
+        (try? HashRing(nodes: placementSet(members), vnodesPerNode: vnodes))
+            ?? (try! HashRing(nodes: [], vnodesPerNode: vnodes))
+    }
+}

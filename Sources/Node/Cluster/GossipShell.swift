@@ -1,0 +1,243 @@
+import CoreMetrics
+import Foundation
+import Gossip
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+import Wire
+
+/// Runs the pure `GossipInstance` on real time and real sockets: ticks it, carries its messages
+/// to peers as HTTP/2 requests on one persistent connection per peer, feeds it what peers send,
+/// and publishes the resulting view (`ClusterView`), readiness and metrics.
+///
+/// A broken connection is reported to the core as a send failure, a strong hint, but only SWIM
+/// suspicion and its timeout declare a member dead.
+public final class GossipShell: Service, Sendable {
+    /// Shell settings; the protocol's own live in `GossipSettings`.
+    public struct Settings: Sendable {
+        /// How often the core is ticked. Default 25 ms: well under the 150 ms probe timeout, so
+        /// timeouts fire within a sixth of their length, at negligible CPU.
+        public var tickInterval: Duration = .milliseconds(25)
+        /// Deadline of one gossip request. Default 1 s: a slower answer is a failed probe anyway.
+        public var requestTimeout: TimeAmount = .seconds(1)
+        /// Largest gossip message accepted. Default 4 MiB (a 1,000-member push-pull is ~300 KB).
+        public var maxMessageBytes: Int = 4 << 20
+        /// On shutdown, how long the leave announcement may take to go out. Default 1 s.
+        public var leaveFlush: Duration = .seconds(1)
+        public var protocolSettings = GossipSettings()
+        public init() {}
+    }
+
+    public static let route = "/internal/v1/gossip"
+
+    private struct Outgoing: Sendable {
+        var message: GossipMessage
+        var address: String
+    }
+
+    private let instance: Mutex<GossipInstance>
+    private let lastStats = Mutex(GossipStats())
+    private let settings: Settings
+    private let secret: ClusterSecret?
+    private let peers: PeerClient
+    private let view: ClusterView
+    private let state: NodeState
+    private let metrics: GossipMetrics
+    private let logger: Logger
+    private let start = ContinuousClock.now
+    private let outbox: AsyncStream<Outgoing>
+    private let outboxContinuation: AsyncStream<Outgoing>.Continuation
+    private let hasOtherSeeds: Bool
+
+    public init(
+        myself: Member,
+        seeds: [String],
+        settings: Settings = Settings(),
+        secret: ClusterSecret?,
+        peers: PeerClient,
+        view: ClusterView,
+        state: NodeState,
+        metricsFactory: any MetricsFactory,
+        logger: Logger
+    ) {
+        var seed = SystemRandomNumberGenerator()
+        let random = GossipRandom(seed: seed.next())
+        instance = Mutex(
+            GossipInstance(
+                myself: myself,
+                seeds: seeds,
+                settings: settings.protocolSettings,
+                random: random,
+                now: GossipTime(nanoseconds: 0)
+            )
+        )
+        self.settings = settings
+        self.secret = secret
+        self.peers = peers
+        self.view = view
+        self.state = state
+        self.metrics = GossipMetrics(factory: metricsFactory)
+        self.logger = logger
+        (outbox, outboxContinuation) = AsyncStream.makeStream(
+            of: Outgoing.self,
+            bufferingPolicy: .bufferingNewest(4096)
+        )
+        hasOtherSeeds = seeds.contains { $0 != myself.address }
+        if !hasOtherSeeds { state.markJoined() }
+        view.update(members: instance.withLock { $0.members })
+    }
+
+    private var now: GossipTime {
+        let elapsed = ContinuousClock.now - start
+        return GossipTime(nanoseconds: UInt64(max(0, elapsed.nanoseconds)))
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.sendLoop() }
+            await withGracefulShutdownHandler {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    let directives = self.instance.withLock { $0.tick(now: self.now) }
+                    self.apply(directives)
+                    try? await Task.sleep(for: self.settings.tickInterval)
+                }
+            } onGracefulShutdown: {
+            }
+            // Leave: tell the others (they mark us `left`, not dead), give it a moment to go out.
+            let directives = instance.withLock { $0.leave(now: self.now) }
+            apply(directives)
+            logger.info("left the cluster")
+            try? await Task.sleep(for: settings.leaveFlush)
+            outboxContinuation.finish()
+        }
+        await peers.closeAll()
+    }
+
+    /// Handles a message from a peer (the internal gossip route).
+    public func receive(_ message: GossipMessage) {
+        let directives = instance.withLock { $0.receive(message, from: message.sender.address, now: self.now) }
+        apply(directives)
+    }
+
+    /// The route handler for `POST /internal/v1/gossip`.
+    public func handle(_ request: Request) async throws -> Response {
+        guard let secret, secret.authenticates(request.headers) else {
+            metrics.dropped("unauthenticated")
+            throw APIError.forbidden("cluster routes need the cluster secret", code: "bad_cluster_secret")
+        }
+        var body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: settings.maxMessageBytes + 16)
+        } catch {
+            metrics.dropped("too_large")
+            throw error
+        }
+        metrics.received(bytes: body.readableBytes)
+        let message: GossipMessage
+        do {
+            guard let payload = try BatchFrame.decode(from: &body, maxPayload: settings.maxMessageBytes) else {
+                throw APIError.badRequest("truncated gossip frame")
+            }
+            message = try JSONDecoder().decode(GossipMessage.self, from: Data(payload.readableBytesView))
+        } catch {
+            metrics.dropped("malformed")
+            throw APIError.badRequest("malformed gossip message", code: "malformed_gossip")
+        }
+        receive(message)
+        return Response(status: .noContent)
+    }
+
+    /// Executes directives: queues sends, publishes member changes.
+    private func apply(_ directives: [GossipDirective]) {
+        var changed = false
+        for directive in directives {
+            switch directive {
+            case .send(let message, let address):
+                outboxContinuation.yield(Outgoing(message: message, address: address))
+            case .memberChanged(let member, let previous):
+                changed = true
+                if previous != member.status {
+                    logger.info(
+                        "member \(member.status.rawValue)",
+                        metadata: [
+                            "gossip.member.id": "\(member.id)", "gossip.member.status": "\(member.status.rawValue)",
+                            "gossip.member.previous": "\(previous?.rawValue ?? "new")",
+                            "gossip.member.incarnation": "\(member.incarnation)",
+                        ]
+                    )
+                }
+            }
+        }
+        let (members, stats, health, myID) = instance.withLock { ($0.members, $0.stats, $0.localHealth, $0.myself.id) }
+        let before = lastStats.withLock { last in
+            defer { last = stats }
+            return last
+        }
+        metrics.record(stats: stats, since: before, localHealth: health)
+        guard changed else { return }
+        view.update(members: members)
+        metrics.members(members)
+        if hasOtherSeeds && members.contains(where: { $0.id != myID && $0.status == .alive }) {
+            state.markJoined()
+        }
+    }
+
+    private func sendLoop() async {
+        await withDiscardingTaskGroup { group in
+            for await outgoing in outbox {
+                group.addTask { await self.deliver(outgoing) }
+            }
+        }
+    }
+
+    private func deliver(_ outgoing: Outgoing) async {
+        var frame = ByteBuffer()
+        do {
+            let json = try JSONEncoder().encode(outgoing.message)
+            BatchFrame.encode(ByteBuffer(bytes: json), into: &frame)
+        } catch {
+            logger.error("cannot encode gossip message", metadata: ["error": "\(error)"])
+            return
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/x-qunbo-frame")
+        if let secret { headers.add(name: ClusterSecret.header, value: secret.value) }
+        metrics.sent(bytes: frame.readableBytes)
+        let started = ContinuousClock.now
+        do {
+            let response = try await peers.request(
+                .POST,
+                Self.route,
+                to: outgoing.address,
+                headers: headers,
+                body: frame,
+                timeout: settings.requestTimeout
+            )
+            guard response.status == .noContent else {
+                logger.warning(
+                    "peer refused gossip",
+                    metadata: ["gossip.peer": "\(outgoing.address)", "http.status": "\(response.status.code)"]
+                )
+                reportFailure(outgoing.address)
+                return
+            }
+            if case .ping = outgoing.message.kind { metrics.probeRoundTrip(ContinuousClock.now - started) }
+        } catch {
+            logger.debug("gossip send failed", metadata: ["gossip.peer": "\(outgoing.address)", "error": "\(error)"])
+            reportFailure(outgoing.address)
+        }
+    }
+
+    private func reportFailure(_ address: String) {
+        let directives = instance.withLock { $0.sendFailed(to: address, now: self.now) }
+        apply(directives)
+    }
+
+    /// Current members, for the admin API.
+    public var members: [Member] { instance.withLock { $0.members } }
+
+    /// Vivaldi RTT estimate to `id` in seconds.
+    public func rttEstimate(to id: MemberID) -> Double? { instance.withLock { $0.rttEstimate(to: id) } }
+}

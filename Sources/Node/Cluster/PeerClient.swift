@@ -1,0 +1,206 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import Synchronization
+
+/// Why a request to a peer failed. Every case means "the peer did not answer"; callers treat
+/// them alike (gossip reports a send failure, writes try another route).
+public enum PeerError: Error, Sendable, CustomStringConvertible {
+    case badAddress(String)
+    case connectFailed(String, String)
+    case timedOut(String)
+    case streamFailed(String, String)
+    case responseTooLarge(String)
+
+    public var description: String {
+        switch self {
+        case .badAddress(let a): return "bad peer address \(a)"
+        case .connectFailed(let a, let why): return "cannot connect to \(a): \(why)"
+        case .timedOut(let a): return "request to \(a) timed out"
+        case .streamFailed(let a, let why): return "request to \(a) failed: \(why)"
+        case .responseTooLarge(let a): return "response from \(a) too large"
+        }
+    }
+}
+
+/// A peer's answer.
+public struct PeerResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var body: ByteBuffer
+}
+
+typealias PeerStream = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+
+/// One long-lived HTTP/2 connection per peer, shared by every request to it (gossip, and later
+/// log shipping and forwarding) as concurrent streams. A broken connection is dropped and
+/// re-dialed on the next request.
+public final class PeerClient: Sendable {
+    /// Settings with LAN defaults.
+    public struct Settings: Sendable {
+        /// Give up dialing after this long. Default 1 s: peers are on a LAN; a slower dial is a
+        /// failure signal for gossip.
+        public var connectTimeout: TimeAmount = .seconds(1)
+        /// Largest response body accepted. Default 8 MiB (a full membership sync is far smaller).
+        public var maxResponseBytes: Int = 8 << 20
+        public init() {}
+    }
+
+    private struct Connection: Sendable {
+        let channel: any Channel
+        let multiplexer: NIOHTTP2Handler.AsyncStreamMultiplexer<Void>
+    }
+
+    private let group: any EventLoopGroup
+    private let settings: Settings
+    private let logger: Logger
+    private let connections = Mutex<[String: EventLoopFuture<Connection>]>([:])
+
+    public init(group: any EventLoopGroup, settings: Settings = Settings(), logger: Logger) {
+        self.group = group
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Sends one request to the peer at `address` (`http://host:port`) and returns its answer.
+    public func request(
+        _ method: HTTPMethod,
+        _ path: String,
+        to address: String,
+        headers: HTTPHeaders = HTTPHeaders(),
+        body: ByteBuffer? = nil,
+        timeout: TimeAmount
+    ) async throws(PeerError) -> PeerResponse {
+        let connection = try await connection(to: address)
+        let stream: PeerStream
+        do {
+            stream = try await connection.multiplexer.openStream { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http)
+                    )
+                    return try PeerStream(wrappingChannelSynchronously: channel)
+                }
+            }
+        } catch {
+            drop(address, connection)
+            throw .streamFailed(address, "\(error)")
+        }
+        // A stream that outlives its deadline is closed, which ends the reads below.
+        let deadline = stream.channel.eventLoop.scheduleTask(in: timeout) { stream.channel.close(promise: nil) }
+        defer { deadline.cancel() }
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
+        head.headers.replaceOrAdd(name: "host", value: address)
+        if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
+        let limit = settings.maxResponseBytes
+        do {
+            return try await stream.executeThenClose { inbound, outbound in
+                try await outbound.write(.head(head))
+                if let body { try await outbound.write(.body(.byteBuffer(body))) }
+                try await outbound.write(.end(nil))
+                var status: HTTPResponseStatus?
+                var received = ByteBuffer()
+                for try await part in inbound {
+                    switch part {
+                    case .head(let h): status = h.status
+                    case .body(var b):
+                        guard received.readableBytes + b.readableBytes <= limit else {
+                            throw PeerError.responseTooLarge(address)
+                        }
+                        received.writeBuffer(&b)
+                    case .end:
+                        guard let status else { throw PeerError.streamFailed(address, "no response head") }
+                        return PeerResponse(status: status, body: received)
+                    }
+                }
+                throw PeerError.timedOut(address)
+            }
+        } catch let error as PeerError {
+            throw error
+        } catch {
+            throw .streamFailed(address, "\(error)")
+        }
+    }
+
+    /// Closes every connection (shutdown).
+    public func closeAll() async {
+        let all = connections.withLock { c in
+            defer { c.removeAll() }
+            return Array(c.values)
+        }
+        for future in all {
+            if let connection = try? await future.get() { try? await connection.channel.close() }
+        }
+    }
+
+    private func connection(to address: String) async throws(PeerError) -> Connection {
+        guard let (host, port) = Self.parse(address) else { throw .badAddress(address) }
+        let future = connections.withLock { cache -> EventLoopFuture<Connection> in
+            if let existing = cache[address] { return existing }
+            let made = dial(host: host, port: port)
+            cache[address] = made
+            return made
+        }
+        do {
+            let connection = try await future.get()
+            guard connection.channel.isActive else {
+                drop(address, connection)
+                throw PeerError.connectFailed(address, "connection closed")
+            }
+            return connection
+        } catch let error as PeerError {
+            throw error
+        } catch {
+            connections.withLock { cache in
+                if cache[address] === future { cache[address] = nil }
+            }
+            throw .connectFailed(address, "\(error)")
+        }
+    }
+
+    private func dial(host: String, port: Int) -> EventLoopFuture<Connection> {
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        // The HTTP/2 handler goes in the channel initializer, before connect completes: added
+        // later, the server's SETTINGS can arrive first and the client hangs (DESIGN.md notes).
+        let multiplexerBox = NIOLockedValueBox<NIOHTTP2Handler.AsyncStreamMultiplexer<Void>?>(nil)
+        return bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(
+                    mode: .client
+                ) { stream in
+                    stream.eventLoop.makeSucceededVoidFuture()
+                }
+                multiplexerBox.withLockedValue { $0 = multiplexer }
+            }
+        }
+        .connect(host: host, port: port)
+        .flatMapThrowing { channel in
+            guard let multiplexer = multiplexerBox.withLockedValue({ $0 }) else {
+                channel.close(promise: nil)
+                throw PeerError.connectFailed("\(host):\(port)", "no HTTP/2 multiplexer")
+            }
+            return Connection(channel: channel, multiplexer: multiplexer)
+        }
+    }
+
+    private func drop(_ address: String, _ connection: Connection) {
+        connections.withLock { cache in
+            cache[address] = nil
+        }
+        connection.channel.close(promise: nil)
+    }
+
+    /// `http://host:port` -> (host, port).
+    static func parse(_ address: String) -> (String, Int)? {
+        guard address.hasPrefix("http://") else { return nil }
+        return HostPort(parsing: String(address.dropFirst("http://".count))).map { ($0.host, $0.port) }
+    }
+}
+
+extension EventLoopFuture {
+    static func === (a: EventLoopFuture, b: EventLoopFuture) -> Bool { ObjectIdentifier(a) == ObjectIdentifier(b) }
+}

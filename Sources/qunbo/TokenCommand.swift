@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Live
+import Node
+
+/// `qunbo token`: mint a client or operator token (HS256 JWT) with the cluster's client secret.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Print an access token (HS256 JWT) signed with the client secret."
+    )
+
+    @Option(help: "Client secret (default: $QUNBO_AUTH_SECRET).") var secret: String?
+    @Option(help: "User id (sub claim).") var user: String
+    @Option(help: "Display name.") var name: String?
+    @Option(name: .customLong("group"), help: "GROUP[:owner|admin|member], repeatable (default role member).")
+    var groups: [String] = []
+    @Option(help: "Lifetime such as 30m or 12h (default 1h).") var ttl: String = "1h"
+    @Flag(help: "Grant operator rights on /admin/*.") var admin = false
+
+    func run() async throws {
+        let secret = try resolveSecret(secret)
+        guard IdentifierRule.user.accepts(user) else { throw CLIError("--user must match [A-Za-z0-9_.-]{1,64}") }
+        var roles: [String: GroupRole] = [:]
+        for spec in groups {
+            let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+            guard let group = parts.first, GroupID(group) != nil else {
+                throw CLIError("--group \(spec): group ids are [A-Za-z0-9_-]{1,64}")
+            }
+            let roleName = parts.count == 2 ? parts[1] : "member"
+            guard let role = GroupRole(rawValue: roleName) else {
+                throw CLIError("--group \(spec): role must be owner, admin or member")
+            }
+            roles[group] = role
+        }
+        guard let lifetime = parseDuration(ttl), lifetime > .zero else {
+            throw CLIError("--ttl \(ttl): expected e.g. 30m or 2h")
+        }
+        let seconds = Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) / 1e18
+        let claims = AccessClaims(
+            sub: user,
+            name: name,
+            groups: roles,
+            exp: Date().addingTimeInterval(seconds),
+            admin: admin ? true : nil
+        )
+        print(try await TokenMinter.mint(secret: secret, claims: claims))
+    }
+}
+
+/// The client secret from a flag or `QUNBO_AUTH_SECRET`.
+func resolveSecret(_ flag: String?) throws -> String {
+    if let flag, !flag.isEmpty { return flag }
+    if let env = ProcessInfo.processInfo.environment["QUNBO_AUTH_SECRET"], !env.isEmpty { return env }
+    throw CLIError("no secret: pass --secret or set QUNBO_AUTH_SECRET")
+}

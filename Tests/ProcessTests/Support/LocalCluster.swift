@@ -1,0 +1,111 @@
+import Foundation
+
+/// A local cluster started with the operator's own scripts (`cluster/up`, `cluster/kill`,
+/// `cluster/restart`, `cluster/down`), so the tests exercise exactly what operators run.
+final class LocalCluster: @unchecked Sendable {
+    let size: Int
+    let basePort: Int
+    let dir: URL
+    private(set) var adminToken = ""
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    init(size: Int) {
+        self.size = size
+        basePort = Self.freePortRange(count: size)
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("qunbo-cluster-\(UUID())")
+    }
+
+    var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["QUNBO_BIN"] = NodeProcess.binary
+        env["QUNBO_CLUSTER_DIR"] = dir.path
+        return env
+    }
+
+    func ids() -> [String] { (1...size).map { "n\($0)" } }
+    func port(of id: String) -> Int { basePort + Int(id.dropFirst())! - 1 }
+
+    func script(_ name: String, _ args: [String], timeout: Double = 60) async throws -> ToolResult {
+        let result = try await Tools.run(
+            Self.root.appendingPathComponent("cluster/\(name)").path,
+            args,
+            timeout: timeout,
+            environment: environment
+        )
+        if result.status != 0 { throw ScriptFailed(name: name, result: result, logs: logs()) }
+        return result
+    }
+
+    func up() async throws {
+        _ = try await script("up", [String(size), "--base-port", String(basePort)])
+        let env = try String(contentsOf: dir.appendingPathComponent("env"), encoding: .utf8)
+        let secret = env.split(separator: "\n").first { $0.hasPrefix("QUNBO_AUTH_SECRET=") }.map {
+            String($0.dropFirst("QUNBO_AUTH_SECRET=".count))
+        }
+        let minted = try await Tools.run(
+            NodeProcess.binary,
+            ["token", "--secret", secret ?? "", "--user", "test-operator", "--admin", "--ttl", "2h"]
+        )
+        adminToken = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func kill(_ id: String, signal: String = "KILL") async throws { _ = try await script("kill", [id, signal]) }
+    func restart(_ id: String) async throws { _ = try await script("restart", [id]) }
+    func down() async { _ = try? await script("down", ["--wipe"]) }
+
+    /// GET an admin route on node `id`, as JSON.
+    func admin(_ id: String, _ path: String) throws -> Any {
+        let answer = try httpGet(port: port(of: id), path: path, headers: ["Authorization": "Bearer \(adminToken)"])
+        guard answer.status == 200 else { throw AdminFailed(status: answer.status, body: answer.body) }
+        return try JSONSerialization.jsonObject(with: Data(answer.body.utf8))
+    }
+
+    /// Member id -> state as node `id` sees it.
+    func memberStates(seenBy id: String) throws -> [String: String] {
+        let json = try admin(id, "/admin/v1/members") as? [String: Any]
+        let members = json?["members"] as? [[String: Any]] ?? []
+        var out: [String: String] = [:]
+        for m in members {
+            if let mid = m["id"] as? String, let state = m["state"] as? String { out[mid] = state }
+        }
+        return out
+    }
+
+    /// The replica list of `group` as node `id` computes it.
+    func replicas(of group: String, seenBy id: String) throws -> [String] {
+        let json = try admin(id, "/admin/v1/ring?group=\(group)") as? [String: Any]
+        return json?["replicas"] as? [String] ?? []
+    }
+
+    func logs() -> String {
+        ids().map { id in
+            let log = (try? String(contentsOf: dir.appendingPathComponent("\(id)/node.log"), encoding: .utf8)) ?? ""
+            return "--- \(id) ---\n" + log.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// `count` consecutive ports that are free now.
+    static func freePortRange(count: Int) -> Int {
+        var rng = SystemRandomNumberGenerator()
+        while true {
+            let base = Int.random(in: 20_000...55_000, using: &rng)
+            if (0..<count).allSatisfy({ (try? RawSocket(port: base + $0)) == nil && canBind(base + $0) }) {
+                return base
+            }
+        }
+    }
+}
+
+struct ScriptFailed: Error, CustomStringConvertible {
+    var name: String
+    var result: ToolResult
+    var logs: String
+    var description: String { "cluster/\(name) exited \(result.status): \(result.stderr)\n\(logs)" }
+}
+
+struct AdminFailed: Error {
+    var status: Int
+    var body: String
+}
