@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // System liblz4 (Debian: liblz4-dev).
@@ -75,7 +76,10 @@ let package = Package(
         .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
         .testTarget(name: "ShardTests", dependencies: ["Shard"]),
         .testTarget(name: "LiveTests", dependencies: ["Live"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node"]),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: ["Node", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Real `qunbo` processes driven by real clients (curl, nghttp, promtool).
         .testTarget(name: "ProcessTests", dependencies: ["qunbo"]),
     ]

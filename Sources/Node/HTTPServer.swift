@@ -7,6 +7,7 @@ import NIOPosix
 import NIOSSL
 import NIOTLS
 import ServiceLifecycle
+import Synchronization
 
 /// Why the server could not start. Rendered as one line on stderr by the CLI.
 public enum ServerError: Error, CustomStringConvertible, Sendable {
@@ -43,6 +44,13 @@ public final class HTTPServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let onBound: @Sendable (SocketAddress) -> Void
 
+    private struct Bound: Sendable {
+        var channel: NIOAsyncChannel<EventLoopFuture<NegotiatedConnection>, Never>
+        var quiesce: ServerQuiescingHelper
+        var tls: Bool
+    }
+    private let bound = Mutex<Bound?>(nil)
+
     public init(
         config: NodeConfig,
         router: Router,
@@ -59,15 +67,24 @@ public final class HTTPServer: Service, Sendable {
         self.onBound = onBound
     }
 
-    public func run() async throws {
+    /// Binds the port. Called before any other service starts, so that a taken port or bad
+    /// TLS material stops the node before it joins a cluster or logs anything else.
+    public func bind() async throws {
         let sslContext = try makeSSLContext()
         let quiesce = ServerQuiescingHelper(group: group)
         let serverChannel = try await bind(sslContext: sslContext, quiesce: quiesce)
+        bound.withLock { $0 = Bound(channel: serverChannel, quiesce: quiesce, tls: sslContext != nil) }
+    }
+
+    public func run() async throws {
+        if bound.withLock({ $0 }) == nil { try await bind() }
+        guard let bound = bound.withLock({ $0 }) else { return }
+        let serverChannel = bound.channel
         if let address = serverChannel.channel.localAddress { onBound(address) }
         logger.info(
             "listening",
             metadata: [
-                "http.address": "\(config.listen)", "http.tls": "\(sslContext != nil)",
+                "http.address": "\(config.listen)", "http.tls": "\(bound.tls)",
                 "node.advertise": "\(config.advertisedURL)",
             ]
         )
@@ -84,7 +101,7 @@ public final class HTTPServer: Service, Sendable {
                 }
             } onGracefulShutdown: {
                 self.logger.info("shutting down: no longer accepting, finishing in-flight requests")
-                quiesce.initiateShutdown(promise: nil)
+                bound.quiesce.initiateShutdown(promise: nil)
             }
         }
         logger.info("all connections closed")

@@ -9,6 +9,24 @@ enum MetricHelp {
         "qunbo_http_request_duration_seconds": "Time from request head to the end of the response, by route.",
         "qunbo_http_open_connections": "Client and peer connections open now, by protocol (http1, http2).",
         "qunbo_http_connections_total": "Connections accepted since start, by negotiated protocol.",
+        "qunbo_gossip_members": "Members this node knows, by SWIM state (alive, suspect, dead, left).",
+        "qunbo_gossip_local_health":
+            "Lifeguard local health score (0 healthy .. 8); scales probe interval and timeout.",
+        "qunbo_gossip_probe_rtt_seconds": "Round trip of direct probe requests to peers over HTTP/2.",
+        "qunbo_gossip_probes_total": "Direct probes started.",
+        "qunbo_gossip_probe_failures_total": "Probes that got neither a direct nor an indirect ack in time.",
+        "qunbo_gossip_indirect_probes_total": "Indirect probe requests sent after a missed direct ack.",
+        "qunbo_gossip_suspicions_raised_total": "Members this node put under suspicion.",
+        "qunbo_gossip_suspicions_refuted_total": "Suspicions of other members that ended in a refutation.",
+        "qunbo_gossip_self_refutations_total":
+            "Times this node raised its incarnation to refute a suspicion of itself.",
+        "qunbo_gossip_members_declared_dead_total": "Members this node declared dead after their suspicion expired.",
+        "qunbo_gossip_messages_sent_total": "Gossip messages sent.",
+        "qunbo_gossip_messages_received_total": "Gossip messages received and processed.",
+        "qunbo_gossip_send_failures_total": "Gossip sends that failed (connection refused, broken or timed out).",
+        "qunbo_gossip_messages_dropped_total": "Gossip messages dropped unprocessed, by reason.",
+        "qunbo_gossip_bytes_sent_total": "Bytes of gossip frames sent (after LZ4).",
+        "qunbo_gossip_bytes_received_total": "Bytes of gossip frames received (before LZ4).",
     ]
 
     /// Inserts a HELP line before each family's TYPE line.

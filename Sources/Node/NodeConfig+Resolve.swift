@@ -76,7 +76,17 @@ extension NodeConfig {
             }
             config.replicas = n
         }
-        if let (v, _) = lookup("auth-secret"), !v.isEmpty { config.authSecret = v }
+        if let (v, src) = lookup("auth-secret"), !v.isEmpty {
+            guard v.utf8.count >= 32 else {
+                throw .invalidValue(
+                    name: "auth-secret",
+                    value: "(hidden)",
+                    expected: "at least 32 bytes (HS256 key)",
+                    source: src
+                )
+            }
+            config.authSecret = v
+        }
         if let (v, _) = lookup("cluster-secret"), !v.isEmpty { config.clusterSecret = v }
         if let (v, _) = lookup("tls-cert") { config.tlsCert = v }
         if let (v, _) = lookup("tls-key") { config.tlsKey = v }

@@ -74,6 +74,7 @@ public struct QunboNode: Sendable {
             state.markListening()
             logger.notice("listening", metadata: ["http.bound": "\(address)"])
         }
+        try await server.bind()
         // Services stop in reverse order: gossip leaves the cluster first, then the server
         // finishes in-flight requests.
         var groupConfig = ServiceGroupConfiguration(

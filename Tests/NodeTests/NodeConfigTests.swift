@@ -30,7 +30,7 @@ struct NodeConfigTests {
         idle-timeout: 5s
         """.write(toFile: file, atomically: true, encoding: .utf8)
         let c = try NodeConfig.resolve(
-            flags: ["config": file, "zone": "flag-zone"],
+            flags: ["config": file, "zone": "flag-zone", "cluster-secret": "s"],
             environment: ["QUNBO_ZONE": "env-zone", "QUNBO_REPLICAS": "2", "QUNBO_DATA_DIR": "/tmp/d"]
         )
         #expect(c.zone == "flag-zone")
@@ -59,6 +59,11 @@ struct NodeConfigTests {
             } throws: { error in
                 "\(error)".contains(source)
             }
+        }
+        #expect {
+            try NodeConfig.resolve(flags: ["seeds": "127.0.0.1:7001"], environment: [:])
+        } throws: { error in
+            "\(error)".contains("--cluster-secret")
         }
         #expect(throws: ConfigError.inconsistent("--tls-cert and --tls-key must be given together")) {
             try NodeConfig.resolve(flags: ["tls-cert": "c.pem"], environment: [:])

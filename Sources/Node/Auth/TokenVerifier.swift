@@ -8,9 +8,13 @@ import JWTKit
 public struct TokenVerifier: Sendable {
     private let keys: JWTKeyCollection?
 
-    /// A verifier for `secret`; with no secret every token is refused (401).
+    /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 32 bytes.
+    public static let minimumSecretBytes = 32
+
+    /// A verifier for `secret`; with no secret (or one shorter than 32 bytes, which config
+    /// validation refuses before this point) every token is refused (401).
     public init(secret: String?) async {
-        guard let secret else {
+        guard let secret, secret.utf8.count >= Self.minimumSecretBytes else {
             keys = nil
             return
         }
@@ -71,6 +75,9 @@ public struct TokenVerifier: Sendable {
 /// Mints tokens (the `qunbo token` command, the cluster scripts, tests).
 public enum TokenMinter {
     public static func mint(secret: String, claims: AccessClaims) async throws -> String {
+        guard secret.utf8.count >= TokenVerifier.minimumSecretBytes else {
+            throw ConfigError.inconsistent("the client secret must be at least 32 bytes (RFC 7518 §3.2)")
+        }
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         return try await keys.sign(claims)
