@@ -9,7 +9,9 @@ let package = Package(
     name: "qunbo",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "qunbo", targets: ["qunbo"])
+        .executable(name: "qunbo", targets: ["qunbo"]),
+        // The pure cores and the wire codec, for the micro benchmarks in ops/bench/micro.
+        .library(name: "QunboCore", targets: ["Gossip", "Shard", "Live", "Wire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

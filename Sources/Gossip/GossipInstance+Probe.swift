@@ -13,6 +13,13 @@ extension GossipInstance {
                 probe = current
             }
         }
+        if probe == nil, let urgent = urgentProbe {
+            urgentProbe = nil
+            if let member = entries[urgent]?.member, member.status.isActive {
+                startProbe(now: now, target: member)
+                return
+            }
+        }
         if probe == nil && now >= nextProbeAt {
             startProbe(now: now)
         }
@@ -20,9 +27,9 @@ extension GossipInstance {
 
     /// Probes the next member of the shuffled round-robin order; a round ends when every member was
     /// visited, and the next round is a fresh shuffle (bounded time to the first probe of anyone).
-    mutating func startProbe(now: GossipTime) {
+    mutating func startProbe(now: GossipTime, target explicit: Member? = nil) {
         nextProbeAt = now + scaled(settings.probeInterval)
-        var target: Member?
+        var target: Member? = explicit
         var reshuffled = false
         while target == nil {
             if probeIndex >= probeOrder.count {

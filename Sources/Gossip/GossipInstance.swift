@@ -29,6 +29,8 @@ public struct GossipInstance: Sendable {
     var probeOrder: [MemberID] = []
     var probeIndex = 0
     var probe: ProbeState?
+    /// A member to probe next, out of turn: its connection just broke (`connectionLost`).
+    var urgentProbe: MemberID?
     var nextProbeAt: GossipTime
     /// Probes run for others (ping requests), keyed by our own sequence number.
     var relays: [UInt64: Relay] = [:]
@@ -115,6 +117,22 @@ public struct GossipInstance: Sendable {
             sendIndirectProbes(&current, now: now)
             probe = current
         }
+        return flush()
+    }
+
+    /// The shell's persistent connection to `address` closed unexpectedly (a killed process's
+    /// sockets are reset at once). That is a strong hint, not a verdict: the member is probed
+    /// now, out of turn, and only a failed probe and the usual suspicion make it dead. Every
+    /// survivor that saw the reset probes at once, so suspicion is confirmed independently and
+    /// shrinks to its minimum (Lifeguard) instead of waiting for round-robin turns.
+    public mutating func connectionLost(to address: String, now: GossipTime) -> [GossipDirective] {
+        guard !leaving,
+            let id = memberIDs.first(where: { entries[$0]?.member.address == address }),
+            let member = entries[id]?.member, member.status == .alive || member.status == .suspect,
+            probe?.target != id
+        else { return flush() }
+        urgentProbe = id
+        advanceProbe(now: now)
         return flush()
     }
 

@@ -20,9 +20,13 @@ public struct GossipSettings: Sendable, Equatable {
     /// RetransmitMult): high probability of reaching every member even with loss.
     public var retransmitMultiplier: Int = 4
 
-    /// Minimum suspicion timeout = `suspicionMultiplier · max(1, log10(n)) · probeInterval`. Default 4
-    /// (memberlist's SuspicionMult): 1.2 s at n ≤ 10, 2.8 s at n = 200.
-    public var suspicionMultiplier: Double = 4
+    /// Minimum suspicion timeout = `suspicionMultiplier · max(1, log10(n)) · probeInterval`. Default 3:
+    /// 0.9 s at n ≤ 10, 2.1 s at n = 200. memberlist uses 4 with a 1 s probe interval; with 4 here
+    /// the median kill-to-dead time at 10 real nodes was 2.15 s (ops/BENCHMARKS.md), above the 2 s
+    /// target, and 3 still gave no false death under 10% loss (simulation) or CPU starvation
+    /// (ops/bench/gossip.py false-positives), because an unconfirmed suspicion still waits the
+    /// 6x maximum before it can expire.
+    public var suspicionMultiplier: Double = 3
 
     /// Maximum suspicion timeout = this · minimum. Default 6 (memberlist): an unconfirmed suspicion
     /// waits this long, giving the suspect time to hear of it and refute; each independent

@@ -38,8 +38,12 @@ public struct QunboNode: Sendable {
             coordinate: nil
         )
         let view = ClusterView(myself: myself)
-        let peers = PeerClient(group: group, logger: logger)
+        let lostConnections = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        let peers = PeerClient(group: group, logger: logger) { address in
+            lostConnections.continuation.yield(address)
+        }
         let gossip = GossipShell(
+            connectionLosses: lostConnections.stream,
             myself: myself,
             seeds: config.seeds.map { "http://\($0)" },
             secret: ClusterSecret(config.clusterSecret),

@@ -26,6 +26,32 @@ import Testing
         }
     }
 
+    /// When the victim's connections reset (a real `kill -9`), every survivor probes it out of
+    /// turn, suspicion is confirmed at once and shrinks to its minimum: all survivors list it dead
+    /// within one probe interval plus the minimum suspicion timeout plus dissemination (stated
+    /// as 2 probe intervals + min suspicion + 0.5 s), far inside `worstCaseDetection`.
+    @Test(arguments: [(10, UInt64(61)), (10, 62), (50, 63)])
+    func resetConnectionsSpeedDetection(size: Int, seed: UInt64) {
+        for seed in Seeds.list([seed]) {
+            let sim = Simulation.converged(seed: seed, count: size)
+            let victim = size / 2
+            sim.kill(victim, resetConnections: true)
+            let settings = sim.settings
+            let bound =
+                2 * settings.probeInterval.seconds + settings.minSuspicionTimeout(clusterSize: size).seconds + 0.5
+            let took = sim.run(for: bound + 10, checkEvery: 0.05) { $0.allSee(victim, as: .dead) }
+            print(
+                "seed \(seed): n=\(size) kill with resets detected by all after \(took.map { "\($0)" } ?? "never") s, bound \(bound) s"
+            )
+            guard let took else {
+                Issue.record("seed \(seed): n=\(size) victim not dead everywhere")
+                continue
+            }
+            #expect(took <= bound, "seed \(seed): detection \(took) s exceeds \(bound) s")
+            #expect(sim.allAlive(sim.runningIndices), "seed \(seed): a survivor is not alive everywhere")
+        }
+    }
+
     /// With 10% loss on every link, suspicions happen but are refuted: nobody is declared dead.
     @Test(arguments: Seeds.list([21, 22]))
     func lossyNetworkNeverDeclaresTheLivingDead(seed: UInt64) {

@@ -17,8 +17,8 @@ import Testing
         let settings = GossipSettings()
         #expect(settings.retransmitLimit(clusterSize: 9) == 4)
         #expect(settings.retransmitLimit(clusterSize: 200) == 12)
-        #expect(abs(settings.minSuspicionTimeout(clusterSize: 100).seconds - 2.4) < 1e-6)
-        #expect(abs(settings.maxSuspicionTimeout(clusterSize: 10).seconds - 7.2) < 1e-6)
+        #expect(abs(settings.minSuspicionTimeout(clusterSize: 100).seconds - 1.8) < 1e-6)
+        #expect(abs(settings.maxSuspicionTimeout(clusterSize: 10).seconds - 5.4) < 1e-6)
         #expect(settings.worstCaseDetection > settings.worstCaseDetection(clusterSize: 10))
     }
 }

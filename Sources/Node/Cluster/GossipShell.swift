@@ -50,8 +50,11 @@ public final class GossipShell: Service, Sendable {
     private let outbox: AsyncStream<Outgoing>
     private let outboxContinuation: AsyncStream<Outgoing>.Continuation
     private let hasOtherSeeds: Bool
+    private let connectionLosses: AsyncStream<String>
 
+    /// - Parameter connectionLosses: addresses whose peer connection broke (from `PeerClient`).
     public init(
+        connectionLosses: AsyncStream<String> = AsyncStream { $0.finish() },
         myself: Member,
         seeds: [String],
         settings: Settings = Settings(),
@@ -80,6 +83,7 @@ public final class GossipShell: Service, Sendable {
         self.state = state
         self.metrics = GossipMetrics(factory: metricsFactory)
         self.logger = logger
+        self.connectionLosses = connectionLosses
         (outbox, outboxContinuation) = AsyncStream.makeStream(
             of: Outgoing.self,
             bufferingPolicy: .bufferingNewest(4096)
@@ -97,6 +101,12 @@ public final class GossipShell: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.sendLoop() }
+            group.addTask {
+                for await address in self.connectionLosses {
+                    let directives = self.instance.withLock { $0.connectionLost(to: address, now: self.now) }
+                    self.apply(directives)
+                }
+            }
             await withGracefulShutdownHandler {
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
                     let directives = self.instance.withLock { $0.tick(now: self.now) }
@@ -111,6 +121,7 @@ public final class GossipShell: Service, Sendable {
             logger.info("left the cluster")
             try? await Task.sleep(for: settings.leaveFlush)
             outboxContinuation.finish()
+            group.cancelAll()
         }
         await peers.closeAll()
     }

@@ -57,11 +57,20 @@ public final class PeerClient: Sendable {
     private let settings: Settings
     private let logger: Logger
     private let connections = Mutex<[String: EventLoopFuture<Connection>]>([:])
+    private let onConnectionLost: @Sendable (String) -> Void
 
-    public init(group: any EventLoopGroup, settings: Settings = Settings(), logger: Logger) {
+    /// - Parameter onConnectionLost: called with the peer's address when an established
+    ///   connection closes without us closing it (a killed peer's socket is reset at once).
+    public init(
+        group: any EventLoopGroup,
+        settings: Settings = Settings(),
+        logger: Logger,
+        onConnectionLost: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.group = group
         self.settings = settings
         self.logger = logger
+        self.onConnectionLost = onConnectionLost
     }
 
     /// Sends one request to the peer at `address` (`http://host:port`) and returns its answer.
@@ -137,12 +146,13 @@ public final class PeerClient: Sendable {
 
     private func connection(to address: String) async throws(PeerError) -> Connection {
         guard let (host, port) = Self.parse(address) else { throw .badAddress(address) }
-        let future = connections.withLock { cache -> EventLoopFuture<Connection> in
-            if let existing = cache[address] { return existing }
+        let (future, created) = connections.withLock { cache -> (EventLoopFuture<Connection>, Bool) in
+            if let existing = cache[address] { return (existing, false) }
             let made = dial(host: host, port: port)
             cache[address] = made
-            return made
+            return (made, true)
         }
+        if created { watch(future, address: address) }
         do {
             let connection = try await future.get()
             guard connection.channel.isActive else {
@@ -157,6 +167,21 @@ public final class PeerClient: Sendable {
                 if cache[address] === future { cache[address] = nil }
             }
             throw .connectFailed(address, "\(error)")
+        }
+    }
+
+    /// Reports an established connection that closes while still cached (nobody dropped it on
+    /// purpose): the peer went away.
+    private func watch(_ future: EventLoopFuture<Connection>, address: String) {
+        future.whenSuccess { connection in
+            connection.channel.closeFuture.whenComplete { _ in
+                let unexpected = self.connections.withLock { cache -> Bool in
+                    guard let current = cache[address], current === future else { return false }
+                    cache[address] = nil
+                    return true
+                }
+                if unexpected { self.onConnectionLost(address) }
+            }
         }
     }
 

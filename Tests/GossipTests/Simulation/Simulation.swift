@@ -19,6 +19,7 @@ final class Simulation {
     enum Event {
         case deliver(GossipMessage, from: Int, to: Int)
         case sendFailed(address: String, node: Int, generation: UInt64)
+        case connectionLost(address: String, node: Int, generation: UInt64)
     }
 
     /// A change reported by an instance, as seen by `observer`.
@@ -88,9 +89,19 @@ final class Simulation {
     }
 
     /// The process stops: it neither sends nor receives; peers' sends to it fail.
-    func kill(_ i: Int) {
+    func kill(_ i: Int, resetConnections: Bool = false) {
         nodes[i].instance = nil
         trace.record(9, UInt64(i))
+        // A killed process's sockets are reset by the kernel: every peer holding a connection
+        // to it sees the connection drop one link delay later (the shell reports that).
+        guard resetConnections else { return }
+        for j in nodes.indices where j != i && nodes[j].running {
+            if let groups, groups[i] != groups[j] { continue }
+            queue.push(
+                .connectionLost(address: nodes[i].address, node: j, generation: nodes[j].generation),
+                at: now + .seconds(linkDelay(nodes[i].zone, nodes[j].zone))
+            )
+        }
     }
 
     /// Same id and address, new generation, fresh instance.
@@ -189,6 +200,12 @@ final class Simulation {
             guard nodes[node].generation == generation, var instance = nodes[node].instance else { return }
             trace.record(now.nanoseconds, 12, UInt64(node))
             let directives = instance.sendFailed(to: address, now: now)
+            nodes[node].instance = instance
+            execute(directives, from: node)
+        case .connectionLost(let address, let node, let generation):
+            guard nodes[node].generation == generation, var instance = nodes[node].instance else { return }
+            trace.record(now.nanoseconds, 14, UInt64(node))
+            let directives = instance.connectionLost(to: address, now: now)
             nodes[node].instance = instance
             execute(directives, from: node)
         }

@@ -1,0 +1,23 @@
+/// A user's role in a group, as the `groups` claim of the access token carries it.
+public enum LiveRole: String, Codable, Sendable, CaseIterable {
+    case member
+    case admin
+    case owner
+}
+
+/// Who issues a command: the token's `sub`, `name`, and the role its `groups` claim gives in the
+/// session's group (`nil`: not a member).
+public struct LiveActor: Sendable, Equatable {
+    /// The user id (`sub`); the Node has already checked it against `IdentifierRule.user`.
+    public var user: String
+    /// The display name (`name` claim), copied into the events the actor causes.
+    public var name: String?
+    /// The role in the session's group, or `nil` when the token does not list the group.
+    public var role: LiveRole?
+
+    public init(user: String, name: String? = nil, role: LiveRole?) {
+        self.user = user
+        self.name = name
+        self.role = role
+    }
+}

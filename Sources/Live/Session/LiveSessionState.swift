@@ -1,0 +1,129 @@
+/// The idempotency key of a keyed write: the same `id` from another user is another write.
+public struct LiveIdempotencyKey: Hashable, Codable, Sendable {
+    public var user: String
+    public var clientID: String
+
+    public init(user: String, clientID: String) {
+        self.user = user
+        self.clientID = clientID
+    }
+}
+
+/// What a keyed write logged: its seq (the answer to retries) and its kind (so a key reused for
+/// a different kind of write is refused instead of answered with an unrelated seq).
+public struct LiveIdempotencyRecord: Hashable, Codable, Sendable {
+    public var seq: UInt64
+    public var type: LiveEventType
+
+    public init(seq: UInt64, type: LiveEventType) {
+        self.seq = seq
+        self.type = type
+    }
+}
+
+/// Everything a session knows, derived only by applying its events in seq order (except the two
+/// counters `likes` and `viewers`, which are not logged). `Codable` for snapshots: a snapshot
+/// plus the events after its `lastSeq` rebuilds the same state.
+public struct LiveSessionState: Codable, Sendable, Equatable {
+    public private(set) var info: SessionInfo
+    /// `pending` → `live` (on `started`) → `ended` (on `ended`); the API's `"state"`.
+    public private(set) var phase: LivePhase = .pending
+    /// Seq of the last applied event; 0 before `started`.
+    public private(set) var lastSeq: UInt64 = 0
+    /// `at` of the last applied event, so new events never go back in time.
+    public private(set) var lastAt: Int64 = 0
+    /// Likes so far. Counted, not logged (API.md): applied by `LiveSession.decide` at once, and
+    /// carried between nodes by snapshots, not by events.
+    public var likes: Int64 = 0
+    /// Sum of tip amounts in cents (minor units), whatever their currency; saturates at max.
+    public private(set) var tipsTotal: Int64 = 0
+    /// Users whose writes are refused (`muted`).
+    public private(set) var muted: Set<String> = []
+    /// Users refused everything for the rest of the session (`kicked`).
+    public private(set) var kicked: Set<String> = []
+    /// The pinned notice, if any.
+    public private(set) var pinned: String?
+    /// Question seq → highlighted.
+    public private(set) var questions: [UInt64: Bool] = [:]
+    /// Question seq → seq of the `highlight` event that picked it (the answer to a re-highlight).
+    public private(set) var highlights: [UInt64: UInt64] = [:]
+    /// Every keyed write of the session: kept whole, since retries may come until the end and
+    /// the map is small per session (one entry per comment, question or tip).
+    public private(set) var idempotency: [LiveIdempotencyKey: LiveIdempotencyRecord] = [:]
+    /// Viewers connected now; set by the Node, not logged.
+    public var viewers: Int = 0
+
+    /// A fresh, `pending` session: identity comes from whoever creates the log, everything else
+    /// from the events.
+    public init(id: String, group: String, epoch: UInt64) {
+        info = SessionInfo(id: id, group: group, epoch: epoch)
+    }
+
+    /// The seq the next event must carry.
+    public var nextSeq: UInt64 { lastSeq &+ 1 }
+
+    /// Applies the next event of the log. Deterministic; all-or-nothing: on a throw the state is
+    /// unchanged. Checks structure only (seq order, phase, payload present): whether the actor
+    /// was allowed was decided before the event was logged, and replicas must not second-guess it.
+    public mutating func apply(_ event: LiveEvent) throws(LiveError) {
+        guard event.seq == nextSeq else { throw .outOfOrder(expected: nextSeq, got: event.seq) }
+        func reject(_ reason: String) -> LiveError { .invalidEvent(seq: event.seq, reason: reason) }
+
+        if event.type == .started {
+            guard phase == .pending else { throw reject("session already started") }
+        } else {
+            guard phase == .live else { throw reject("session is not live") }
+        }
+
+        switch event.type {
+        case .started:
+            info.host = event.user
+            info.title = event.title ?? ""
+            info.record = event.record ?? false
+            info.startedAt = event.at
+            phase = .live
+        case .comment, .question:
+            guard event.text != nil else { throw reject("\(event.type.rawValue) without text") }
+            if event.type == .question { questions[event.seq] = false }
+            remember(event)
+        case .tip:
+            guard let amount = event.amount, amount > 0, event.currency != nil else {
+                throw reject("tip without a positive amount and a currency")
+            }
+            let (sum, overflow) = tipsTotal.addingReportingOverflow(amount)
+            tipsTotal = overflow ? .max : sum
+            remember(event)
+        case .highlight:
+            guard let target = event.targetSeq, questions[target] != nil else {
+                throw reject("highlight of a seq that is not a question")
+            }
+            questions[target] = true
+            if highlights[target] == nil { highlights[target] = event.seq }
+        case .pin:
+            guard let text = event.text else { throw reject("pin without text") }
+            pinned = text
+        case .unpin:
+            pinned = nil
+        case .mute, .unmute, .kick:
+            guard let target = event.targetUser else { throw reject("\(event.type.rawValue) without target") }
+            switch event.type {
+            case .mute: muted.insert(target)
+            case .unmute: muted.remove(target)
+            default: kicked.insert(target)
+            }
+        case .ended:
+            info.endedAt = event.at
+            phase = .ended
+        }
+        lastSeq = event.seq
+        lastAt = max(lastAt, event.at)
+    }
+
+    /// Records a keyed write; the first write with a key wins (a second one can only come from
+    /// a primary that decided twice before applying, and retries must keep getting the first).
+    private mutating func remember(_ event: LiveEvent) {
+        guard let clientID = event.clientID else { return }
+        let key = LiveIdempotencyKey(user: event.user, clientID: clientID)
+        if idempotency[key] == nil { idempotency[key] = LiveIdempotencyRecord(seq: event.seq, type: event.type) }
+    }
+}

@@ -1,0 +1,25 @@
+import Live
+
+/// Settings of live sessions on this node.
+public struct LiveSettings: Sendable {
+    /// Domain rules and rate limits (text length, tip ceiling, buckets); see `LiveSessionSettings`.
+    public var session = LiveSessionSettings()
+    /// Keyword filter for comments and questions (config `keyword-filter`). Default empty.
+    public var filter = LiveKeywordFilter(words: [])
+    /// HLS target segment duration, seconds. Default 2 s: low latency with few requests.
+    public var hlsTargetDuration: Double = 2
+    /// Segments in the live playlist window. Default 6 (12 s at the default target).
+    public var hlsWindow = 6
+    /// How far an event viewer may fall behind before it is disconnected (it resumes with
+    /// Last-Event-ID and misses nothing). Default 4 MiB, ~20k events.
+    public var eventQueueBytes = 4 << 20
+    /// How far a stream.ts viewer may fall behind before it skips to the next keyframe.
+    /// Default 1 MiB: about 4 s of a 2 Mb/s stream, so a viewer stays within seconds of live.
+    public var mediaQueueBytes = 1 << 20
+    /// `: ping` comment interval on event streams. Default 15 s (API.md).
+    public var pingInterval: Duration = .seconds(15)
+    /// A session stays live this long after its ingest ends (`--ingest-grace`). Default 30 s.
+    public var ingestGrace: Duration = .seconds(30)
+
+    public init() {}
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Live
+import Logging
+import NIOCore
+
+/// One live session held by this node: its event log (in memory and on disk), its domain state,
+/// its media pipeline (demuxer, GOP cache, HLS window, recording) and its viewers.
+///
+/// Writes are decided and applied in this actor's order, so `seq` is assigned without gaps;
+/// each is acknowledged and shown to viewers only once it is durable, in `seq` order.
+actor SessionHost {
+    let info: SessionInfo
+    let directory: String
+    private var session: LiveSession
+    private let log: AppendLog
+    private let logger: Logger
+    private let settings: LiveSettings
+
+    /// Every event of the session, index = seq - 1; and its SSE rendering, encoded once.
+    private(set) var events: [LiveEvent] = []
+    private var rendered: [ByteBuffer] = []
+    /// Highest seq known durable, and highest shown to viewers.
+    private var durableSeq: UInt64 = 0
+    private var publishedSeq: UInt64 = 0
+    private var durableWaiters: [UInt64: [CheckedContinuation<Void, Never>]] = [:]
+
+    private var eventViewers: [UInt64: (user: String, queue: ViewerQueue)] = [:]
+    private var mediaViewers: [UInt64: (user: String, queue: ViewerQueue)] = [:]
+    private var nextViewerID: UInt64 = 0
+    private var statsDirty = false
+    private var lastPing = ContinuousClock.now
+
+    // Media.
+    private var demuxer = TSDemuxer()
+    private var gop = GOPCache()
+    private var segmenter: HLSSegmenter
+    private var segmentBuffers: [Int: ByteBuffer] = [:]
+    private(set) var ingestActive = false
+    private(set) var lastIngestEnd: ContinuousClock.Instant?
+    private var recording: Recording?
+
+    init(
+        state: LiveSessionState,
+        events: [LiveEvent],
+        directory: String,
+        settings: LiveSettings,
+        logger: Logger
+    ) throws(StorageError) {
+        self.info = state.info
+        self.directory = directory
+        self.settings = settings
+        self.session = LiveSession(state: state, settings: settings.session, filter: settings.filter)
+        self.log = try AppendLog(path: directory + "/events.log")
+        var logger = logger
+        logger[metadataKey: "live.session"] = "\(state.info.id)"
+        logger[metadataKey: "live.group"] = "\(state.info.group)"
+        self.logger = logger
+        self.segmenter = HLSSegmenter(targetDuration: settings.hlsTargetDuration, windowSize: settings.hlsWindow)
+        self.events = events
+        self.rendered = events.map(SessionHost.sse)
+        self.durableSeq = UInt64(events.count)
+        self.publishedSeq = UInt64(events.count)
+        if state.info.record {
+            self.recording = try Recording(directory: directory + "/media")
+        }
+        // A restored live session counts its grace from the restart.
+        self.lastIngestEnd = ContinuousClock.now
+    }
+
+    var state: LiveSessionState { session.state }
+
+    // MARK: Writes
+
+    /// What a write produced.
+    enum WriteResult: Sendable {
+        case logged(seq: UInt64)
+        case likes(total: Int64)
+    }
+
+    /// Decides, applies, logs durably and publishes one command.
+    func write(_ command: LiveCommand, by actor: LiveActor, now: Int64) async throws -> WriteResult {
+        switch session.decide(command, by: actor, now: now) {
+        case .failure(let error):
+            throw error
+        case .success(.likes(let total)):
+            statsDirty = true
+            return .likes(total: total)
+        case .success(.duplicate(let seq)):
+            await waitDurable(seq)
+            return .logged(seq: seq)
+        case .success(.append(let event)):
+            try session.apply(event)
+            events.append(event)
+            rendered.append(Self.sse(event))
+            let record = Array(try JSONCoding.encoder.encode(event))
+            try await log.append([record])
+            markDurable(event.seq)
+            await afterApply(event)
+            return .logged(seq: event.seq)
+        }
+    }
+
+    private func markDurable(_ seq: UInt64) {
+        // The log commits in FIFO order: everything up to `seq` is on disk now.
+        durableSeq = max(durableSeq, seq)
+        while publishedSeq < durableSeq {
+            publishedSeq += 1
+            let buffer = rendered[Int(publishedSeq) - 1]
+            for (_, viewer) in eventViewers { viewer.queue.push(.init(buffer)) }
+        }
+        for (waitSeq, waiters) in durableWaiters where waitSeq <= durableSeq {
+            waiters.forEach { $0.resume() }
+            durableWaiters[waitSeq] = nil
+        }
+    }
+
+    private func waitDurable(_ seq: UInt64) async {
+        guard seq > durableSeq else { return }
+        await withCheckedContinuation { durableWaiters[seq, default: []].append($0) }
+    }
+
+    /// Side effects of an event on live connections.
+    private func afterApply(_ event: LiveEvent) async {
+        statsDirty = true
+        switch event.type {
+        case .kick:
+            guard let user = event.targetUser else { return }
+            for (id, viewer) in eventViewers where viewer.user == user {
+                viewer.queue.close()
+                eventViewers[id] = nil
+            }
+            for (id, viewer) in mediaViewers where viewer.user == user {
+                viewer.queue.close()
+                mediaViewers[id] = nil
+            }
+        case .ended:
+            await finishMedia()
+            for (_, viewer) in eventViewers { viewer.queue.close() }
+            for (_, viewer) in mediaViewers { viewer.queue.close() }
+            eventViewers.removeAll()
+            mediaViewers.removeAll()
+        default:
+            break
+        }
+    }
+
+    // MARK: Event viewers
+
+    /// Registers an event viewer and returns the backlog after `after` plus its live queue,
+    /// atomically: the queue receives exactly the events published after the backlog.
+    func subscribeEvents(user: String, after: UInt64) -> (backlog: [ByteBuffer], queue: ViewerQueue, id: UInt64)? {
+        let from = Int(min(after, publishedSeq))
+        let backlog = Array(rendered[from..<Int(publishedSeq)])
+        let queue = ViewerQueue(limitBytes: settings.eventQueueBytes, policy: .disconnect)
+        if session.state.phase == .ended {
+            queue.close()
+            return (backlog, queue, 0)
+        }
+        nextViewerID += 1
+        eventViewers[nextViewerID] = (user, queue)
+        updateViewers()
+        return (backlog, queue, nextViewerID)
+    }
+
+    func unsubscribeEvents(_ id: UInt64) {
+        eventViewers[id]?.queue.close()
+        eventViewers[id] = nil
+        updateViewers()
+    }
+
+    // MARK: Media
+
+    /// Feeds ingest bytes: demux, cache, segment, record, fan out. Never waits on viewers.
+    func ingest(_ bytes: ByteBuffer) async throws {
+        let chunks = demuxer.feed(bytes.readableBytesView)
+        for chunk in chunks {
+            let buffer = ByteBuffer(bytes: chunk.bytes)
+            for (_, viewer) in mediaViewers { viewer.queue.push(.init(buffer, keyframe: chunk.keyframe)) }
+            gop.append(chunk)
+            for segment in segmenter.append(chunk, programInfo: demuxer.programInfo) {
+                try await store(segment)
+            }
+        }
+    }
+
+    func ingestStarted() -> Bool {
+        guard !ingestActive else { return false }
+        ingestActive = true
+        return true
+    }
+
+    func ingestEnded() {
+        ingestActive = false
+        lastIngestEnd = ContinuousClock.now
+    }
+
+    private func store(_ segment: HLSSegment) async throws {
+        segmentBuffers[segment.sequence] = ByteBuffer(bytes: segment.bytes)
+        let keep = Set(segmenter.window.map(\.sequence))
+        for key in segmentBuffers.keys where !keep.contains(key) && key != segment.sequence {
+            segmentBuffers[key] = nil
+        }
+        try await recording?.write(segment)
+    }
+
+    private func finishMedia() async {
+        if let last = segmenter.finish(lastPTS: demuxer.endPTS) {
+            do { try await store(last) } catch {
+                logger.error("cannot store final segment", metadata: ["error": "\(error)"])
+            }
+        }
+        ingestActive = false
+    }
+
+    /// Registers a `stream.ts` viewer: PAT/PMT and the cached GOP first, then live chunks.
+    func subscribeMedia(user: String) -> (start: [ByteBuffer], queue: ViewerQueue, id: UInt64) {
+        let start = gop.startChunks(programInfo: demuxer.programInfo).map { ByteBuffer(bytes: $0) }
+        let queue = ViewerQueue(limitBytes: settings.mediaQueueBytes, policy: .skipToKeyframe)
+        if session.state.phase == .ended {
+            queue.close()
+            return (start, queue, 0)
+        }
+        nextViewerID += 1
+        mediaViewers[nextViewerID] = (user, queue)
+        updateViewers()
+        return (start, queue, nextViewerID)
+    }
+
+    func unsubscribeMedia(_ id: UInt64) {
+        mediaViewers[id]?.queue.close()
+        mediaViewers[id] = nil
+        updateViewers()
+    }
+
+    /// The live HLS playlist, or nil before the first segment.
+    func livePlaylist(uri: @Sendable (Int) -> String) -> String? {
+        guard !segmenter.window.isEmpty else { return nil }
+        return HLSPlaylist.live(
+            window: segmenter.window,
+            targetDuration: settings.hlsTargetDuration,
+            ended: session.state.phase == .ended,
+            uri: uri
+        )
+    }
+
+    func segment(_ sequence: Int) -> ByteBuffer? { segmentBuffers[sequence] }
+
+    // MARK: Stats and pings
+
+    private func updateViewers() {
+        session.setViewers(eventViewers.count + mediaViewers.count)
+        statsDirty = true
+    }
+
+    /// Called about once a second: a `stats` event if anything changed, `: ping` every 15 s.
+    func tick() {
+        if statsDirty {
+            statsDirty = false
+            let s = session.state
+            let line =
+                "event: stats\ndata: {\"likes\":\(s.likes),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
+            let buffer = ByteBuffer(string: line)
+            for (_, viewer) in eventViewers { viewer.queue.push(.init(buffer)) }
+        }
+        if ContinuousClock.now - lastPing >= settings.pingInterval {
+            lastPing = ContinuousClock.now
+            let ping = ByteBuffer(string: ": ping\n\n")
+            for (_, viewer) in eventViewers { viewer.queue.push(.init(ping)) }
+        }
+    }
+
+    func isKicked(_ user: String) -> Bool { session.state.kicked.contains(user) }
+
+    /// One event as SSE: `id`, `event`, `data` lines.
+    static func sse(_ event: LiveEvent) -> ByteBuffer {
+        ByteBuffer(string: "id: \(event.seq)\nevent: \(event.type.rawValue)\ndata: \(event.apiJSON())\n\n")
+    }
+}

@@ -1,0 +1,70 @@
+@testable import Live
+
+/// Deterministic PRNG for the property tests (SplitMix64).
+struct LiveTestRNG: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Actors and helpers shared by the session tests.
+enum LiveFixture {
+    static let host = LiveActor(user: "host", name: "Hana", role: .member)
+    static let member = LiveActor(user: "m1", name: "Ann", role: .member)
+    static let member2 = LiveActor(user: "m2", name: "Bo", role: .member)
+    static let admin = LiveActor(user: "adm", name: "Ada", role: .admin)
+    static let owner = LiveActor(user: "own", name: "Oz", role: .owner)
+    static let stranger = LiveActor(user: "x", name: "Xi", role: nil)
+
+    static let t0: Int64 = 1_795_600_800_000
+
+    /// A fresh pending session.
+    static func pending(
+        settings: LiveSessionSettings = LiveSessionSettings(),
+        filter: LiveKeywordFilter = LiveKeywordFilter()
+    ) -> LiveSession {
+        LiveSession(state: LiveSessionState(id: "s1", group: "g1", epoch: 1), settings: settings, filter: filter)
+    }
+
+    /// A session started by `host` (seq 1 applied).
+    static func live(
+        settings: LiveSessionSettings = LiveSessionSettings(),
+        filter: LiveKeywordFilter = LiveKeywordFilter()
+    ) -> LiveSession {
+        var session = pending(settings: settings, filter: filter)
+        session.commit(.start(title: "Launch", record: true), by: host, now: t0)
+        return session
+    }
+}
+
+extension LiveSession {
+    /// Decides and, for `.append`, applies at once (as the primary does once durable).
+    @discardableResult
+    mutating func commit(_ command: LiveCommand, by actor: LiveActor, now: Int64) -> Result<LiveDecision, LiveError> {
+        let result = decide(command, by: actor, now: now)
+        if case .success(.append(let event)) = result {
+            try! apply(event)
+        }
+        return result
+    }
+
+    /// The seq of an appended event, or nil.
+    mutating func commitSeq(_ command: LiveCommand, by actor: LiveActor, now: Int64) -> UInt64? {
+        if case .success(.append(let event)) = commit(command, by: actor, now: now) { return event.seq }
+        return nil
+    }
+
+    /// The error of a refused command, or nil.
+    mutating func commitError(_ command: LiveCommand, by actor: LiveActor, now: Int64) -> LiveError? {
+        if case .failure(let error) = commit(command, by: actor, now: now) { return error }
+        return nil
+    }
+}
