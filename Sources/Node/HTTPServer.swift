@@ -14,12 +14,14 @@ public enum ServerError: Error, CustomStringConvertible, Sendable {
     case addressInUse(HostPort)
     case cannotBind(HostPort, String)
     case tls(String)
+    case storage(String)
 
     public var description: String {
         switch self {
         case .addressInUse(let hp): return "cannot listen on \(hp): address already in use"
         case .cannotBind(let hp, let reason): return "cannot listen on \(hp): \(reason)"
         case .tls(let reason): return "cannot load TLS material: \(reason)"
+        case .storage(let reason): return "cannot open the data dir: \(reason)"
         }
     }
 }
@@ -254,7 +256,13 @@ public final class HTTPServer: Service, Sendable {
                     response.headers.replaceOrAdd(name: "Qunbo-Node", value: config.id)
                     if !isHTTP2 && !keepAlive { response.headers.replaceOrAdd(name: "Connection", value: "close") }
                     let status = response.status.code
-                    try await write(response, to: outbound, version: head.version, isHead: head.method == .HEAD)
+                    try await write(
+                        response,
+                        to: outbound,
+                        channel: channel.channel,
+                        version: head.version,
+                        isHead: head.method == .HEAD
+                    )
                     metrics.request(
                         route: response.route,
                         method: head.method.rawValue,
@@ -272,6 +280,7 @@ public final class HTTPServer: Service, Sendable {
     private func write(
         _ response: Response,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        channel: any Channel,
         version: HTTPVersion,
         isHead: Bool
     ) async throws {
@@ -294,7 +303,7 @@ public final class HTTPServer: Service, Sendable {
             try await outbound.write(
                 .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
             )
-            if !isHead { try await produce(BodyWriter(outbound: outbound)) }
+            if !isHead { try await produce(BodyWriter(outbound: outbound, channel: channel)) }
             try await outbound.write(.end(nil))
         }
     }

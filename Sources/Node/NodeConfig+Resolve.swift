@@ -9,7 +9,7 @@ extension NodeConfig {
     public static let settingNames: [String] = [
         "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
         "cluster-secret", "tls-cert", "tls-key", "route", "log-level", "ingest-grace", "idle-timeout",
-        "shutdown-timeout", "max-body-bytes",
+        "shutdown-timeout", "max-body-bytes", "keyword-filter",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -133,6 +133,9 @@ extension NodeConfig {
             throw .inconsistent(
                 "--seeds needs --cluster-secret (QUNBO_CLUSTER_SECRET): cluster routes are authenticated"
             )
+        }
+        if let (v, _) = lookup("keyword-filter") {
+            config.keywordFilter = v.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
         }
         guard (config.tlsCert == nil) == (config.tlsKey == nil) else {
             throw .inconsistent("--tls-cert and --tls-key must be given together")

@@ -44,6 +44,9 @@ public struct NodeConfig: Sendable, Equatable {
     /// The largest request body read into memory (JSON writes); streamed bodies (ingest) are
     /// not bounded by this. Default 64 KiB: far above any legal comment or control message.
     public var maxBodyBytes: Int = 64 * 1024
+    /// Words that comments and questions may not contain (case-insensitive substrings); a
+    /// match is refused with 400 `filtered`. Default none.
+    public var keywordFilter: [String] = []
 
     public init(id: String? = nil, listen: HostPort = HostPort(host: "127.0.0.1", port: 7000)) {
         self.listen = listen

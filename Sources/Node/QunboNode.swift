@@ -1,5 +1,6 @@
 import Foundation
 import Gossip
+import Live
 import Logging
 import NIOCore
 import NIOPosix
@@ -64,6 +65,16 @@ public struct QunboNode: Sendable {
             debugRoutes: environment["QUNBO_DEBUG_ROUTES"] == "1"
         )
         AdminRoutes.register(into: &router, access: access, gossip: gossip, view: view, replicas: config.replicas)
+        var liveSettings = LiveSettings()
+        liveSettings.ingestGrace = config.ingestGrace
+        liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
+        let sessions = LiveSessions(dataDir: config.dataDir, nodeID: config.id, settings: liveSettings, logger: logger)
+        do {
+            try sessions.restore()
+        } catch {
+            throw ServerError.storage("\(error)")
+        }
+        LiveRoutes(sessions: sessions, access: access, maxBodyBytes: config.maxBodyBytes).register(into: &router)
         router.add(.POST, GossipShell.route) { request in try await gossip.handle(request) }
 
         let state = self.state
@@ -82,7 +93,7 @@ public struct QunboNode: Sendable {
         // Services stop in reverse order: gossip leaves the cluster first, then the server
         // finishes in-flight requests.
         var groupConfig = ServiceGroupConfiguration(
-            services: [.init(service: server), .init(service: gossip)],
+            services: [.init(service: server), .init(service: sessions), .init(service: gossip)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger

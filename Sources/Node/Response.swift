@@ -54,9 +54,21 @@ public struct Response: Sendable {
 /// Writes a streamed response body; awaiting `write` applies the connection's back-pressure.
 public struct BodyWriter: Sendable {
     let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    let channel: any Channel
+
+    /// Runs `body` once the client's connection (or HTTP/2 stream) is gone, so a producer that
+    /// waits for data can stop waiting instead of noticing only at its next write.
+    public func onClose(_ body: @escaping @Sendable () -> Void) {
+        channel.closeFuture.whenComplete { _ in body() }
+    }
 
     public func write(_ buffer: ByteBuffer) async throws {
         try await outbound.write(.body(.byteBuffer(buffer)))
+    }
+
+    /// Writes several buffers with one flush: a viewer that fell behind catches up in one go.
+    public func write(contentsOf buffers: [ByteBuffer]) async throws {
+        try await outbound.write(contentsOf: buffers.map { .body(.byteBuffer($0)) })
     }
 }
 

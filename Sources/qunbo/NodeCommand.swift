@@ -33,6 +33,8 @@ struct NodeCommand: AsyncParsableCommand {
     var shutdownTimeout: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest JSON request body (default 65536).")
     var maxBodyBytes: String?
+    @Option(name: .customLong("keyword-filter"), help: "Comma-separated words refused in comments and questions.")
+    var keywordFilter: String?
     @Option(help: "YAML config file; keys are the flag names.") var config: String?
 
     func run() async throws {
@@ -41,7 +43,8 @@ struct NodeCommand: AsyncParsableCommand {
             ("data-dir", dataDir), ("replicas", replicas), ("auth-secret", authSecret),
             ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("route", route),
             ("log-level", logLevel), ("ingest-grace", ingestGrace), ("idle-timeout", idleTimeout),
-            ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("config", config),
+            ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("keyword-filter", keywordFilter),
+            ("config", config),
         ]
         var flags: [String: String] = [:]
         for case (let name, let value?) in given { flags[name] = value }

@@ -87,6 +87,9 @@ class SerfCluster:
         self.n, self.dir = n, tempfile.mkdtemp(prefix="serf-bench-")
         self.base = free_base(2 * n)
         self.procs = {}
+        # A restarted agent joins under a fresh name (s2.1, s2.2, ...): Serf keeps a failed
+        # member's name reserved until it is reaped, so reusing it can stall the rejoin.
+        self.names, self.generations = {}, {}
         for node in self.ids():
             self.start(node)
 
@@ -100,19 +103,28 @@ class SerfCluster:
     def start(self, node):
         bind, rpc = self.ports(node)
         join = [] if node == "s1" else [f"-join=127.0.0.1:{self.base}"]
+        generation = self.generations.get(node, -1) + 1
+        self.generations[node] = generation
+        self.names[node] = node if generation == 0 else f"{node}.{generation}"
         log = open(f"{self.dir}/{node}.log", "a")
         self.procs[node] = subprocess.Popen(
-            ["serf", "agent", f"-node={node}", f"-bind=127.0.0.1:{bind}", f"-rpc-addr=127.0.0.1:{rpc}"] + join,
-            stdout=log, stderr=log)
-        wait(lambda: self.states(node).get(node) == "alive", 10, f"serf {node}")
+            ["serf", "agent", f"-node={self.names[node]}", f"-bind=127.0.0.1:{bind}", f"-rpc-addr=127.0.0.1:{rpc}"]
+            + join, stdout=log, stderr=log)
+        wait(lambda: self.states(node).get(node) == "alive", 30, f"serf {node}")
 
     def states(self, node):
         _, rpc = self.ports(node)
         try:
             out = subprocess.run(["serf", "members", f"-rpc-addr=127.0.0.1:{rpc}", "-format=json"],
                                  capture_output=True, text=True, timeout=2).stdout
-            # Serf says "failed" for a node its failure detector declared dead.
-            return {m["name"]: ("dead" if m["status"] == "failed" else m["status"]) for m in json.loads(out)["members"]}
+            # Serf says "failed" for a node its failure detector declared dead. Names map back
+            # to slots (s2.1 -> s2); the current incarnation's entry wins.
+            current = set(self.names.values())
+            states = {}
+            for m in json.loads(out)["members"]:
+                if m["name"] in current:
+                    states[m["name"].split(".")[0]] = "dead" if m["status"] == "failed" else m["status"]
+            return states
         except Exception:
             return {}
 

@@ -9,7 +9,8 @@ import NIOCore
 /// Writes are decided and applied in this actor's order, so `seq` is assigned without gaps;
 /// each is acknowledged and shown to viewers only once it is durable, in `seq` order.
 actor SessionHost {
-    let info: SessionInfo
+    nonisolated let sessionID: String
+    nonisolated let group: String
     let directory: String
     private var session: LiveSession
     private let log: AppendLog
@@ -44,9 +45,11 @@ actor SessionHost {
         events: [LiveEvent],
         directory: String,
         settings: LiveSettings,
+        restored: Bool,
         logger: Logger
     ) throws(StorageError) {
-        self.info = state.info
+        self.sessionID = state.info.id
+        self.group = state.info.group
         self.directory = directory
         self.settings = settings
         self.session = LiveSession(state: state, settings: settings.session, filter: settings.filter)
@@ -63,11 +66,14 @@ actor SessionHost {
         if state.info.record {
             self.recording = try Recording(directory: directory + "/media")
         }
-        // A restored live session counts its grace from the restart.
-        self.lastIngestEnd = ContinuousClock.now
+        // A restored live session counts its grace from the restart; a new one only once its
+        // first ingest ends.
+        self.lastIngestEnd = restored ? ContinuousClock.now : nil
     }
 
     var state: LiveSessionState { session.state }
+    /// Host, title, record: known once the `started` event is applied.
+    var info: SessionInfo { session.state.info }
 
     // MARK: Writes
 
@@ -123,6 +129,12 @@ actor SessionHost {
     private func afterApply(_ event: LiveEvent) async {
         statsDirty = true
         switch event.type {
+        case .started where event.record == true && recording == nil:
+            do {
+                recording = try Recording(directory: directory + "/media")
+            } catch {
+                logger.error("cannot record this session", metadata: ["error": "\(error)"])
+            }
         case .kick:
             guard let user = event.targetUser else { return }
             for (id, viewer) in eventViewers where viewer.user == user {
@@ -187,6 +199,12 @@ actor SessionHost {
         guard !ingestActive else { return false }
         ingestActive = true
         return true
+    }
+
+    /// Whether the ingest has been away longer than `grace` (the session should end).
+    func ingestGraceExpired(_ grace: Duration) -> Bool {
+        guard !ingestActive, session.state.phase == .live, let last = lastIngestEnd else { return false }
+        return ContinuousClock.now - last >= grace
     }
 
     func ingestEnded() {

@@ -1,0 +1,323 @@
+import Foundation
+import Live
+import NIOCore
+import NIOHTTP1
+
+/// The client API under `/v1/groups/{g}/...` (API.md, Live sessions).
+struct LiveRoutes: Sendable {
+    let sessions: LiveSessions
+    let access: AccessControl
+    let maxBodyBytes: Int
+
+    /// The caller as a domain actor for `group`; 400 for a bad group id, 401 without a valid
+    /// token, 403 for non-members (on every route under the group).
+    func actor(_ request: Request) async throws -> (LiveActor, String) {
+        let group = request.parameters["g"] ?? ""
+        guard GroupID(group) != nil else {
+            throw APIError.badRequest("group ids are [A-Za-z0-9_-]{1,64}", code: "bad_group")
+        }
+        let principal = try await access.principal(request)
+        guard let role = principal.role(in: group) else {
+            throw APIError.forbidden("not a member of group \(group)", code: "not_a_member")
+        }
+        return (LiveActor(user: principal.user, name: principal.name, role: LiveRole(rawValue: role.rawValue)), group)
+    }
+
+    func host(_ group: String) throws -> SessionHost {
+        guard let host = sessions.host(group: group) else {
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
+        return host
+    }
+
+    /// Runs a domain write, mapping domain refusals to API errors.
+    func write(_ host: SessionHost, _ command: LiveCommand, _ actor: LiveActor) async throws -> SessionHost.WriteResult
+    {
+        do {
+            return try await host.write(command, by: actor, now: LiveSessions.nowMillis())
+        } catch let error as LiveError {
+            throw error.apiError
+        }
+    }
+
+    func seqResponse(_ result: SessionHost.WriteResult, status: HTTPResponseStatus = .created) -> Response {
+        switch result {
+        case .logged(let seq): return .json(["seq": seq], status: status)
+        case .likes(let total): return .json(["likes": total], status: .accepted)
+        }
+    }
+
+    func register(into router: inout Router) {
+        router.add(.POST, "/v1/groups/:g/live") { request in
+            let (actor, group) = try await actor(request)
+            let body = try await request.decodeJSON(StartBody.self, limit: maxBodyBytes, emptyAs: StartBody())
+            do {
+                switch try await sessions.start(
+                    group: group,
+                    actor: actor,
+                    title: body.title ?? "",
+                    record: body.record ?? false
+                ) {
+                case .started(let state): return .json(sessions.json(state), status: .created)
+                case .alreadyLive(let state): return .json(sessions.json(state), status: .conflict)
+                }
+            } catch let error as LiveError {
+                throw error.apiError
+            }
+        }
+        router.add(.GET, "/v1/groups/:g/live") { request in
+            let (_, group) = try await actor(request)
+            return .json(sessions.json(await try host(group).state))
+        }
+        router.add(.DELETE, "/v1/groups/:g/live") { request in
+            let (actor, group) = try await actor(request)
+            do {
+                return .json(sessions.json(try await sessions.end(host: try host(group), by: actor)))
+            } catch let error as LiveError {
+                throw error.apiError
+            }
+        }
+        registerInteractions(into: &router)
+        registerMedia(into: &router)
+        registerEvents(into: &router)
+        registerReplays(into: &router)
+    }
+
+    private func registerInteractions(into router: inout Router) {
+        router.add(.POST, "/v1/groups/:g/live/comments") { request in
+            let (actor, group) = try await actor(request)
+            let body = try await request.decodeJSON(TextBody.self, limit: maxBodyBytes)
+            return seqResponse(try await write(try host(group), .comment(text: body.text, clientID: body.id), actor))
+        }
+        router.add(.GET, "/v1/groups/:g/live/comments") { request in
+            let (_, group) = try await actor(request)
+            let after = try Self.uint(request.query["after"], name: "after") ?? 0
+            let limit = min(try Self.uint(request.query["limit"], name: "limit") ?? 50, 500)
+            let events = await try host(group).events
+            let page = events.lazy.filter { $0.type == .comment && $0.seq > after }.prefix(Int(limit))
+            return Self.eventArray(Array(page))
+        }
+        router.add(.POST, "/v1/groups/:g/live/likes") { request in
+            let (actor, group) = try await actor(request)
+            let body = try await request.decodeJSON(LikesBody.self, limit: maxBodyBytes)
+            return seqResponse(try await write(try host(group), .like(count: body.count), actor))
+        }
+        router.add(.POST, "/v1/groups/:g/live/tips") { request in
+            let (actor, group) = try await actor(request)
+            let body = try await request.decodeJSON(TipBody.self, limit: maxBodyBytes)
+            let command = LiveCommand.tip(amount: body.amount, currency: body.currency, clientID: body.id)
+            return seqResponse(try await write(try host(group), command, actor))
+        }
+        router.add(.POST, "/v1/groups/:g/live/questions") { request in
+            let (actor, group) = try await actor(request)
+            let body = try await request.decodeJSON(TextBody.self, limit: maxBodyBytes)
+            return seqResponse(try await write(try host(group), .question(text: body.text, clientID: body.id), actor))
+        }
+        router.add(.POST, "/v1/groups/:g/live/questions/:seq/highlight") { request in
+            let (actor, group) = try await actor(request)
+            guard let seq = UInt64(request.parameters["seq"] ?? "") else {
+                throw APIError.badRequest("the question seq must be a number")
+            }
+            return seqResponse(try await write(try host(group), .highlight(questionSeq: seq), actor))
+        }
+        router.add(.POST, "/v1/groups/:g/live/pins") { request in
+            let (actor, group) = try await actor(request)
+            let body = try await request.decodeJSON(PinBody.self, limit: maxBodyBytes)
+            return seqResponse(try await write(try host(group), .pin(text: body.text), actor))
+        }
+        router.add(.DELETE, "/v1/groups/:g/live/pins") { request in
+            let (actor, group) = try await actor(request)
+            return seqResponse(try await write(try host(group), .unpin, actor), status: .ok)
+        }
+        router.add(.POST, "/v1/groups/:g/live/moderation") { request in
+            let (actor, group) = try await actor(request)
+            let body = try await request.decodeJSON(ModerationBody.self, limit: maxBodyBytes)
+            guard let action = LiveModerationAction(rawValue: body.action) else {
+                throw APIError.badRequest("action must be mute, unmute or kick")
+            }
+            return seqResponse(try await write(try host(group), .moderate(action: action, user: body.user), actor))
+        }
+    }
+
+    private func registerMedia(into router: inout Router) {
+        let ingest: RouteHandler = { request in
+            let (actor, group) = try await actor(request)
+            let host = try host(group)
+            guard await actor.user == host.info.host else {
+                throw APIError.forbidden("only the host who started the session may send its media", code: "not_host")
+            }
+            guard await host.ingestStarted() else {
+                throw APIError.conflict("another ingest is already running for this session", code: "ingest_busy")
+            }
+            var bytes = 0
+            do {
+                for try await chunk in request.body {
+                    bytes += chunk.readableBytes
+                    try await host.ingest(chunk)
+                }
+            } catch {
+                await host.ingestEnded()
+                throw error
+            }
+            await host.ingestEnded()
+            return .json(["bytes": bytes])
+        }
+        router.add(.POST, "/v1/groups/:g/live/ingest", ingest)
+        router.add(.PUT, "/v1/groups/:g/live/ingest", ingest)
+
+        router.add(.GET, "/v1/groups/:g/live/stream.ts") { request in
+            let (actor, group) = try await actor(request)
+            let host = try host(group)
+            guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
+            let (start, queue, id) = await host.subscribeMedia(user: actor.user)
+            var response = Response(
+                body: .stream { writer in
+                    writer.onClose { queue.close() }
+                    do {
+                        if !start.isEmpty { try await writer.write(contentsOf: start) }
+                        while let batch = await queue.next() {
+                            try await writer.write(contentsOf: batch.map(\.bytes))
+                        }
+                    } catch {
+                        await host.unsubscribeMedia(id)
+                        throw error
+                    }
+                    await host.unsubscribeMedia(id)
+                }
+            )
+            response.headers.add(name: "Content-Type", value: "video/mp2t")
+            response.headers.add(name: "Cache-Control", value: "no-store")
+            return response
+        }
+        router.add(.GET, "/v1/groups/:g/live/index.m3u8") { request in
+            let (_, group) = try await actor(request)
+            let suffix = Self.tokenSuffix(request)
+            guard let playlist = await try host(group).livePlaylist(uri: { "segments/\($0).ts\(suffix)" }) else {
+                throw APIError.notFound("no media segment yet", code: "no_media")
+            }
+            var response = Response.text(playlist, contentType: "application/vnd.apple.mpegurl")
+            response.headers.add(name: "Cache-Control", value: "no-cache")
+            return response
+        }
+        router.add(.GET, "/v1/groups/:g/live/segments/:name") { request in
+            let (_, group) = try await actor(request)
+            guard let n = Self.segmentNumber(request.parameters["name"]),
+                let buffer = await try host(group).segment(n)
+            else { throw APIError.notFound("no such segment", code: "no_segment") }
+            var response = Response(body: .buffer(buffer))
+            response.headers.add(name: "Content-Type", value: "video/mp2t")
+            return response
+        }
+    }
+
+    private func registerEvents(into router: inout Router) {
+        router.add(.GET, "/v1/groups/:g/live/events") { request in
+            let (actor, group) = try await actor(request)
+            let resume = request.headers.first(name: "Last-Event-ID") ?? request.query["after"]
+            let after = try Self.uint(resume, name: "Last-Event-ID/after") ?? 0
+            let host = try host(group)
+            guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
+            guard let (backlog, queue, id) = await host.subscribeEvents(user: actor.user, after: after) else {
+                throw APIError.notFound("no live session", code: "no_live_session")
+            }
+            var response = Response(
+                body: .stream { writer in
+                    writer.onClose { queue.close() }
+                    do {
+                        try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+                        if !backlog.isEmpty { try await writer.write(contentsOf: backlog) }
+                        while let batch = await queue.next() {
+                            try await writer.write(contentsOf: batch.map(\.bytes))
+                        }
+                    } catch {
+                        await host.unsubscribeEvents(id)
+                        throw error
+                    }
+                    await host.unsubscribeEvents(id)
+                }
+            )
+            response.headers.add(name: "Content-Type", value: "text/event-stream")
+            response.headers.add(name: "Cache-Control", value: "no-cache")
+            return response
+        }
+    }
+
+    private func registerReplays(into router: inout Router) {
+        router.add(.GET, "/v1/groups/:g/replays") { request in
+            let (_, group) = try await actor(request)
+            return .json(sessions.endedSessions(group: group).filter(\.info.record).map { sessions.json($0) })
+        }
+        router.add(.GET, "/v1/groups/:g/replays/:session/index.m3u8") { request in
+            let (_, group) = try await actor(request)
+            let state = try ended(group, request)
+            guard state.info.record else {
+                throw APIError.notFound("this session was not recorded", code: "not_recorded")
+            }
+            let dir = sessions.directory(group: group, session: state.info.id) + "/media"
+            let suffix = Self.tokenSuffix(request)
+            let entries = Recording.entries(directory: dir)
+            let playlist = HLSPlaylist.vod(
+                segments: entries.map { ("segments/\($0.sequence).ts\(suffix)", $0.duration) }
+            )
+            return .text(playlist, contentType: "application/vnd.apple.mpegurl")
+        }
+        router.add(.GET, "/v1/groups/:g/replays/:session/segments/:name") { request in
+            let (_, group) = try await actor(request)
+            let state = try ended(group, request)
+            guard let n = Self.segmentNumber(request.parameters["name"]) else {
+                throw APIError.notFound("no such segment")
+            }
+            let path = sessions.directory(group: group, session: state.info.id) + "/media/\(n).ts"
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw APIError.notFound("no such segment")
+            }
+            var response = Response(body: .buffer(ByteBuffer(bytes: data)))
+            response.headers.add(name: "Content-Type", value: "video/mp2t")
+            return response
+        }
+        router.add(.GET, "/v1/groups/:g/replays/:session/events") { request in
+            let (_, group) = try await actor(request)
+            let state = try ended(group, request)
+            return Self.eventArray(try sessions.events(group: group, session: state.info.id))
+        }
+    }
+
+    private func ended(_ group: String, _ request: Request) throws -> LiveSessionState {
+        guard let id = request.parameters["session"], let state = sessions.endedSession(group: group, id: id) else {
+            throw APIError.notFound("no such ended session", code: "no_session")
+        }
+        return state
+    }
+
+    /// A JSON array of events in the public shape.
+    static func eventArray(_ events: [LiveEvent]) -> Response {
+        var text = "["
+        for (i, e) in events.enumerated() {
+            if i > 0 { text += "," }
+            text += e.apiJSON()
+        }
+        text += "]"
+        return .text(text, contentType: "application/json")
+    }
+
+    static func uint(_ text: String?, name: String) throws -> UInt64? {
+        guard let text else { return nil }
+        guard let value = UInt64(text) else { throw APIError.badRequest("\(name) must be a non-negative integer") }
+        return value
+    }
+
+    static func segmentNumber(_ name: String?) -> Int? {
+        guard let name, name.hasSuffix(".ts") else { return nil }
+        return Int(name.dropLast(3)).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    /// Players that cannot set headers pass `?access_token=`; the URIs a playlist lists carry
+    /// it on, or the player could not fetch them.
+    static func tokenSuffix(_ request: Request) -> String {
+        guard let token = request.query["access_token"], request.headers.first(name: "Authorization") == nil else {
+            return ""
+        }
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        return "?access_token=" + (token.addingPercentEncoding(withAllowedCharacters: allowed) ?? token)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import NIOCore
+
+/// JSON bodies of the client API. Unknown fields are ignored; a known field of the wrong type,
+/// a missing required field, invalid UTF-8 or malformed JSON is a 400 that changes nothing.
+struct StartBody: Decodable {
+    var title: String?
+    var record: Bool?
+}
+
+struct TextBody: Decodable {
+    var text: String
+    var id: String
+}
+
+struct PinBody: Decodable {
+    var text: String
+}
+
+struct LikesBody: Decodable {
+    var count: Int
+}
+
+struct TipBody: Decodable {
+    var amount: Int64
+    var currency: String
+    var id: String
+}
+
+struct ModerationBody: Decodable {
+    var action: String
+    var user: String
+}
+
+extension Request {
+    /// Reads and decodes a JSON body of at most `limit` bytes.
+    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int, emptyAs empty: T? = nil) async throws -> T {
+        let buffer = try await body.collect(upTo: limit)
+        if buffer.readableBytes == 0, let empty { return empty }
+        let bytes = Array(buffer.readableBytesView)
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw APIError.badRequest("the body is not valid UTF-8", code: "bad_json")
+        }
+        do {
+            return try JSONCoding.decoder.decode(T.self, from: Data(bytes))
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw APIError.badRequest("wrong type at \(Self.path(context.codingPath))", code: "bad_json")
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIError.badRequest("missing field \(key.stringValue)", code: "bad_json")
+        } catch {
+            throw APIError.badRequest("malformed JSON body", code: "bad_json")
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.isEmpty ? "the top level" : keys.map(\.stringValue).joined(separator: ".")
+    }
+}

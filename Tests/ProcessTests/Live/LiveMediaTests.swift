@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+/// ffmpeg as the broadcaster and as the player: MPEG-TS ingest, HTTP-TS and HLS playback,
+/// recording and replay.
+@Suite("Live media with ffmpeg", .serialized)
+struct LiveMediaTests {
+    static let pushSeconds = 8.0
+
+    /// ffmpeg pushing a synthetic test pattern (testsrc2 + sine, x264 with a 1 s GOP, AAC) in
+    /// real time, as a broadcaster app would.
+    static func push(to url: String, seconds: Double) async throws -> ToolResult {
+        try await Tools.run(
+            "ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-re",
+                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                "-t", String(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+                "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", "-method", "POST", url,
+            ],
+            timeout: seconds + 30
+        )
+    }
+
+    /// Decodes `seconds` of `url` with ffmpeg; returns decoded video frames and ffmpeg's errors.
+    static func decode(_ url: String, seconds: Double) async throws -> (frames: Int, errors: String) {
+        let result = try await Tools.run(
+            "ffmpeg",
+            [
+                "-hide_banner", "-v", "error", "-stats", "-i", url, "-t", String(seconds), "-map", "0:v:0", "-f",
+                "null", "-",
+            ],
+            timeout: seconds + 30
+        )
+        // -stats prints "frame=   50 fps=..." progress lines on stderr; errors are the other lines.
+        let lines = result.stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+        let frames =
+            lines.compactMap { line -> Int? in
+                guard let r = line.range(of: "frame=") else { return nil }
+                return Int(line[r.upperBound...].trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+            }.last ?? 0
+        let errors = lines.filter { !$0.contains("frame=") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        return (frames, errors.joined(separator: "\n") + (result.status == 0 ? "" : "\nexit \(result.status)"))
+    }
+
+    @Test("push 8 s with ffmpeg; stream.ts and index.m3u8 decode live; the recording replays at the right length")
+    func pushWatchReplay() async throws {
+        let f = try LiveFixture()
+        defer { f.stop() }
+        try await f.start()
+        var r = try await f.call("POST", "/live", as: "ann", json: #"{"title":"ffmpeg","record":true}"#)
+        #expect(r.status == 201)
+        let sessionID = LiveFixture.object(r.body)["id"] as? String ?? ""
+        let ingest = "\(f.base)/live/ingest?access_token=\(f.tokens["ann"]!)"
+        async let pushed = Self.push(to: ingest, seconds: Self.pushSeconds)
+
+        // While it runs: a second ingest is refused, a non-host ingest is refused.
+        try await waitUntil("the ingest to produce a first HLS segment", timeout: 15) {
+            try await f.call("GET", "/live/index.m3u8", as: "bob").status == 200
+        }
+        #expect(try await f.call("POST", "/live/ingest", as: "ann", json: "x").status == 409)
+        #expect(try await f.call("POST", "/live/ingest", as: "bob", json: "x").status == 403)
+
+        let ts = try await Self.decode("\(f.base)/live/stream.ts?access_token=\(f.tokens["bob"]!)", seconds: 2)
+        #expect(ts.frames >= 25, "stream.ts decoded \(ts.frames) frames; errors: \(ts.errors)")
+        #expect(ts.errors.isEmpty, "stream.ts: \(ts.errors)")
+        let hls = try await Self.decode("\(f.base)/live/index.m3u8?access_token=\(f.tokens["cat"]!)", seconds: 1.5)
+        #expect(hls.frames >= 20, "index.m3u8 decoded \(hls.frames) frames; errors: \(hls.errors)")
+
+        let push = try await pushed
+        #expect(push.status == 0, "ffmpeg push: \(push.stderr)")
+
+        // The session stays live after the body ends (ingest grace) until the host ends it.
+        r = try await f.call("GET", "/live", as: "bob")
+        #expect(LiveFixture.object(r.body)["state"] as? String == "live")
+        #expect(try await f.call("DELETE", "/live", as: "ann").status == 200)
+
+        r = try await f.call("GET", "/replays", as: "cat")
+        #expect(r.status == 200 && r.body.contains(sessionID))
+        let playlistURL = "\(f.base)/replays/\(sessionID)/index.m3u8?access_token=\(f.tokens["cat"]!)"
+        r = try await f.call("GET", playlistURL, as: nil)
+        #expect(r.body.contains("#EXT-X-PLAYLIST-TYPE:VOD") && r.body.contains("#EXT-X-ENDLIST"))
+        let probe = try await Tools.run(
+            "ffprobe",
+            ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", playlistURL],
+            timeout: 60
+        )
+        let duration = Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(
+            abs(duration - Self.pushSeconds) <= Self.pushSeconds * 0.15,
+            "replay lasts \(duration) s: \(probe.stderr)"
+        )
+        let replay = try await Self.decode(playlistURL, seconds: 20)
+        #expect(
+            replay.frames >= Int(Self.pushSeconds * 25 * 0.85),
+            "replay decoded \(replay.frames) frames: \(replay.errors)"
+        )
+        r = try await f.call("GET", "/replays/\(sessionID)/events", as: "bob")
+        #expect(r.body.hasPrefix("[") && r.body.contains(#""type":"started""#) && r.body.contains(#""type":"ended""#))
+    }
+
+    @Test("random bytes and truncated packets as ingest: answered, nothing crashes, the session goes on")
+    func garbageIngest() async throws {
+        let f = try LiveFixture()
+        defer { f.stop() }
+        try await f.start()
+        #expect(try await f.call("POST", "/live", as: "ann", json: "{}").status == 201)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("garbage-\(UUID()).ts")
+        var rng = SystemRandomNumberGenerator()
+        var bytes = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        // Sprinkle sync bytes so the demuxer keeps trying to lock on.
+        for i in stride(from: 0, to: bytes.count, by: 188) { bytes[i] = 0x47 }
+        bytes += [0x47, 0x40, 0x00]  // a truncated packet at the end
+        try Data(bytes).write(to: file)
+        let r = try await f.call("POST", "/live/ingest", as: "ann", bodyFile: file.path)
+        #expect(r.status == 200, "\(r.body)")
+        #expect(try httpGet(port: f.node.port, path: "/healthz").status == 200)
+        #expect(
+            try await f.call("POST", "/live/comments", as: "bob", json: #"{"text":"still here","id":"x"}"#).status
+                == 201
+        )
+    }
+}
