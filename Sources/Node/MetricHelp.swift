@@ -29,6 +29,8 @@ enum MetricHelp {
         "qunbo_gossip_bytes_received_total": "Bytes of gossip frames received (before LZ4).",
     ]
 
+    static let all: [String: String] = text.merging(LiveMetrics.help) { a, _ in a }
+
     /// Inserts a HELP line before each family's TYPE line.
     static func annotate(_ exposition: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
@@ -41,7 +43,7 @@ enum MetricHelp {
                 let rest = line.dropFirst(typePrefix.count)
                 if let space = rest.firstIndex(of: UInt8(ascii: " ")) {
                     let name = String(decoding: rest[rest.startIndex..<space], as: UTF8.self)
-                    if let help = text[name] { out.append(contentsOf: Array("# HELP \(name) \(help)\n".utf8)) }
+                    if let help = all[name] { out.append(contentsOf: Array("# HELP \(name) \(help)\n".utf8)) }
                 }
             }
             out.append(contentsOf: line)

@@ -68,7 +68,13 @@ public struct QunboNode: Sendable {
         var liveSettings = LiveSettings()
         liveSettings.ingestGrace = config.ingestGrace
         liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
-        let sessions = LiveSessions(dataDir: config.dataDir, nodeID: config.id, settings: liveSettings, logger: logger)
+        let sessions = LiveSessions(
+            dataDir: config.dataDir,
+            nodeID: config.id,
+            settings: liveSettings,
+            metricsFactory: factory,
+            logger: logger
+        )
         do {
             try sessions.restore()
         } catch {

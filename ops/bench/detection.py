@@ -89,7 +89,7 @@ class SerfCluster:
         self.procs = {}
         # A restarted agent joins under a fresh name (s2.1, s2.2, ...): Serf keeps a failed
         # member's name reserved until it is reaped, so reusing it can stall the rejoin.
-        self.names, self.generations = {}, {}
+        self.names, self.generations, self.port_of = {}, {}, {}
         for node in self.ids():
             self.start(node)
 
@@ -97,12 +97,17 @@ class SerfCluster:
         return [f"s{i}" for i in range(1, self.n + 1)]
 
     def ports(self, node):
-        i = int(node[1:]) - 1
-        return self.base + i, self.base + self.n + i
+        return self.port_of[node]
 
     def start(self, node):
-        bind, rpc = self.ports(node)
-        join = [] if node == "s1" else [f"-join=127.0.0.1:{self.base}"]
+        # Fresh ports for every (re)start: a killed agent's ports can linger (TIME_WAIT).
+        first = free_base(2)
+        self.port_of[node] = (first, first + 1)
+        bind, rpc = self.port_of[node]
+        seed = self.port_of.get("s1", (bind,))[0]
+        join = [] if node == "s1" and self.generations.get(node) is None else [f"-join=127.0.0.1:{seed}"]
+        if node == "s1" and self.generations.get(node) is not None:
+            join = [f"-join=127.0.0.1:{self.port_of['s2'][0]}"]
         generation = self.generations.get(node, -1) + 1
         self.generations[node] = generation
         self.names[node] = node if generation == 0 else f"{node}.{generation}"

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Live
 import Logging
@@ -11,13 +12,21 @@ public final class LiveSessions: Service, Sendable {
     private let nodeID: String
     private let settings: LiveSettings
     private let logger: Logger
+    private let metrics: LiveMetrics
 
     /// Live (and starting) sessions by group: one live session per group.
     private let live = Mutex<[String: SessionHost]>([:])
     /// Ended sessions by group, newest last.
     private let ended = Mutex<[String: [LiveSessionState]]>([:])
 
-    public init(dataDir: String, nodeID: String, settings: LiveSettings, logger: Logger) {
+    public init(
+        dataDir: String,
+        nodeID: String,
+        settings: LiveSettings,
+        metricsFactory: any MetricsFactory,
+        logger: Logger
+    ) {
+        self.metrics = LiveMetrics(factory: metricsFactory)
         self.dataDir = dataDir
         self.nodeID = nodeID
         self.settings = settings
@@ -68,9 +77,11 @@ public final class LiveSessions: Service, Sendable {
                         directory: dir,
                         settings: settings,
                         restored: true,
+                        metrics: metrics,
                         logger: logger
                     )
                     live.withLock { $0[group] = host }
+                    metrics.sessions.increment()
                     restoredLive += 1
                 }
             }
@@ -136,6 +147,7 @@ public final class LiveSessions: Service, Sendable {
             directory: dir,
             settings: settings,
             restored: false,
+            metrics: metrics,
             logger: logger
         )
         // Reserve the group before the first await, so two concurrent starts cannot both win.
@@ -168,9 +180,12 @@ public final class LiveSessions: Service, Sendable {
     func end(host: SessionHost, by actor: LiveActor) async throws -> LiveSessionState {
         _ = try await host.write(.end, by: actor, now: Self.nowMillis())
         let state = await host.state
-        live.withLock { hosts in
-            if hosts[state.info.group] === host { hosts[state.info.group] = nil }
+        let removed = live.withLock { hosts -> Bool in
+            guard hosts[state.info.group] === host else { return false }
+            hosts[state.info.group] = nil
+            return true
         }
+        if removed { metrics.sessions.decrement() }
         ended.withLock { $0[state.info.group, default: []].append(state) }
         logger.info(
             "session ended",

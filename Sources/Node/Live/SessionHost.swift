@@ -16,6 +16,7 @@ actor SessionHost {
     private let log: AppendLog
     private let logger: Logger
     private let settings: LiveSettings
+    private let metrics: LiveMetrics
 
     /// Every event of the session, index = seq - 1; and its SSE rendering, encoded once.
     private(set) var events: [LiveEvent] = []
@@ -46,8 +47,10 @@ actor SessionHost {
         directory: String,
         settings: LiveSettings,
         restored: Bool,
+        metrics: LiveMetrics,
         logger: Logger
     ) throws(StorageError) {
+        self.metrics = metrics
         self.sessionID = state.info.id
         self.group = state.info.group
         self.directory = directory
@@ -95,12 +98,15 @@ actor SessionHost {
             await waitDurable(seq)
             return .logged(seq: seq)
         case .success(.append(let event)):
+            let started = ContinuousClock.now
             try session.apply(event)
             events.append(event)
             rendered.append(Self.sse(event))
             let record = Array(try JSONCoding.encoder.encode(event))
             try await log.append([record])
             markDurable(event.seq)
+            metrics.eventsLogged.increment()
+            metrics.writeLatency.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             await afterApply(event)
             return .logged(seq: event.seq)
         }
@@ -112,7 +118,13 @@ actor SessionHost {
         while publishedSeq < durableSeq {
             publishedSeq += 1
             let buffer = rendered[Int(publishedSeq) - 1]
-            for (_, viewer) in eventViewers { viewer.queue.push(.init(buffer)) }
+            for (id, viewer) in eventViewers where !viewer.queue.push(.init(buffer)) {
+                // Fell too far behind: cut off; the client resumes with Last-Event-ID.
+                eventViewers[id] = nil
+                metrics.viewersDisconnected.increment()
+                metrics.eventViewers.decrement()
+            }
+            metrics.eventDeliveries.increment(by: Int64(eventViewers.count))
         }
         for (waitSeq, waiters) in durableWaiters where waitSeq <= durableSeq {
             waiters.forEach { $0.resume() }
@@ -137,20 +149,12 @@ actor SessionHost {
             }
         case .kick:
             guard let user = event.targetUser else { return }
-            for (id, viewer) in eventViewers where viewer.user == user {
-                viewer.queue.close()
-                eventViewers[id] = nil
-            }
-            for (id, viewer) in mediaViewers where viewer.user == user {
-                viewer.queue.close()
-                mediaViewers[id] = nil
-            }
+            for (id, viewer) in eventViewers where viewer.user == user { unsubscribeEvents(id) }
+            for (id, viewer) in mediaViewers where viewer.user == user { unsubscribeMedia(id) }
         case .ended:
             await finishMedia()
-            for (_, viewer) in eventViewers { viewer.queue.close() }
-            for (_, viewer) in mediaViewers { viewer.queue.close() }
-            eventViewers.removeAll()
-            mediaViewers.removeAll()
+            for id in Array(eventViewers.keys) { unsubscribeEvents(id) }
+            for id in Array(mediaViewers.keys) { unsubscribeMedia(id) }
         default:
             break
         }
@@ -170,13 +174,15 @@ actor SessionHost {
         }
         nextViewerID += 1
         eventViewers[nextViewerID] = (user, queue)
+        metrics.eventViewers.increment()
         updateViewers()
         return (backlog, queue, nextViewerID)
     }
 
     func unsubscribeEvents(_ id: UInt64) {
-        eventViewers[id]?.queue.close()
-        eventViewers[id] = nil
+        guard let viewer = eventViewers.removeValue(forKey: id) else { return }
+        viewer.queue.close()
+        metrics.eventViewers.decrement()
         updateViewers()
     }
 
@@ -184,10 +190,16 @@ actor SessionHost {
 
     /// Feeds ingest bytes: demux, cache, segment, record, fan out. Never waits on viewers.
     func ingest(_ bytes: ByteBuffer) async throws {
+        metrics.ingestBytes.increment(by: Int64(bytes.readableBytes))
         let chunks = demuxer.feed(bytes.readableBytesView)
         for chunk in chunks {
             let buffer = ByteBuffer(bytes: chunk.bytes)
-            for (_, viewer) in mediaViewers { viewer.queue.push(.init(buffer, keyframe: chunk.keyframe)) }
+            for (_, viewer) in mediaViewers {
+                let skippedBefore = viewer.queue.gopsSkipped
+                viewer.queue.push(.init(buffer, keyframe: chunk.keyframe))
+                if viewer.queue.gopsSkipped > skippedBefore { metrics.gopsSkipped.increment() }
+            }
+            metrics.mediaBytesQueued.increment(by: Int64(buffer.readableBytes * mediaViewers.count))
             gop.append(chunk)
             for segment in segmenter.append(chunk, programInfo: demuxer.programInfo) {
                 try await store(segment)
@@ -240,13 +252,15 @@ actor SessionHost {
         }
         nextViewerID += 1
         mediaViewers[nextViewerID] = (user, queue)
+        metrics.mediaViewers.increment()
         updateViewers()
         return (start, queue, nextViewerID)
     }
 
     func unsubscribeMedia(_ id: UInt64) {
-        mediaViewers[id]?.queue.close()
-        mediaViewers[id] = nil
+        guard let viewer = mediaViewers.removeValue(forKey: id) else { return }
+        viewer.queue.close()
+        metrics.mediaViewers.decrement()
         updateViewers()
     }
 

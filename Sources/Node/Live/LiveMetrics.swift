@@ -1,0 +1,41 @@
+import CoreMetrics
+
+/// Metrics of the live sessions on this node.
+final class LiveMetrics: Sendable {
+    let sessions: Meter
+    let eventViewers: Meter
+    let mediaViewers: Meter
+    let eventsLogged: Counter
+    let eventDeliveries: Counter
+    let ingestBytes: Counter
+    let mediaBytesQueued: Counter
+    let gopsSkipped: Counter
+    let viewersDisconnected: Counter
+    let writeLatency: Timer
+
+    init(factory: any MetricsFactory) {
+        sessions = Meter(label: "qunbo_live_sessions", factory: factory)
+        eventViewers = Meter(label: "qunbo_live_viewers", dimensions: [("kind", "events")], factory: factory)
+        mediaViewers = Meter(label: "qunbo_live_viewers", dimensions: [("kind", "media")], factory: factory)
+        eventsLogged = Counter(label: "qunbo_live_events_logged_total", factory: factory)
+        eventDeliveries = Counter(label: "qunbo_live_event_deliveries_total", factory: factory)
+        ingestBytes = Counter(label: "qunbo_live_ingest_bytes_total", factory: factory)
+        mediaBytesQueued = Counter(label: "qunbo_live_media_bytes_queued_total", factory: factory)
+        gopsSkipped = Counter(label: "qunbo_live_gops_skipped_total", factory: factory)
+        viewersDisconnected = Counter(label: "qunbo_live_slow_viewers_disconnected_total", factory: factory)
+        writeLatency = Timer(label: "qunbo_live_write_durable_seconds", factory: factory)
+    }
+
+    static let help: [String: String] = [
+        "qunbo_live_sessions": "Live sessions held by this node.",
+        "qunbo_live_viewers": "Open viewer connections, by kind (events = SSE, media = stream.ts).",
+        "qunbo_live_events_logged_total": "Session events made durable (comments, tips, questions, moderation, ...).",
+        "qunbo_live_event_deliveries_total": "Event copies queued to event-stream viewers (one per viewer per event).",
+        "qunbo_live_ingest_bytes_total": "MPEG-TS bytes received from broadcasters.",
+        "qunbo_live_media_bytes_queued_total": "Media bytes queued to stream.ts viewers (one count per viewer).",
+        "qunbo_live_gops_skipped_total": "Times a slow stream.ts viewer skipped to the next keyframe.",
+        "qunbo_live_slow_viewers_disconnected_total": "Event viewers cut off for falling too far behind (they resume).",
+        "qunbo_live_write_durable_seconds":
+            "Time from a write's arrival at the session to its durable acknowledgement.",
+    ]
+}
