@@ -288,17 +288,18 @@ public final class HTTPServer: Service, Sendable {
         switch response.body {
         case .empty:
             headers.replaceOrAdd(name: "Content-Length", value: "0")
-            try await outbound.write(
-                .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
-            )
-            try await outbound.write(.end(nil))
+            // One write call for the whole response: each call is a hop to the event loop.
+            try await outbound.write(contentsOf: [
+                .head(HTTPResponseHead(version: version, status: response.status, headers: headers)), .end(nil),
+            ])
         case .buffer(let buffer):
             headers.replaceOrAdd(name: "Content-Length", value: String(buffer.readableBytes))
-            try await outbound.write(
-                .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
+            let head = HTTPServerResponsePart.head(
+                HTTPResponseHead(version: version, status: response.status, headers: headers)
             )
-            if !isHead { try await outbound.write(.body(.byteBuffer(buffer))) }
-            try await outbound.write(.end(nil))
+            try await outbound.write(
+                contentsOf: isHead ? [head, .end(nil)] : [head, .body(.byteBuffer(buffer)), .end(nil)]
+            )
         case .stream(let produce):
             try await outbound.write(
                 .head(HTTPResponseHead(version: version, status: response.status, headers: headers))

@@ -103,6 +103,17 @@ struct NodeConfigTests {
         }
     }
 
+    @Test("the shipped example config parses and sets what it says")
+    func exampleConfig() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let path = root.appendingPathComponent("ops/qunbo.example.yaml").path
+        let c = try NodeConfig.resolve(flags: ["config": path], environment: [:])
+        #expect(c.id == "n1")
+        #expect(c.route == .redirect && c.replicas == 3 && c.ingestGrace == .seconds(30))
+        #expect(c.maxBodyBytes == 65536)
+    }
+
     @Test("host:port parsing")
     func hostPort() {
         #expect(HostPort(parsing: "[::1]:7000") == HostPort(host: "::1", port: 7000))

@@ -34,7 +34,8 @@ def release_binary():
 
 class Node:
     def __init__(self, binary):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         self.binary = binary
         s = socket.socket(); s.bind(("127.0.0.1", 0)); self.port = s.getsockname()[1]; s.close()
         self.dir = tempfile.mkdtemp(prefix="qunbo-fanout-")

@@ -217,23 +217,17 @@ struct LiveRoutes: Sendable {
             let after = try Self.uint(resume, name: "Last-Event-ID/after") ?? 0
             let host = try host(group)
             guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
-            guard let (backlog, queue, id) = await host.subscribeEvents(user: actor.user, after: after) else {
-                throw APIError.notFound("no live session", code: "no_live_session")
-            }
             var response = Response(
                 body: .stream { writer in
-                    writer.onClose { queue.close() }
-                    do {
-                        try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-                        if !backlog.isEmpty { try await writer.write(contentsOf: backlog) }
-                        while let batch = await queue.next() {
-                            try await writer.write(contentsOf: batch.map(\.bytes))
-                        }
-                    } catch {
-                        await host.unsubscribeEvents(id)
-                        throw error
-                    }
-                    await host.unsubscribeEvents(id)
+                    let (viewer, backlog) = await host.subscribeEvents(
+                        user: actor.user,
+                        channel: writer.channel,
+                        after: after
+                    )
+                    viewer.activate(initial: [ByteBuffer(string: "retry: 1000\n\n")] + backlog)
+                    if await host.state.phase == .ended { viewer.finish() }
+                    try? await viewer.done.futureResult.get()
+                    await host.unsubscribeEvents(viewer.id)
                 }
             )
             response.headers.add(name: "Content-Type", value: "text/event-stream")

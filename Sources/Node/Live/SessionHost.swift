@@ -26,7 +26,7 @@ actor SessionHost {
     private var publishedSeq: UInt64 = 0
     private var durableWaiters: [UInt64: [CheckedContinuation<Void, Never>]] = [:]
 
-    private var eventViewers: [UInt64: (user: String, queue: ViewerQueue)] = [:]
+    private let eventFanout = FanoutGroup()
     private var mediaViewers: [UInt64: (user: String, queue: ViewerQueue)] = [:]
     private var nextViewerID: UInt64 = 0
     private var statsDirty = false
@@ -117,14 +117,8 @@ actor SessionHost {
         durableSeq = max(durableSeq, seq)
         while publishedSeq < durableSeq {
             publishedSeq += 1
-            let buffer = rendered[Int(publishedSeq) - 1]
-            for (id, viewer) in eventViewers where !viewer.queue.push(.init(buffer)) {
-                // Fell too far behind: cut off; the client resumes with Last-Event-ID.
-                eventViewers[id] = nil
-                metrics.viewersDisconnected.increment()
-                metrics.eventViewers.decrement()
-            }
-            metrics.eventDeliveries.increment(by: Int64(eventViewers.count))
+            eventFanout.broadcast(rendered[Int(publishedSeq) - 1])
+            metrics.eventDeliveries.increment(by: Int64(eventFanout.count))
         }
         for (waitSeq, waiters) in durableWaiters where waitSeq <= durableSeq {
             waiters.forEach { $0.resume() }
@@ -149,11 +143,11 @@ actor SessionHost {
             }
         case .kick:
             guard let user = event.targetUser else { return }
-            for (id, viewer) in eventViewers where viewer.user == user { unsubscribeEvents(id) }
+            for _ in eventFanout.finish(where: { $0.user == user }) { metrics.eventViewers.decrement() }
             for (id, viewer) in mediaViewers where viewer.user == user { unsubscribeMedia(id) }
         case .ended:
             await finishMedia()
-            for id in Array(eventViewers.keys) { unsubscribeEvents(id) }
+            for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
             for id in Array(mediaViewers.keys) { unsubscribeMedia(id) }
         default:
             break
@@ -162,26 +156,36 @@ actor SessionHost {
 
     // MARK: Event viewers
 
-    /// Registers an event viewer and returns the backlog after `after` plus its live queue,
-    /// atomically: the queue receives exactly the events published after the backlog.
-    func subscribeEvents(user: String, after: UInt64) -> (backlog: [ByteBuffer], queue: ViewerQueue, id: UInt64)? {
+    /// Registers an event viewer writing to `channel` and returns it with the backlog after
+    /// `after`, atomically: the viewer buffers every event published from this instant until
+    /// it is activated with the backlog, so it sees each event once, in order.
+    func subscribeEvents(
+        user: String,
+        channel: any Channel,
+        after: UInt64
+    ) -> (viewer: DirectViewer, backlog: [ByteBuffer]) {
         let from = Int(min(after, publishedSeq))
         let backlog = Array(rendered[from..<Int(publishedSeq)])
-        let queue = ViewerQueue(limitBytes: settings.eventQueueBytes, policy: .disconnect)
-        if session.state.phase == .ended {
-            queue.close()
-            return (backlog, queue, 0)
-        }
         nextViewerID += 1
-        eventViewers[nextViewerID] = (user, queue)
-        metrics.eventViewers.increment()
-        updateViewers()
-        return (backlog, queue, nextViewerID)
+        let metrics = self.metrics
+        let viewer = DirectViewer(
+            id: nextViewerID,
+            user: user,
+            channel: channel,
+            policy: .disconnectWhenBehind,
+            limitBytes: settings.eventQueueBytes,
+            onSkip: { metrics.viewersDisconnected.increment() }
+        )
+        if session.state.phase != .ended {
+            eventFanout.add(viewer)
+            metrics.eventViewers.increment()
+            updateViewers()
+        }
+        return (viewer, backlog)
     }
 
     func unsubscribeEvents(_ id: UInt64) {
-        guard let viewer = eventViewers.removeValue(forKey: id) else { return }
-        viewer.queue.close()
+        guard eventFanout.remove(id) != nil else { return }
         metrics.eventViewers.decrement()
         updateViewers()
     }
@@ -280,7 +284,7 @@ actor SessionHost {
     // MARK: Stats and pings
 
     private func updateViewers() {
-        session.setViewers(eventViewers.count + mediaViewers.count)
+        session.setViewers(eventFanout.count + mediaViewers.count)
         statsDirty = true
     }
 
@@ -291,13 +295,11 @@ actor SessionHost {
             let s = session.state
             let line =
                 "event: stats\ndata: {\"likes\":\(s.likes),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
-            let buffer = ByteBuffer(string: line)
-            for (_, viewer) in eventViewers { viewer.queue.push(.init(buffer)) }
+            eventFanout.broadcast(ByteBuffer(string: line))
         }
         if ContinuousClock.now - lastPing >= settings.pingInterval {
             lastPing = ContinuousClock.now
-            let ping = ByteBuffer(string: ": ping\n\n")
-            for (_, viewer) in eventViewers { viewer.queue.push(.init(ping)) }
+            eventFanout.broadcast(ByteBuffer(string: ": ping\n\n"))
         }
     }
 
