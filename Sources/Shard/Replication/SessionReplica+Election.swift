@@ -34,6 +34,9 @@ extension SessionReplica {
         now: ReplicationTime,
         into directives: inout [ReplicationDirective]
     ) {
+        // A candidate outside our configuration (typically a removed replica that never learned it)
+        // is ignored outright, epoch included, so it cannot disrupt the set it left (§4.2.3).
+        if !members.contains(candidate) { return }
         if !transfer, request.epoch > epoch {
             // Stickiness: while a primary is known alive, ignore the request entirely (do not even
             // adopt its epoch), so a node back from a partition cannot depose a healthy primary.

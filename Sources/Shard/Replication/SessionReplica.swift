@@ -249,6 +249,7 @@ public struct SessionReplica: Sendable {
         now: ReplicationTime,
         into directives: inout [ReplicationDirective]
     ) {
+        let wasLeading = role == .primary
         if newEpoch > epoch {
             epoch = newEpoch
             votedFor = nil
@@ -269,7 +270,9 @@ public struct SessionReplica: Sendable {
             primaryMatchSeq = 0
             lastAckedSeq = 0
         }
-        resetElectionTimer(now: now)
+        // Only a live primary (or our own step-down) restarts the election timer: merely adopting a
+        // higher epoch must not, or a disruptive candidate could postpone every election forever.
+        if newPrimary != nil || wasLeading { resetElectionTimer(now: now) }
     }
 
     // MARK: Entry points

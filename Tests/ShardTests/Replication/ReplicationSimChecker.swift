@@ -41,7 +41,9 @@ struct ReplicationSimChecker {
         violations.append(message.hasPrefix("seed ") ? message : "seed \(seed): \(message)")
     }
 
-    func isAcknowledged(_ id: UInt64) -> Bool { acknowledged[id] != nil }
+    /// The highest acknowledged write id (ids grow with time, so this tells whether any write
+    /// proposed after a moment was acknowledged).
+    private(set) var maxAcknowledgedID: UInt64 = 0
 
     private static func hash(_ previous: UInt64, _ entry: ReplicationEntry) -> UInt64 {
         var value = previous ^ 0xCBF2_9CE4_8422_2325
@@ -53,7 +55,9 @@ struct ReplicationSimChecker {
     }
 
     /// Appends to node i's mirror, checking contiguity, Log Matching and the committed log.
-    private mutating func append(_ entry: ReplicationEntry, node i: Int) -> Bool {
+    /// A restarted node's disk may legitimately hold a stale divergent tail at seqs committed since
+    /// (`againstCommitted: false`); a freshly appended entry never differs from a committed one.
+    private mutating func append(_ entry: ReplicationEntry, node i: Int, againstCommitted: Bool = true) -> Bool {
         guard entry.seq == UInt64(mirrors[i].count) + 1 else {
             fail("n\(i) log gap: got seq \(entry.seq) after \(mirrors[i].count)")
             return false
@@ -65,7 +69,7 @@ struct ReplicationSimChecker {
             return false
         }
         prefixByEntry[key] = hash
-        if entry.seq <= UInt64(committedLog.count), committedLog[Int(entry.seq - 1)] != entry {
+        if againstCommitted, entry.seq <= UInt64(committedLog.count), committedLog[Int(entry.seq - 1)] != entry {
             fail(
                 "n\(i) appended \(entry) at committed seq \(entry.seq) (committed \(committedLog[Int(entry.seq - 1)]))"
             )
@@ -131,6 +135,7 @@ struct ReplicationSimChecker {
                     return
                 }
                 acknowledged[id] = entry.seq
+                maxAcknowledgedID = max(maxAcknowledgedID, id)
             }
         }
         commits[i] = seq
@@ -158,7 +163,7 @@ struct ReplicationSimChecker {
         let base = disk.snapshot?.seq ?? 0
         var entries = disk.snapshot.map { SimSnapshotCodec.decode($0.data) } ?? []
         for entry in disk.log where entry.seq > base && entry.seq == UInt64(entries.count) + 1 { entries.append(entry) }
-        for entry in entries where !append(entry, node: i) { return }
+        for entry in entries where !append(entry, node: i, againstCommitted: false) { return }
         commits[i] = commitSeq
     }
 

@@ -75,6 +75,8 @@ enum ReplicationSeeds {
         ProcessInfo.processInfo.environment["REPL_SEED"].flatMap { UInt64($0) }
     }
 
+    static var verbose: Bool { ProcessInfo.processInfo.environment["REPL_TRACE"] != nil }
+
     static func list(count: Int, offset: UInt64 = 0) -> [UInt64] {
         if let replay { return [replay] }
         return (0..<UInt64(count)).map { $0 + offset }

@@ -93,6 +93,26 @@ final class ReplicationSimulation {
     /// Time from healing to the first commit of a write proposed after healing.
     private(set) var recoveryTime: ReplicationDuration?
     private(set) var faultCount = 0
+    /// What happened in the run, to show the fault mix really exercises the protocol.
+    private(set) var stats = Stats()
+
+    struct Stats {
+        var delivered = 0, elections = 0, stepDowns = 0, truncations = 0, snapshotsInstalled = 0
+        var compactions = 0, kills = 0, restarts = 0, partitions = 0, transfers = 0, removals = 0
+        var additions = 0, falseSuspicions = 0, acknowledged = 0
+
+        static func + (a: Stats, b: Stats) -> Stats {
+            Stats(
+                delivered: a.delivered + b.delivered, elections: a.elections + b.elections,
+                stepDowns: a.stepDowns + b.stepDowns, truncations: a.truncations + b.truncations,
+                snapshotsInstalled: a.snapshotsInstalled + b.snapshotsInstalled,
+                compactions: a.compactions + b.compactions, kills: a.kills + b.kills, restarts: a.restarts + b.restarts,
+                partitions: a.partitions + b.partitions, transfers: a.transfers + b.transfers,
+                removals: a.removals + b.removals, additions: a.additions + b.additions,
+                falseSuspicions: a.falseSuspicions + b.falseSuspicions, acknowledged: a.acknowledged + b.acknowledged
+            )
+        }
+    }
 
     var initialMembers: [String] { (0..<options.initialMembers).map { "n\($0)" } }
     var endTime: ReplicationTime { .zero + options.chaos + options.heal }
@@ -138,6 +158,7 @@ final class ReplicationSimulation {
             step(event)
         }
         if checker.violations.isEmpty { finalCheck() }
+        stats.acknowledged = checker.acknowledged.count
         return checker.violations
     }
 
@@ -147,6 +168,7 @@ final class ReplicationSimulation {
         switch event {
         case .deliver(let message, let to):
             guard nodes[to].alive else { return }
+            stats.delivered += 1
             trace.record(1, UInt64(to), message.epoch, message.kind.traceTag)
             let directives = nodes[to].replica!.receive(message, from: message.sender, now: now)
             execute(directives, at: to)
@@ -197,6 +219,7 @@ final class ReplicationSimulation {
             case .send(let message, let to):
                 send(message, from: i, to: to)
             case .persist(let entries, let truncateAfter):
+                if truncateAfter != nil { stats.truncations += 1 }
                 checker.persisted(entries, truncateAfter: truncateAfter, node: i, nodeID: nodes[i].id)
                 let last = entries.last?.seq ?? truncateAfter!
                 enqueueDisk(DiskOp(entries: entries, truncateAfter: truncateAfter, lastSeq: last), node: i)
@@ -205,6 +228,7 @@ final class ReplicationSimulation {
                 nodes[i].disk.epoch = epoch
                 nodes[i].disk.votedFor = votedFor
             case .installSnapshot(let snapshot):
+                stats.snapshotsInstalled += 1
                 checker.installed(snapshot, node: i)
                 enqueueDisk(DiskOp(snapshot: snapshot, lastSeq: snapshot.seq), node: i)
             case .needSnapshot:
@@ -212,14 +236,18 @@ final class ReplicationSimulation {
             case .committed(let upTo):
                 checker.committed(upTo: upTo, node: i, now: now, healTime: healTime)
                 if let healTime, recoveryTime == nil, let first = checker.firstWriteAfterHeal,
-                    checker.isAcknowledged(first)
+                    checker.maxAcknowledgedID >= first
                 {
                     recoveryTime = now - healTime
                 }
             case .becamePrimary(let epoch):
+                log("n\(i) became primary of epoch \(epoch)")
+                stats.elections += 1
                 trace.record(4, UInt64(i), epoch)
                 checker.becamePrimary(epoch: epoch, node: i)
             case .steppedDown:
+                log("n\(i) stepped down: \(stateSummary)")
+                stats.stepDowns += 1
                 trace.record(5, UInt64(i))
             }
         }
@@ -261,6 +289,7 @@ final class ReplicationSimulation {
         nodes[i].replica!.compact(upTo: seq, snapshot: data)
         nodes[i].disk.snapshot = nodes[i].replica!.snapshot
         nodes[i].disk.log.removeAll { $0.seq <= seq }
+        stats.compactions += 1
         trace.record(6, UInt64(i), seq)
     }
 
@@ -292,13 +321,22 @@ final class ReplicationSimulation {
 
     // MARK: Client
 
+    /// Set `REPL_TRACE=1` (with `REPL_SEED`) to print every client attempt and role change.
+    private let verbose = ReplicationSeeds.verbose
+
+    private func log(_ line: @autoclosure () -> String) {
+        if verbose { print("[\(now)] \(line())") }
+    }
+
     private func clientWrite() {
         let alive = nodes.indices.filter { nodes[$0].alive }
         guard !alive.isEmpty else { return }
         var target = believedPrimary ?? alive[Int(random.next() % UInt64(alive.count))]
         if !nodes[target].alive { target = alive[Int(random.next() % UInt64(alive.count))] }
         let id = nextWriteID
-        switch nodes[target].replica!.propose(SimSnapshotCodec.payload(id), now: now) {
+        let outcome = nodes[target].replica!.propose(SimSnapshotCodec.payload(id), now: now)
+        log("client write \(id) to n\(target): \(outcome.map { $0.seq })")
+        switch outcome {
         case .success(let (seq, directives)):
             nextWriteID += 1
             believedPrimary = target
@@ -340,6 +378,7 @@ final class ReplicationSimulation {
         nodes[i].pendingDisk = []
         nodes[i].generation += 1
         checker.killed(node: i)
+        stats.kills += 1
         trace.record(8, UInt64(i))
         // Gossip notices the death a little later on every other node.
         for j in nodes.indices where j != i && nodes[j].alive {
@@ -366,11 +405,13 @@ final class ReplicationSimulation {
         nodes[i].replica = replica
         nodes[i].diskFreeAt = now
         checker.restarted(node: i, disk: disk, commitSeq: replica.commitSeq)
+        stats.restarts += 1
         trace.record(9, UInt64(i))
     }
 
     private func injectFault() {
         faultCount += 1
+        defer { log("fault \(faultCount): \(stateSummary)") }
         let alive = nodes.indices.filter { nodes[$0].alive }
         let dead = nodes.indices.filter { !nodes[$0].alive }
         let pick = random.next() % 100
@@ -388,6 +429,7 @@ final class ReplicationSimulation {
             restart(dead[Int(random.next() % UInt64(dead.count))])
         case 30..<42:
             partition = nodes.indices.map { _ in Int(random.next() % 2) }
+            stats.partitions += 1
             trace.record(10, UInt64(partition!.reduce(0) { $0 * 2 + $1 }))
             for j in nodes.indices where nodes[j].alive {
                 let delay = ReplicationDuration(nanoseconds: 10_000_000 + random.next() % 20_000_000)
@@ -402,6 +444,7 @@ final class ReplicationSimulation {
             // A false suspicion from gossip.
             guard !alive.isEmpty else { return }
             let i = alive[Int(random.next() % UInt64(alive.count))]
+            stats.falseSuspicions += 1
             execute(nodes[i].replica!.primaryLost(now: now), at: i)
         case 68..<76:
             guard let p = currentPrimary() else { return }
@@ -409,6 +452,7 @@ final class ReplicationSimulation {
             guard !others.isEmpty else { return }
             let target = others[Int(random.next() % UInt64(others.count))]
             if case .success(let directives) = nodes[p].replica!.transferPrimary(to: target, now: now) {
+                stats.transfers += 1
                 trace.record(11, UInt64(p))
                 execute(directives, at: p)
             }
@@ -426,6 +470,7 @@ final class ReplicationSimulation {
                 guard !pool.isEmpty else { return }
                 let victim = pool[Int(random.next() % UInt64(pool.count))]
                 if case .success(let directives) = nodes[p].replica!.removeMember(victim, now: now) {
+                    stats.removals += 1
                     trace.record(12, UInt64(p))
                     execute(directives, at: p)
                 }
@@ -433,6 +478,7 @@ final class ReplicationSimulation {
                 !replica.members.contains(nodes[$0].id) && nodes[$0].alive
             }) {
                 if case .success(let directives) = nodes[p].replica!.addMember(nodes[spare].id, now: now) {
+                    stats.additions += 1
                     trace.record(13, UInt64(p))
                     execute(directives, at: p)
                 }
@@ -442,13 +488,22 @@ final class ReplicationSimulation {
 
     // MARK: End of run
 
+    /// One line per node, for failure messages.
+    var stateSummary: String {
+        nodes.map { node in
+            guard let r = node.replica else { return "\(node.id): down" }
+            return
+                "\(node.id): \(r.role) e\(r.epoch) voted \(r.votedFor ?? "-") primary \(r.primary ?? "-") last \(r.lastSeq)@\(r.lastEpoch) commit \(r.commitSeq) durable \(r.durableSeq) members \(r.members) learners \(r.learners)"
+        }.joined(separator: "; ")
+    }
+
     private func finalCheck() {
         guard let p = currentPrimary() else {
-            checker.fail("seed \(seed): no primary at the end (healed at \(healTime.map { "\($0)" } ?? "-"))")
+            checker.fail("seed \(seed): no primary at the end (healed at \(healTime.map { "\($0)" } ?? "-")): \(stateSummary)")
             return
         }
         guard recoveryTime != nil else {
-            checker.fail("seed \(seed): no write proposed after healing was committed")
+            checker.fail("seed \(seed): no write proposed after healing was committed: \(stateSummary)")
             return
         }
         let members = nodes[p].replica!.members
