@@ -67,7 +67,7 @@ struct LiveRoutes: Sendable {
         }
         router.add(.GET, "/v1/groups/:g/live") { request in
             let (_, group) = try await actor(request)
-            return .json(sessions.json(await try host(group).state))
+            return .json(sessions.json(try await host(group).state))
         }
         router.add(.DELETE, "/v1/groups/:g/live") { request in
             let (actor, group) = try await actor(request)
@@ -93,7 +93,7 @@ struct LiveRoutes: Sendable {
             let (_, group) = try await actor(request)
             let after = try Self.uint(request.query["after"], name: "after") ?? 0
             let limit = min(try Self.uint(request.query["limit"], name: "limit") ?? 50, 500)
-            let events = await try host(group).events
+            let events = try await host(group).events
             let page = events.lazy.filter { $0.type == .comment && $0.seq > after }.prefix(Int(limit))
             return Self.eventArray(Array(page))
         }
@@ -192,7 +192,7 @@ struct LiveRoutes: Sendable {
         router.add(.GET, "/v1/groups/:g/live/index.m3u8") { request in
             let (_, group) = try await actor(request)
             let suffix = Self.tokenSuffix(request)
-            guard let playlist = await try host(group).livePlaylist(uri: { "segments/\($0).ts\(suffix)" }) else {
+            guard let playlist = try await host(group).livePlaylist(uri: { "segments/\($0).ts\(suffix)" }) else {
                 throw APIError.notFound("no media segment yet", code: "no_media")
             }
             var response = Response.text(playlist, contentType: "application/vnd.apple.mpegurl")
@@ -202,7 +202,7 @@ struct LiveRoutes: Sendable {
         router.add(.GET, "/v1/groups/:g/live/segments/:name") { request in
             let (_, group) = try await actor(request)
             guard let n = Self.segmentNumber(request.parameters["name"]),
-                let buffer = await try host(group).segment(n)
+                let buffer = try await host(group).segment(n)
             else { throw APIError.notFound("no such segment", code: "no_segment") }
             var response = Response(body: .buffer(buffer))
             response.headers.add(name: "Content-Type", value: "video/mp2t")

@@ -53,4 +53,15 @@ public struct ReplicationDuration: Comparable, Sendable, Hashable, Codable, Cust
     public static func < (lhs: ReplicationDuration, rhs: ReplicationDuration) -> Bool {
         lhs.nanoseconds < rhs.nanoseconds
     }
+
+    /// Saturating, like `ReplicationTime + ReplicationDuration`.
+    public static func + (lhs: ReplicationDuration, rhs: ReplicationDuration) -> ReplicationDuration {
+        let (sum, overflow) = lhs.nanoseconds.addingReportingOverflow(rhs.nanoseconds)
+        return ReplicationDuration(nanoseconds: overflow ? .max : sum)
+    }
+
+    /// Clamps at zero (durations are never negative).
+    public static func - (lhs: ReplicationDuration, rhs: ReplicationDuration) -> ReplicationDuration {
+        ReplicationDuration(nanoseconds: lhs.nanoseconds > rhs.nanoseconds ? lhs.nanoseconds - rhs.nanoseconds : 0)
+    }
 }

@@ -162,7 +162,7 @@ extension SessionReplica {
     /// Acknowledges the durable part of what matches the primary.
     mutating func sendAck(into directives: inout [ReplicationDirective]) {
         guard let primary else { return }
-        let match = primaryMatchSeq
+        let match = min(primaryMatchSeq, durableSeq)
         lastAckedSeq = max(lastAckedSeq, match)
         directives.append(.send(message(.appendAck(success: true, matchSeq: match, lastSeq: log.lastSeq)), to: primary))
     }

@@ -101,6 +101,24 @@ struct LiveMediaTests {
         #expect(r.body.hasPrefix("[") && r.body.contains(#""type":"started""#) && r.body.contains(#""type":"ended""#))
     }
 
+    @Test("--ingest-grace: the session ends by itself once its ingest has been away that long")
+    func ingestGrace() async throws {
+        let f = try LiveFixture(extra: ["--ingest-grace", "1s"])
+        defer { f.stop() }
+        try await f.start()
+        #expect(try await f.call("POST", "/live", as: "ann", json: #"{"record":true}"#).status == 201)
+        // Without any ingest yet, the grace period does not run.
+        try await Task.sleep(for: .milliseconds(2500))
+        #expect(try await f.call("GET", "/live", as: "bob").status == 200)
+        let push = try await Self.push(to: "\(f.base)/live/ingest?access_token=\(f.tokens["ann"]!)", seconds: 1)
+        #expect(push.status == 0, "\(push.stderr)")
+        try await waitUntil("the session to end after the grace period", timeout: 10) {
+            try await f.call("GET", "/live", as: "bob").status == 404
+        }
+        let replays = try await f.call("GET", "/replays", as: "bob")
+        #expect(replays.body.contains(#""state":"ended""#))
+    }
+
     @Test("random bytes and truncated packets as ingest: answered, nothing crashes, the session goes on")
     func garbageIngest() async throws {
         let f = try LiveFixture()

@@ -103,13 +103,20 @@ final class ReplicationSimulation {
 
         static func + (a: Stats, b: Stats) -> Stats {
             Stats(
-                delivered: a.delivered + b.delivered, elections: a.elections + b.elections,
-                stepDowns: a.stepDowns + b.stepDowns, truncations: a.truncations + b.truncations,
+                delivered: a.delivered + b.delivered,
+                elections: a.elections + b.elections,
+                stepDowns: a.stepDowns + b.stepDowns,
+                truncations: a.truncations + b.truncations,
                 snapshotsInstalled: a.snapshotsInstalled + b.snapshotsInstalled,
-                compactions: a.compactions + b.compactions, kills: a.kills + b.kills, restarts: a.restarts + b.restarts,
-                partitions: a.partitions + b.partitions, transfers: a.transfers + b.transfers,
-                removals: a.removals + b.removals, additions: a.additions + b.additions,
-                falseSuspicions: a.falseSuspicions + b.falseSuspicions, acknowledged: a.acknowledged + b.acknowledged
+                compactions: a.compactions + b.compactions,
+                kills: a.kills + b.kills,
+                restarts: a.restarts + b.restarts,
+                partitions: a.partitions + b.partitions,
+                transfers: a.transfers + b.transfers,
+                removals: a.removals + b.removals,
+                additions: a.additions + b.additions,
+                falseSuspicions: a.falseSuspicions + b.falseSuspicions,
+                acknowledged: a.acknowledged + b.acknowledged
             )
         }
     }
@@ -499,7 +506,9 @@ final class ReplicationSimulation {
 
     private func finalCheck() {
         guard let p = currentPrimary() else {
-            checker.fail("seed \(seed): no primary at the end (healed at \(healTime.map { "\($0)" } ?? "-")): \(stateSummary)")
+            checker.fail(
+                "seed \(seed): no primary at the end (healed at \(healTime.map { "\($0)" } ?? "-")): \(stateSummary)"
+            )
             return
         }
         guard recoveryTime != nil else {

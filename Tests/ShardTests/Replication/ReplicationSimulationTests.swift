@@ -33,7 +33,9 @@ import Testing
             }
             #expect(simulation.checker.acknowledged.count > 0, "seed \(seed): nothing was acknowledged")
         }
-        print("replication chaos seeds \(seeds.first ?? 0)...\(seeds.last ?? 0): worst recovery \(worstRecovery), \(stats)")
+        print(
+            "replication chaos seeds \(seeds.first ?? 0)...\(seeds.last ?? 0): worst recovery \(worstRecovery), \(stats)"
+        )
     }
 
     @Test func sameSeedSameTrace() {

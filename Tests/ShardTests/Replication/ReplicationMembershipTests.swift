@@ -1,0 +1,134 @@
+import Shard
+import Testing
+
+/// Replica-set changes, snapshot catch-up and leadership transfer.
+@Suite struct ReplicationMembershipTests {
+    @Test func aNewcomerCatchesUpThenBecomesAVoter() {
+        var harness = ReplicaHarness(["a", "b", "c", "d"], memberCount: 3)
+        harness.deliverAll()
+        for byte in 0..<5 { _ = harness.propose("a", UInt8(byte)) }
+        harness.deliverAll()
+        guard case .success(let directives) = harness["a"].addMember("d", now: harness.now) else {
+            Issue.record("addMember refused")
+            return
+        }
+        #expect(harness["a"].learners == ["d"])
+        #expect(harness["a"].members == ["a", "b", "c"])
+        harness.apply("a", directives)
+        harness.deliverAll()
+        harness.tick("a", after: ReplicationSettings.lan.heartbeatInterval)
+        harness.deliverAll()
+        #expect(harness["a"].members == ["a", "b", "c", "d"])
+        #expect(harness["a"].learners.isEmpty)
+        #expect(harness["d"].members == ["a", "b", "c", "d"])
+        #expect(harness["d"].entries == harness["a"].entries)
+        #expect(harness["a"].commitSeq == harness["a"].lastSeq)
+        #expect(harness["a"].lag["d"] == 0)
+    }
+
+    @Test func removesAVoterOneChangeAtATime() {
+        var harness = ReplicaHarness(["a", "b", "c"])
+        harness.deliverAll()
+        #expect(harness["a"].removeMember("a", now: harness.now) == .failure(.cannotRemovePrimary))
+        guard case .success(let directives) = harness["a"].removeMember("c", now: harness.now) else {
+            Issue.record("removeMember refused")
+            return
+        }
+        harness.apply("a", directives)
+        // The change takes effect at once on the primary; a second waits for it to commit.
+        #expect(harness["a"].members == ["a", "b"])
+        #expect(harness["a"].removeMember("b", now: harness.now) == .failure(.configChangeInProgress))
+        harness.deliverAll()
+        #expect(harness["b"].members == ["a", "b"])
+        #expect(harness["a"].commitSeq == harness["a"].lastSeq)
+        // With c gone, a and b alone commit.
+        harness.down = ["c"]
+        let seq = harness.propose("a", 9)!
+        harness.deliverAll()
+        #expect(harness["a"].commitSeq == seq)
+    }
+
+    @Test func aNewPrimaryWaitsForItsFirstEntryBeforeChanges() {
+        var harness = ReplicaHarness(["a", "b", "c", "d"], memberCount: 3)
+        harness.autoDurable = false
+        #expect(harness["a"].addMember("d", now: harness.now) == .failure(.epochNotCommitted))
+    }
+
+    @Test func aNewcomerCatchesUpFromASnapshotAndTheTail() {
+        var harness = ReplicaHarness(["a", "b", "c", "d"], memberCount: 3)
+        harness.deliverAll()
+        for byte in 0..<10 { _ = harness.propose("a", UInt8(byte)) }
+        harness.deliverAll()
+        let snapshotSeq = harness["a"].commitSeq
+        harness["a"].compact(upTo: snapshotSeq, snapshot: [0xAB, 0xCD])
+        #expect(harness["a"].entries.isEmpty)
+        for byte in 10..<13 { _ = harness.propose("a", UInt8(byte)) }
+        harness.deliverAll()
+        guard case .success(let directives) = harness["a"].addMember("d", now: harness.now) else {
+            Issue.record("addMember refused")
+            return
+        }
+        harness.apply("a", directives)
+        harness.deliverAll()
+        harness.tick("a", after: ReplicationSettings.lan.heartbeatInterval)
+        harness.deliverAll()
+        let installed = harness.history["d"]!.compactMap { directive -> ReplicationSnapshot? in
+            if case .installSnapshot(let snapshot) = directive { return snapshot }
+            return nil
+        }
+        #expect(installed.count == 1)
+        #expect(installed.first?.seq == snapshotSeq)
+        #expect(installed.first?.data == [0xAB, 0xCD])
+        #expect(installed.first?.members == ["a", "b", "c"])
+        #expect(harness["d"].snapshot?.seq == snapshotSeq)
+        #expect(harness["d"].entries == harness["a"].entries)
+        #expect(harness["d"].lastSeq == harness["a"].lastSeq)
+        #expect(harness["a"].members.contains("d"))
+    }
+
+    @Test func transferHandsThePrimaryToACaughtUpReplica() {
+        var harness = ReplicaHarness(["a", "b", "c"])
+        harness.deliverAll()
+        _ = harness.propose("a", 1)
+        guard case .success(let directives) = harness["a"].transferPrimary(to: "b", now: harness.now) else {
+            Issue.record("transfer refused")
+            return
+        }
+        harness.apply("a", directives)
+        #expect(harness["a"].transferTarget == "b")
+        #expect(harness.propose("a", 2) == nil)
+        guard case .failure(.transferInProgress(target: "b")) = harness["a"].propose([2], now: harness.now) else {
+            Issue.record("a write was accepted during the transfer")
+            return
+        }
+        harness.deliverAll()
+        #expect(harness["b"].role == .primary)
+        #expect(harness["b"].epoch == 2)
+        #expect(harness["a"].role == .replica)
+        #expect(harness["a"].primary == "b")
+        // a stepped down on b's vote request, before b was primary, so it could not name it then.
+        #expect(harness.history["a"]!.contains(.steppedDown(newPrimary: nil)))
+        #expect(harness["b"].entry(at: 2)?.kind == .data([1]))
+        harness.deliverAll()
+        #expect(harness["b"].commitSeq == harness["b"].lastSeq)
+    }
+
+    @Test func anAbandonedTransferResumesWrites() {
+        var harness = ReplicaHarness(["a", "b", "c"])
+        harness.deliverAll()
+        harness.down = ["b"]
+        guard case .success(let directives) = harness["a"].transferPrimary(to: "b", now: harness.now) else {
+            Issue.record("transfer refused")
+            return
+        }
+        harness.apply("a", directives)
+        // Heartbeats keep c in touch (a keeps its quorum) while b never answers.
+        for _ in 0..<12 {
+            harness.tick("a", after: ReplicationSettings.lan.heartbeatInterval)
+            harness.deliverAll()
+        }
+        #expect(harness["a"].role == .primary)
+        #expect(harness["a"].transferTarget == nil)
+        #expect(harness.propose("a", 3) != nil)
+    }
+}
