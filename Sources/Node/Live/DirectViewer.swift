@@ -18,6 +18,8 @@ final class DirectViewer: @unchecked Sendable {
 
     let id: UInt64
     let user: String
+    /// The last event seq its backlog holds; later ones come live.
+    let startAfterSeq: UInt64
     let channel: any Channel
     let policy: Policy
     /// Completed when the viewer is done (session ended, kicked, cut off, or gone).
@@ -35,6 +37,7 @@ final class DirectViewer: @unchecked Sendable {
     init(
         id: UInt64,
         user: String,
+        startAfterSeq: UInt64 = 0,
         channel: any Channel,
         policy: Policy,
         limitBytes: Int,
@@ -42,6 +45,7 @@ final class DirectViewer: @unchecked Sendable {
     ) {
         self.id = id
         self.user = user
+        self.startAfterSeq = startAfterSeq
         self.channel = channel
         self.policy = policy
         self.limitBytes = limitBytes
@@ -116,18 +120,37 @@ final class DirectViewer: @unchecked Sendable {
 
 /// The viewers of one session, grouped by event loop, so that one buffer costs one task per
 /// loop (two on this machine) rather than one per viewer.
+///
+/// Buffers are coalesced per loop for up to `window`: everything published in that time goes
+/// to each viewer as one write and one flush. Under load the loop runs late and batches grow by
+/// themselves, which is what keeps thousands of viewers fed; idle, an event leaves within the
+/// window. Each buffer carries the event `seq` it holds (nil for stats and pings), and each
+/// viewer the last seq of its backlog, so a viewer subscribed while a batch was pending never
+/// sees an event twice.
 final class FanoutGroup: Sendable {
+    private struct Pending: Sendable {
+        var buffer: ByteBuffer
+        var seq: UInt64?
+    }
+
     private struct LoopViewers: Sendable {
         var loop: any EventLoop
-        var viewers: [UInt64: DirectViewer]
+        var viewers: [UInt64: DirectViewer] = [:]
+        var pending: [Pending] = []
+        var flushScheduled = false
     }
 
     private let loops = Mutex<[ObjectIdentifier: LoopViewers]>([:])
+    private let window: TimeAmount
+
+    init(window: TimeAmount = .milliseconds(10)) {
+        self.window = window
+    }
 
     func add(_ viewer: DirectViewer) {
         let key = ObjectIdentifier(viewer.channel.eventLoop)
         loops.withLock { all in
-            all[key, default: LoopViewers(loop: viewer.channel.eventLoop, viewers: [:])].viewers[viewer.id] = viewer
+            all[key, default: LoopViewers(loop: viewer.channel.eventLoop)].viewers[viewer.id] = viewer
         }
     }
 
@@ -143,31 +166,69 @@ final class FanoutGroup: Sendable {
 
     var count: Int { loops.withLock { $0.values.reduce(0) { $0 + $1.viewers.count } } }
 
-    /// Hands `buffer` to every viewer: one event-loop task per loop, one flush per viewer.
-    func broadcast(_ buffer: ByteBuffer, keyframe: Bool = false) {
-        let snapshot = loops.withLock { Array($0.values) }
-        for entry in snapshot where !entry.viewers.isEmpty {
-            let viewers = Array(entry.viewers.values)
-            entry.loop.execute {
-                for viewer in viewers { viewer.deliver(buffer, keyframe: keyframe) }
-                for viewer in viewers { viewer.channel.flush() }
-            }
-        }
-    }
-
-    /// Finishes the viewers matching `filter` (all by default) after what is already queued.
-    func finish(where filter: (DirectViewer) -> Bool = { _ in true }) -> [UInt64] {
-        let chosen = loops.withLock { all -> [DirectViewer] in
-            var out: [DirectViewer] = []
-            for key in all.keys {
-                for (id, viewer) in all[key]!.viewers where filter(viewer) {
-                    out.append(viewer)
-                    all[key]!.viewers[id] = nil
+    /// Queues `buffer` for every viewer; `seq` is the event it carries, if any.
+    func broadcast(_ buffer: ByteBuffer, seq: UInt64? = nil) {
+        let toSchedule = loops.withLock { all -> [(ObjectIdentifier, any EventLoop)] in
+            var out: [(ObjectIdentifier, any EventLoop)] = []
+            for key in all.keys where !all[key]!.viewers.isEmpty {
+                all[key]!.pending.append(Pending(buffer: buffer, seq: seq))
+                if !all[key]!.flushScheduled {
+                    all[key]!.flushScheduled = true
+                    out.append((key, all[key]!.loop))
                 }
             }
             return out
         }
-        for viewer in chosen { viewer.finish() }
-        return chosen.map(\.id)
+        for (key, loop) in toSchedule {
+            loop.scheduleTask(in: window) { self.flush(key) }
+        }
+    }
+
+    /// Writes what is pending on one loop to its viewers (runs on that loop).
+    private func flush(_ key: ObjectIdentifier) {
+        let (viewers, pending) = loops.withLock { all -> ([DirectViewer], [Pending]) in
+            guard var entry = all[key] else { return ([], []) }
+            let taken = entry.pending
+            entry.pending.removeAll()
+            entry.flushScheduled = false
+            all[key] = entry
+            return (Array(entry.viewers.values), taken)
+        }
+        guard !pending.isEmpty, !viewers.isEmpty else { return }
+        var merged = ByteBuffer()
+        if pending.count == 1 {
+            merged = pending[0].buffer
+        } else {
+            merged.reserveCapacity(pending.reduce(0) { $0 + $1.buffer.readableBytes })
+            for item in pending { merged.writeImmutableBuffer(item.buffer) }
+        }
+        let firstSeq = pending.lazy.compactMap(\.seq).first
+        for viewer in viewers {
+            if let firstSeq, firstSeq <= viewer.startAfterSeq {
+                // Subscribed while this batch was pending: skip what its backlog already had.
+                for item in pending where item.seq.map({ $0 > viewer.startAfterSeq }) ?? true {
+                    viewer.deliver(item.buffer, keyframe: false)
+                }
+            } else {
+                viewer.deliver(merged, keyframe: false)
+            }
+        }
+        for viewer in viewers { viewer.channel.flush() }
+    }
+
+    /// Finishes the viewers matching `filter` (all by default) once what is already published
+    /// has been written to them.
+    func finish(where filter: @escaping @Sendable (DirectViewer) -> Bool = { _ in true }) -> [UInt64] {
+        let chosen = loops.withLock { all -> [(ObjectIdentifier, DirectViewer)] in
+            all.flatMap { key, entry in entry.viewers.values.filter(filter).map { (key, $0) } }
+        }
+        for (key, viewer) in chosen {
+            viewer.channel.eventLoop.execute {
+                self.flush(key)
+                self.remove(viewer.id)
+                viewer.finish()
+            }
+        }
+        return chosen.map(\.1.id)
     }
 }

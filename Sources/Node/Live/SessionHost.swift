@@ -117,7 +117,7 @@ actor SessionHost {
         durableSeq = max(durableSeq, seq)
         while publishedSeq < durableSeq {
             publishedSeq += 1
-            eventFanout.broadcast(rendered[Int(publishedSeq) - 1])
+            eventFanout.broadcast(rendered[Int(publishedSeq) - 1], seq: publishedSeq)
             metrics.eventDeliveries.increment(by: Int64(eventFanout.count))
         }
         for (waitSeq, waiters) in durableWaiters where waitSeq <= durableSeq {
@@ -144,6 +144,7 @@ actor SessionHost {
         case .kick:
             guard let user = event.targetUser else { return }
             for _ in eventFanout.finish(where: { $0.user == user }) { metrics.eventViewers.decrement() }
+            updateViewers()
             for (id, viewer) in mediaViewers where viewer.user == user { unsubscribeMedia(id) }
         case .ended:
             await finishMedia()
@@ -171,6 +172,7 @@ actor SessionHost {
         let viewer = DirectViewer(
             id: nextViewerID,
             user: user,
+            startAfterSeq: publishedSeq,
             channel: channel,
             policy: .disconnectWhenBehind,
             limitBytes: settings.eventQueueBytes,
