@@ -3,6 +3,12 @@ import NIOCore
 import Shard
 import Wire
 
+/// Keeps a result alive so the optimizer cannot drop the work that made it.
+@inline(never)
+func blackHole<T>(_ value: T) {
+    withExtendedLifetime(value) {}
+}
+
 /// Placement: what a node pays per routed request (owner / preference list lookups) and per
 /// membership change (ring build), at the cluster sizes the placement tests use.
 let groups = (0..<4096).map { "group-\($0)-\($0 &* 2_654_435_761 % 1_000_003)" }
