@@ -120,13 +120,18 @@ struct LiveInteractionTests {
         defer { f.stop() }
         try await f.start()
         #expect(try await f.call("POST", "/live", as: "ann", json: "{}").status == 201)
-        var statuses: [Int] = []
-        for i in 0..<12 {
-            statuses.append(
-                try await f.call("POST", "/live/comments", as: "cat", json: #"{"text":"spam","id":"s\#(i)"}"#).status
-            )
+        // Sent at once, so the burst (5) is spent before the bucket refills (2/s), however
+        // slow the machine is.
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<12 {
+                group.addTask {
+                    try await f.call("POST", "/live/comments", as: "cat", json: #"{"text":"spam","id":"s\#(i)"}"#)
+                        .status
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
-        #expect(statuses.prefix(3).allSatisfy { $0 == 201 })
+        #expect(statuses.filter { $0 == 201 }.count >= 3)
         #expect(statuses.contains(429))
         let limited = try await Tools.run(
             "curl",

@@ -5,7 +5,7 @@ import Testing
 /// recording and replay.
 @Suite("Live media with ffmpeg", .serialized)
 struct LiveMediaTests {
-    static let pushSeconds = 8.0
+    static let pushSeconds = 12.0
 
     /// ffmpeg pushing a synthetic test pattern (testsrc2 + sine, x264 with a 1 s GOP, AAC) in
     /// real time, as a broadcaster app would.
@@ -45,7 +45,7 @@ struct LiveMediaTests {
         return (frames, errors.joined(separator: "\n") + (result.status == 0 ? "" : "\nexit \(result.status)"))
     }
 
-    @Test("push 8 s with ffmpeg; stream.ts and index.m3u8 decode live; the recording replays at the right length")
+    @Test("push 12 s with ffmpeg; stream.ts and index.m3u8 decode live; the recording replays at the right length")
     func pushWatchReplay() async throws {
         let f = try LiveFixture()
         defer { f.stop() }
