@@ -6,121 +6,120 @@ import Testing
 struct ClusterMembershipTests {
     @Test("5 nodes converge, detect a kill -9, agree on the ring, and re-admit the restarted node")
     func joinKillRestart() async throws {
-        let cluster = LocalCluster(size: 5)
-        try await cluster.up()
-        defer { Task { await cluster.down() } }
-        let ids = cluster.ids()
+        try await LocalCluster.with(size: 5) { cluster in
+            let ids = cluster.ids()
 
-        // Every node lists all 5 alive within 5 s of the cluster being up.
-        try await waitUntil("all 5 nodes to list 5 alive", timeout: 5) {
-            try ids.allSatisfy { id in
-                let states = try cluster.memberStates(seenBy: id)
-                return states.count == 5 && states.values.allSatisfy { $0 == "alive" }
+            // Every node lists all 5 alive within 5 s of the cluster being up.
+            try await waitUntil("all 5 nodes to list 5 alive", timeout: 5) {
+                try ids.allSatisfy { id in
+                    let states = try cluster.memberStates(seenBy: id)
+                    return states.count == 5 && states.values.allSatisfy { $0 == "alive" }
+                }
             }
-        }
 
-        // kill -9 one node: every survivor lists it dead.
-        let victim = "n3"
-        try await cluster.kill(victim)
-        let survivors = ids.filter { $0 != victim }
-        do {
-            try await waitUntil("every survivor to list \(victim) dead", timeout: 20) {
-                try survivors.allSatisfy { try cluster.memberStates(seenBy: $0)[victim] == "dead" }
+            // kill -9 one node: every survivor lists it dead.
+            let victim = "n3"
+            try await cluster.kill(victim)
+            let survivors = ids.filter { $0 != victim }
+            do {
+                try await waitUntil("every survivor to list \(victim) dead", timeout: 20) {
+                    try survivors.allSatisfy { try cluster.memberStates(seenBy: $0)[victim] == "dead" }
+                }
+            } catch {
+                Issue.record("\(error)\n\(cluster.logs())")
+                throw error
             }
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs())")
-            throw error
-        }
 
-        // The ring for 50 groups is identical on every survivor and excludes the dead node.
-        let groups = (0..<50).map { "group-\($0)" }
-        var first: [[String]] = []
-        for (i, id) in survivors.enumerated() {
-            let lists = try groups.map { try cluster.replicas(of: $0, seenBy: id) }
-            if i == 0 {
-                first = lists
-            } else {
-                #expect(lists == first, "\(id) computes a different ring than \(survivors[0])")
+            // The ring for 50 groups is identical on every survivor and excludes the dead node.
+            let groups = (0..<50).map { "group-\($0)" }
+            var first: [[String]] = []
+            for (i, id) in survivors.enumerated() {
+                let lists = try groups.map { try cluster.replicas(of: $0, seenBy: id) }
+                if i == 0 {
+                    first = lists
+                } else {
+                    #expect(lists == first, "\(id) computes a different ring than \(survivors[0])")
+                }
             }
-        }
-        #expect(first.allSatisfy { $0.count == 3 && Set($0).count == 3 && !$0.contains(victim) })
+            #expect(first.allSatisfy { $0.count == 3 && Set($0).count == 3 && !$0.contains(victim) })
 
-        // Restart it with the same id: alive again everywhere, under a new generation.
-        try await cluster.restart(victim)
-        try await waitUntil("every node to list \(victim) alive again", timeout: 10) {
-            try ids.allSatisfy { try cluster.memberStates(seenBy: $0)[victim] == "alive" }
+            // Restart it with the same id: alive again everywhere, under a new generation.
+            try await cluster.restart(victim)
+            try await waitUntil("every node to list \(victim) alive again", timeout: 10) {
+                try ids.allSatisfy { try cluster.memberStates(seenBy: $0)[victim] == "alive" }
+            }
         }
     }
 
     @Test("gossip without the cluster secret gets 403 and changes nothing")
     func unauthenticatedGossip() async throws {
-        let cluster = LocalCluster(size: 2)
-        try await cluster.up()
-        defer { Task { await cluster.down() } }
-        try await waitUntil("2 nodes to see each other", timeout: 5) {
-            try cluster.memberStates(seenBy: "n1").count == 2
-        }
-        let url = "http://127.0.0.1:\(cluster.port(of: "n1"))/internal/v1/gossip"
-        let noSecret = try await Tools.run(
-            "curl",
-            [
-                "-s", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge", "-X", "POST", "--data-binary",
-                "x", url,
-            ]
-        )
-        #expect(noSecret.stdout == "403")
-        let wrong = try await Tools.run(
-            "curl",
-            [
-                "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Qunbo-Cluster-Secret: nope", "-X", "POST",
-                "--data-binary", "x", url,
-            ]
-        )
-        #expect(wrong.stdout == "403")
-        // With the secret but a malformed body: 400, and the view is unchanged.
-        let env = try String(contentsOf: cluster.dir.appendingPathComponent("env"), encoding: .utf8)
-        let secret = env.split(separator: "\n").first { $0.hasPrefix("QUNBO_CLUSTER_SECRET=") }!.dropFirst(
-            "QUNBO_CLUSTER_SECRET=".count
-        )
-        for body in [
-            "garbage", "\u{0}\u{0}\u{0}\u{5}\u{0}{\"a\"}", "\u{0}\u{0}\u{0}\u{4}\u{1}\u{0}\u{0}\u{FF}\u{FF}abcd",
-        ] {
-            let bad = try await Tools.run(
+        try await LocalCluster.with(size: 2) { cluster in
+            try await waitUntil("2 nodes to see each other", timeout: 5) {
+                try cluster.memberStates(seenBy: "n1").count == 2
+            }
+            let url = "http://127.0.0.1:\(cluster.port(of: "n1"))/internal/v1/gossip"
+            let noSecret = try await Tools.run(
                 "curl",
                 [
-                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Qunbo-Cluster-Secret: \(secret)", "-X",
-                    "POST", "--data-binary", body, url,
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge", "-X", "POST",
+                    "--data-binary",
+                    "x", url,
                 ]
             )
-            #expect(bad.stdout == "400")
+            #expect(noSecret.stdout == "403")
+            let wrong = try await Tools.run(
+                "curl",
+                [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Qunbo-Cluster-Secret: nope", "-X", "POST",
+                    "--data-binary", "x", url,
+                ]
+            )
+            #expect(wrong.stdout == "403")
+            // With the secret but a malformed body: 400, and the view is unchanged.
+            let env = try String(contentsOf: cluster.dir.appendingPathComponent("env"), encoding: .utf8)
+            let secret = env.split(separator: "\n").first { $0.hasPrefix("QUNBO_CLUSTER_SECRET=") }!.dropFirst(
+                "QUNBO_CLUSTER_SECRET=".count
+            )
+            for body in [
+                "garbage", "\u{0}\u{0}\u{0}\u{5}\u{0}{\"a\"}", "\u{0}\u{0}\u{0}\u{4}\u{1}\u{0}\u{0}\u{FF}\u{FF}abcd",
+            ] {
+                let bad = try await Tools.run(
+                    "curl",
+                    [
+                        "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Qunbo-Cluster-Secret: \(secret)", "-X",
+                        "POST", "--data-binary", body, url,
+                    ]
+                )
+                #expect(bad.stdout == "400")
+            }
+            let states = try cluster.memberStates(seenBy: "n1")
+            #expect(states == ["n1": "alive", "n2": "alive"])
+            let metrics = try httpGet(port: cluster.port(of: "n1"), path: "/metrics").body
+            #expect(metrics.contains("qunbo_gossip_messages_dropped_total{reason=\"unauthenticated\"} 2"))
+            #expect(metrics.contains("qunbo_gossip_messages_dropped_total{reason=\"malformed\"} 3"))
         }
-        let states = try cluster.memberStates(seenBy: "n1")
-        #expect(states == ["n1": "alive", "n2": "alive"])
-        let metrics = try httpGet(port: cluster.port(of: "n1"), path: "/metrics").body
-        #expect(metrics.contains("qunbo_gossip_messages_dropped_total{reason=\"unauthenticated\"} 2"))
-        #expect(metrics.contains("qunbo_gossip_messages_dropped_total{reason=\"malformed\"} 3"))
     }
 
     @Test("admin routes need an admin token")
     func adminNeedsToken() async throws {
-        let cluster = LocalCluster(size: 1)
-        try await cluster.up()
-        defer { Task { await cluster.down() } }
-        let port = cluster.port(of: "n1")
-        #expect(try httpGet(port: port, path: "/admin/v1/members").status == 401)
-        #expect(
-            try httpGet(port: port, path: "/admin/v1/members", headers: ["Authorization": "Bearer x.y.z"]).status == 401
-        )
-        #expect(
-            try httpGet(
-                port: port,
-                path: "/admin/v1/ring?group=bad%20group",
-                headers: ["Authorization": "Bearer \(cluster.adminToken)"]
-            ).status == 400
-        )
-        let members = try cluster.admin("n1", "/admin/v1/members") as? [String: Any]
-        #expect(members?["self"] as? String == "n1")
-        let ring = try cluster.admin("n1", "/admin/v1/ring") as? [String: Any]
-        #expect(ring?["vnodes"] as? Int == 512)
+        try await LocalCluster.with(size: 1) { cluster in
+            let port = cluster.port(of: "n1")
+            #expect(try httpGet(port: port, path: "/admin/v1/members").status == 401)
+            #expect(
+                try httpGet(port: port, path: "/admin/v1/members", headers: ["Authorization": "Bearer x.y.z"]).status
+                    == 401
+            )
+            #expect(
+                try httpGet(
+                    port: port,
+                    path: "/admin/v1/ring?group=bad%20group",
+                    headers: ["Authorization": "Bearer \(cluster.adminToken)"]
+                ).status == 400
+            )
+            let members = try cluster.admin("n1", "/admin/v1/members") as? [String: Any]
+            #expect(members?["self"] as? String == "n1")
+            let ring = try cluster.admin("n1", "/admin/v1/ring") as? [String: Any]
+            #expect(ring?["vnodes"] as? Int == 512)
+        }
     }
 }

@@ -51,6 +51,20 @@ final class LocalCluster: @unchecked Sendable {
         adminToken = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Starts a cluster of `size`, runs `body`, and always stops it before returning, so no
+    /// teardown runs concurrently with the next test's processes.
+    static func with(size: Int, _ body: (LocalCluster) async throws -> Void) async throws {
+        let cluster = LocalCluster(size: size)
+        do {
+            try await cluster.up()
+            try await body(cluster)
+        } catch {
+            await cluster.down()
+            throw error
+        }
+        await cluster.down()
+    }
+
     func kill(_ id: String, signal: String = "KILL") async throws { _ = try await script("kill", [id, signal]) }
     func restart(_ id: String) async throws { _ = try await script("restart", [id]) }
     func down() async { _ = try? await script("down", ["--wipe"]) }

@@ -36,11 +36,14 @@ final class NodeProcess: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        let log = try FileHandle(forWritingTo: logURL)
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try spawnLock.withLock {
+            let log = try FileHandle(forWritingTo: logURL)
+            process.standardOutput = log
+            process.standardError = log
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            try? log.close()
+        }
     }
 
     var url: String { "http://127.0.0.1:\(port)" }

@@ -13,6 +13,11 @@ struct MissingTool: Error, CustomStringConvertible {
     var description: String { "\(name) is not installed; run Tests/run, which installs the test tools" }
 }
 
+/// Serializes process spawning and the closing of the file handles given to children.
+/// Foundation's `Process` passes descriptors by number: if another thread closes a handle (and
+/// the number is reused) while a spawn is being set up, the spawn fails with EBADF.
+let spawnLock = NSLock()
+
 enum Tools {
     /// Absolute path of `name` on PATH, or nil.
     static func find(_ name: String) -> String? {
@@ -51,10 +56,21 @@ enum Tools {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
         }
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (out, err) = try spawnLock.withLock { () throws -> (FileHandle, FileHandle) in
+            let out = try FileHandle(forWritingTo: outURL)
+            let err = try FileHandle(forWritingTo: errURL)
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            return (out, err)
+        }
+        defer {
+            spawnLock.withLock {
+                try? out.close()
+                try? err.close()
+            }
+        }
         do {
             try await waitUntil("\(name) to exit", timeout: timeout) { !process.isRunning }
         } catch {
