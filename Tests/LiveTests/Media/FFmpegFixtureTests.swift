@@ -37,7 +37,7 @@ struct FFmpegFixtureTests {
         try #require(encode.status == 0, "ffmpeg failed: \(encode.stderr)")
         let bytes = [UInt8](try Data(contentsOf: source))
 
-        var rng = MediaRandom(seed: 42)
+        var rng = LiveTestRNG(seed: 42)
         var demuxer = TSDemuxer()
         var segmenter = HLSSegmenter(targetDuration: 2)
         var cache = GOPCache()

@@ -230,7 +230,7 @@ struct TSDemuxerTests {
     }
 
     @Test func randomBytesNeverCrashAndHoldBoundedMemory() {
-        var rng = MediaRandom(seed: 0x5EED)
+        var rng = LiveTestRNG(seed: 0x5EED)
         var demuxer = TSDemuxer()
         var total = 0
         for _ in 0..<300 {
@@ -248,7 +248,7 @@ struct TSDemuxerTests {
         var base: [UInt8] = []
         for _ in 0..<4 { base += MediaSampleStream().bytes }
         for seed in UInt64(1)...40 {
-            var rng = MediaRandom(seed: seed)
+            var rng = LiveTestRNG(seed: seed)
             var input = base
             for _ in 0..<(input.count / 50) {
                 input[Int.random(in: 0..<input.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
