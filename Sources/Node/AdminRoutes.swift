@@ -9,6 +9,7 @@ enum AdminRoutes {
         access: AccessControl,
         gossip: GossipShell,
         view: ClusterView,
+        sessions: LiveSessions,
         replicas: Int
     ) {
         router.add(.GET, "/admin/v1/members") { request in
@@ -37,19 +38,36 @@ enum AdminRoutes {
                 guard GroupID(group) != nil else {
                     throw APIError.badRequest("group ids are [A-Za-z0-9_-]{1,64}", code: "bad_group")
                 }
-                // `primary` comes from the live session's epoch once sessions are replicated;
-                // with no live session it is null.
+                // `primary` is the live session's primary as this node's replica knows it; null
+                // when there is no live session or this node holds no replica of it.
                 return .json(
                     AdminAPI.GroupRingJSON(
                         group: group,
                         replicas: ring.preferenceList(for: group, count: replicas),
-                        primary: nil
+                        primary: await sessions.host(group: group)?.primaryHint
                     )
                 )
             }
             let shares = ring.shares()
             let nodes = shares.keys.sorted().map { AdminAPI.RingJSON.Node(id: $0, share: shares[$0] ?? 0) }
             return .json(AdminAPI.RingJSON(nodes: nodes, vnodes: ring.vnodesPerNode))
+        }
+        router.add(.GET, "/admin/v1/sessions") { request in
+            try await access.requireAdmin(request)
+            var list: [SessionSummary.JSON] = []
+            for host in sessions.allHosts { list.append(await host.summary.json) }
+            list.sort { ($0.group, $0.session) < ($1.group, $1.session) }
+            return .json(list)
+        }
+        router.add(.POST, "/admin/v1/drain") { request in
+            try await access.requireAdmin(request)
+            sessions.requestDrain(thenLeave: false)
+            return .json(["draining": true], status: .accepted)
+        }
+        router.add(.POST, "/admin/v1/leave") { request in
+            try await access.requireAdmin(request)
+            sessions.requestDrain(thenLeave: true)
+            return .json(["leaving": true], status: .accepted)
         }
     }
 }

@@ -64,24 +64,61 @@ public struct QunboNode: Sendable {
             registry: registry,
             debugRoutes: environment["QUNBO_DEBUG_ROUTES"] == "1"
         )
-        AdminRoutes.register(into: &router, access: access, gossip: gossip, view: view, replicas: config.replicas)
         var liveSettings = LiveSettings()
         liveSettings.ingestGrace = config.ingestGrace
         liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
+        let replicationMetrics = ReplicationMetrics(factory: factory)
+        let links = PeerLinks(
+            nodeID: config.id,
+            peers: peers,
+            view: view,
+            secret: ClusterSecret(config.clusterSecret),
+            metrics: replicationMetrics,
+            logger: logger
+        )
+        var shell = LiveSessions.Settings()
+        shell.replicas = config.replicas
         let sessions = LiveSessions(
             dataDir: config.dataDir,
             nodeID: config.id,
             settings: liveSettings,
+            shell: shell,
+            view: view,
+            links: links,
+            state: state,
             metricsFactory: factory,
+            replicationMetrics: replicationMetrics,
             logger: logger
         )
         do {
-            try sessions.restore()
+            try await sessions.restore()
         } catch {
             throw ServerError.storage("\(error)")
         }
-        LiveRoutes(sessions: sessions, access: access, maxBodyBytes: config.maxBodyBytes).register(into: &router)
+        let cluster = SessionRouter(
+            sessions: sessions,
+            peers: peers,
+            view: view,
+            gossip: gossip,
+            secret: ClusterSecret(config.clusterSecret),
+            mode: config.route,
+            logger: logger
+        )
+        AdminRoutes.register(
+            into: &router,
+            access: access,
+            gossip: gossip,
+            view: view,
+            sessions: sessions,
+            replicas: config.replicas
+        )
+        LiveRoutes(sessions: sessions, cluster: cluster, access: access, maxBodyBytes: config.maxBodyBytes)
+            .register(into: &router)
         router.add(.POST, GossipShell.route) { request in try await gossip.handle(request) }
+        router.add(.POST, PeerLinks.route) { request in
+            try await links.handle(request) { message, peer in await sessions.deliver(message, from: peer) }
+        }
+        router.add(.GET, SessionRouter.lookupRoute) { request in try await cluster.handleLookup(request) }
 
         let state = self.state
         let logger = self.logger
@@ -96,10 +133,13 @@ public struct QunboNode: Sendable {
             logger.notice("listening", metadata: ["http.bound": "\(address)"])
         }
         try await server.bind()
-        // Services stop in reverse order: gossip leaves the cluster first, then the server
+        // Services stop in reverse order: sessions drain first (primaries hand over while gossip,
+        // links and the server still run), then gossip leaves the cluster, then the server
         // finishes in-flight requests.
         var groupConfig = ServiceGroupConfiguration(
-            services: [.init(service: server), .init(service: sessions), .init(service: gossip)],
+            services: [
+                .init(service: server), .init(service: links), .init(service: gossip), .init(service: sessions),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger

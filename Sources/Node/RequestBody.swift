@@ -10,7 +10,9 @@ import NIOHTTP1
 public final class RequestBody: @unchecked Sendable, AsyncSequence {
     public typealias Element = ByteBuffer
 
-    private var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
+    private var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator?
+    /// A body already read into memory (`buffered(_:)`), handed out as one chunk.
+    private var bufferedChunk: ByteBuffer?
     /// True once `.end` of the current request was read.
     private(set) var ended = true
     /// A request head read while draining: the next pipelined request.
@@ -20,10 +22,25 @@ public final class RequestBody: @unchecked Sendable, AsyncSequence {
         self.iterator = iterator
     }
 
+    private init(buffer: ByteBuffer) {
+        self.iterator = nil
+        self.bufferedChunk = buffer
+        self.ended = false
+    }
+
+    /// A body that was already collected: lets a route read it, and then forward the same bytes
+    /// to another node if this one cannot serve the request.
+    public static func buffered(_ buffer: ByteBuffer) -> RequestBody { RequestBody(buffer: buffer) }
+
     /// The next body chunk, or nil at the end of this request's body.
     public func next() async throws -> ByteBuffer? {
+        guard iterator != nil else {
+            defer { bufferedChunk = nil }
+            ended = true
+            return bufferedChunk
+        }
         while !ended {
-            guard let part = try await iterator.next() else {
+            guard let part = try await iterator!.next() else {
                 ended = true
                 throw ConnectionClosed()
             }
@@ -56,7 +73,7 @@ public final class RequestBody: @unchecked Sendable, AsyncSequence {
             ended = false
             return head
         }
-        while let part = try await iterator.next() {
+        while let part = try await iterator?.next() {
             if case .head(let head) = part {
                 ended = false
                 return head

@@ -30,6 +30,7 @@ public enum PeerError: Error, Sendable, CustomStringConvertible {
 public struct PeerResponse: Sendable {
     public var status: HTTPResponseStatus
     public var body: ByteBuffer
+    public var headers: HTTPHeaders = HTTPHeaders()
 }
 
 typealias PeerStream = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
@@ -82,6 +83,87 @@ public final class PeerClient: Sendable {
         body: ByteBuffer? = nil,
         timeout: TimeAmount
     ) async throws(PeerError) -> PeerResponse {
+        let stream = try await openStream(to: address)
+        // A stream that outlives its deadline is closed, which ends the reads below.
+        let deadline = stream.channel.eventLoop.scheduleTask(in: timeout) { stream.channel.close(promise: nil) }
+        defer { deadline.cancel() }
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
+        head.headers.replaceOrAdd(name: "host", value: address)
+        if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
+        let limit = settings.maxResponseBytes
+        do {
+            return try await stream.executeThenClose { inbound, outbound in
+                try await outbound.write(.head(head))
+                if let body { try await outbound.write(.body(.byteBuffer(body))) }
+                try await outbound.write(.end(nil))
+                var status: HTTPResponseStatus?
+                var responseHeaders = HTTPHeaders()
+                var received = ByteBuffer()
+                for try await part in inbound {
+                    switch part {
+                    case .head(let h):
+                        status = h.status
+                        responseHeaders = h.headers
+                    case .body(var b):
+                        guard received.readableBytes + b.readableBytes <= limit else {
+                            throw PeerError.responseTooLarge(address)
+                        }
+                        received.writeBuffer(&b)
+                    case .end:
+                        guard let status else { throw PeerError.streamFailed(address, "no response head") }
+                        return PeerResponse(status: status, body: received, headers: responseHeaders)
+                    }
+                }
+                throw PeerError.timedOut(address)
+            }
+        } catch let error as PeerError {
+            throw error
+        } catch {
+            throw .streamFailed(address, "\(error)")
+        }
+    }
+
+    /// Opens one stream to the peer and runs `send` (writes the request: head, body, end) and
+    /// `receive` (reads the response) concurrently, so a long-lived request body (log shipping,
+    /// a forwarded ingest) and its response can both stream. Returns what `receive` returns;
+    /// `send` is cancelled then if still running.
+    public func exchange<R: Sendable>(
+        to address: String,
+        send: @escaping @Sendable (NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) async throws -> Void,
+        receive:
+            @escaping @Sendable (inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator)
+            async throws -> R
+    ) async throws(PeerError) -> R {
+        let stream = try await openStream(to: address)
+        do {
+            return try await stream.executeThenClose { inbound, outbound in
+                try await withThrowingTaskGroup(of: R?.self) { group in
+                    group.addTask {
+                        try await send(outbound)
+                        return nil
+                    }
+                    group.addTask {
+                        var iterator = inbound.makeAsyncIterator()
+                        return try await receive(&iterator)
+                    }
+                    while let result = try await group.next() {
+                        if let result {
+                            group.cancelAll()
+                            return result
+                        }
+                    }
+                    throw PeerError.streamFailed(address, "no response")
+                }
+            }
+        } catch let error as PeerError {
+            throw error
+        } catch {
+            throw .streamFailed(address, "\(error)")
+        }
+    }
+
+    /// A new HTTP/2 stream on the shared connection to `address`, speaking HTTP/1-style parts.
+    private func openStream(to address: String) async throws(PeerError) -> PeerStream {
         let connection = try await connection(to: address)
         let stream: PeerStream
         do {
@@ -97,40 +179,7 @@ public final class PeerClient: Sendable {
             drop(address, connection)
             throw .streamFailed(address, "\(error)")
         }
-        // A stream that outlives its deadline is closed, which ends the reads below.
-        let deadline = stream.channel.eventLoop.scheduleTask(in: timeout) { stream.channel.close(promise: nil) }
-        defer { deadline.cancel() }
-        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
-        head.headers.replaceOrAdd(name: "host", value: address)
-        if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
-        let limit = settings.maxResponseBytes
-        do {
-            return try await stream.executeThenClose { inbound, outbound in
-                try await outbound.write(.head(head))
-                if let body { try await outbound.write(.body(.byteBuffer(body))) }
-                try await outbound.write(.end(nil))
-                var status: HTTPResponseStatus?
-                var received = ByteBuffer()
-                for try await part in inbound {
-                    switch part {
-                    case .head(let h): status = h.status
-                    case .body(var b):
-                        guard received.readableBytes + b.readableBytes <= limit else {
-                            throw PeerError.responseTooLarge(address)
-                        }
-                        received.writeBuffer(&b)
-                    case .end:
-                        guard let status else { throw PeerError.streamFailed(address, "no response head") }
-                        return PeerResponse(status: status, body: received)
-                    }
-                }
-                throw PeerError.timedOut(address)
-            }
-        } catch let error as PeerError {
-            throw error
-        } catch {
-            throw .streamFailed(address, "\(error)")
-        }
+        return stream
     }
 
     /// Closes every connection (shutdown).

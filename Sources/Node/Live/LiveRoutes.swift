@@ -6,6 +6,7 @@ import NIOHTTP1
 /// The client API under `/v1/groups/{g}/...` (API.md, Live sessions).
 struct LiveRoutes: Sendable {
     let sessions: LiveSessions
+    let cluster: SessionRouter
     let access: AccessControl
     let maxBodyBytes: Int
 
@@ -23,11 +24,27 @@ struct LiveRoutes: Sendable {
         return (LiveActor(user: principal.user, name: principal.name, role: LiveRole(rawValue: role.rawValue)), group)
     }
 
-    func host(_ group: String) throws -> SessionHost {
-        guard let host = sessions.host(group: group) else {
-            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+    /// Runs a replay route here, or, when this node holds no copy of the session, asks the
+    /// nodes that may (the group's preference list).
+    func replayRoute(
+        _ pattern: String,
+        into router: inout Router,
+        _ handler: @escaping @Sendable (Request, String) async throws -> Response
+    ) {
+        router.add(.GET, pattern) { request in
+            let (_, group) = try await actor(request)
+            let forwarded = request.headers.first(name: SessionRouter.forwardedHeader) != nil
+            do {
+                let response = try await handler(request, group)
+                if !forwarded, pattern.hasSuffix("/replays"), case .buffer(let b) = response.body, b.readableBytes <= 2
+                {
+                    return try await cluster.fromHolders(request, group: group) ?? response
+                }
+                return response
+            } catch let error as APIError where error.status == .notFound && !forwarded {
+                return try await cluster.fromHolders(request, group: group) ?? error.response()
+            }
         }
-        return host
     }
 
     /// Runs a domain write, mapping domain refusals to API errors.
@@ -47,35 +64,44 @@ struct LiveRoutes: Sendable {
         }
     }
 
+    /// A logged write: authenticated here, then run on the primary (here, or forwarded there).
+    func writeRoute(
+        _ method: HTTPMethod,
+        _ pattern: String,
+        into router: inout Router,
+        _ handler: @escaping @Sendable (Request, LiveActor, SessionHost) async throws -> Response
+    ) {
+        router.add(method, pattern) { request in
+            let (actor, group) = try await actor(request)
+            let body = try await request.body.collect(upTo: maxBodyBytes)
+            return try await cluster.write(request, group: group, body: body) { host in
+                var local = request
+                local.body = .buffered(body)
+                return try await handler(local, actor, host)
+            }
+        }
+    }
+
     func register(into router: inout Router) {
         router.add(.POST, "/v1/groups/:g/live") { request in
             let (actor, group) = try await actor(request)
-            let body = try await request.decodeJSON(StartBody.self, limit: maxBodyBytes, emptyAs: StartBody())
-            do {
-                switch try await sessions.start(
-                    group: group,
-                    actor: actor,
-                    title: body.title ?? "",
-                    record: body.record ?? false
-                ) {
-                case .started(let state): return .json(sessions.json(state), status: .created)
-                case .alreadyLive(let state): return .json(sessions.json(state), status: .conflict)
-                }
-            } catch let error as LiveError {
-                throw error.apiError
-            }
+            let bodyBytes = try await request.body.collect(upTo: maxBodyBytes)
+            var local = request
+            local.body = .buffered(bodyBytes)
+            let body = try await local.decodeJSON(StartBody.self, limit: maxBodyBytes, emptyAs: StartBody())
+            return try await start(request, group: group, actor: actor, body: body, bytes: bodyBytes)
         }
         router.add(.GET, "/v1/groups/:g/live") { request in
             let (_, group) = try await actor(request)
-            return .json(sessions.json(try await host(group).state))
-        }
-        router.add(.DELETE, "/v1/groups/:g/live") { request in
-            let (actor, group) = try await actor(request)
-            do {
-                return .json(sessions.json(try await sessions.end(host: try host(group), by: actor)))
-            } catch let error as LiveError {
-                throw error.apiError
+            if let host = sessions.host(group: group) {
+                return .json(await sessions.json(await host.state, host: host))
             }
+            return try await cluster.read(request, group: group)
+        }
+        writeRoute(.DELETE, "/v1/groups/:g/live", into: &router) { _, actor, host in
+            _ = try await write(host, .end, actor)
+            await host.flushRecording()
+            return .json(await sessions.json(await host.state, host: host))
         }
         registerInteractions(into: &router)
         registerMedia(into: &router)
@@ -83,66 +109,123 @@ struct LiveRoutes: Sendable {
         registerReplays(into: &router)
     }
 
+    /// Starts a session on the group's owner (the first alive, non-draining node of its
+    /// preference list) with the next nodes as replicas; forwarded there from any other node.
+    private func start(
+        _ request: Request,
+        group: String,
+        actor: LiveActor,
+        body: StartBody,
+        bytes: ByteBuffer
+    ) async throws -> Response {
+        let forwarded = request.headers.first(name: SessionRouter.forwardedHeader) != nil
+        let snapshot = sessions.view.snapshot
+        let draining = sessions.drainingNodeIDs()
+        let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue))
+        let candidates = sessions.preferenceList(group: group, snapshot: snapshot).filter {
+            alive.contains($0) && !draining.contains($0)
+        }
+        if let host = sessions.host(group: group) {
+            return .json(await sessions.json(await host.state, host: host), status: .conflict)
+        }
+        if !forwarded, let owner = candidates.first, owner != sessions.nodeID, let address = cluster.address(of: owner)
+        {
+            if let response = try? await cluster.forwardBuffered(request, body: bytes, to: address) { return response }
+        }
+        // One live session per group: if another node holds one, let its primary answer 409.
+        if let existing = await cluster.locate(group: group) {
+            if !forwarded, let primary = existing.primary, let address = cluster.address(of: primary),
+                let response = try? await cluster.forwardBuffered(request, body: bytes, to: address)
+            {
+                return response
+            }
+            throw APIError.conflict("group \(group) already has a live session", code: "already_live")
+        }
+        guard !sessions.isDraining else {
+            throw APIError.unavailable("this node is draining; start the session on another node", code: "draining")
+        }
+        let members =
+            [sessions.nodeID] + candidates.filter { $0 != sessions.nodeID }.prefix(sessions.shell.replicas - 1)
+        do {
+            switch try await sessions.start(
+                group: group,
+                actor: actor,
+                title: body.title ?? "",
+                record: body.record ?? false,
+                members: members
+            ) {
+            case .started(let state, let host): return .json(await sessions.json(state, host: host), status: .created)
+            case .alreadyLive(let host):
+                return .json(await sessions.json(await host.state, host: host), status: .conflict)
+            }
+        } catch let error as LiveError {
+            throw error.apiError
+        } catch ReplicaRefusal.outcomeUnknown {
+            throw APIError.unavailable(
+                "the session could not reach a majority of its replicas; retry",
+                code: "no_quorum"
+            )
+        }
+    }
+
     private func registerInteractions(into router: inout Router) {
-        router.add(.POST, "/v1/groups/:g/live/comments") { request in
-            let (actor, group) = try await actor(request)
+        writeRoute(.POST, "/v1/groups/:g/live/comments", into: &router) { request, actor, host in
             let body = try await request.decodeJSON(TextBody.self, limit: maxBodyBytes)
-            return seqResponse(try await write(try host(group), .comment(text: body.text, clientID: body.id), actor))
+            return seqResponse(try await write(host, .comment(text: body.text, clientID: body.id), actor))
         }
         router.add(.GET, "/v1/groups/:g/live/comments") { request in
             let (_, group) = try await actor(request)
             let after = try Self.uint(request.query["after"], name: "after") ?? 0
             let limit = min(try Self.uint(request.query["limit"], name: "limit") ?? 50, 500)
-            let events = try await host(group).events
+            guard let host = sessions.host(group: group) else { return try await cluster.read(request, group: group) }
+            let events = await host.events
             let page = events.lazy.filter { $0.type == .comment && $0.seq > after }.prefix(Int(limit))
             return Self.eventArray(Array(page))
         }
-        router.add(.POST, "/v1/groups/:g/live/likes") { request in
-            let (actor, group) = try await actor(request)
+        writeRoute(.POST, "/v1/groups/:g/live/likes", into: &router) { request, actor, host in
             let body = try await request.decodeJSON(LikesBody.self, limit: maxBodyBytes)
-            return seqResponse(try await write(try host(group), .like(count: body.count), actor))
+            return seqResponse(try await write(host, .like(count: body.count), actor))
         }
-        router.add(.POST, "/v1/groups/:g/live/tips") { request in
-            let (actor, group) = try await actor(request)
+        writeRoute(.POST, "/v1/groups/:g/live/tips", into: &router) { request, actor, host in
             let body = try await request.decodeJSON(TipBody.self, limit: maxBodyBytes)
             let command = LiveCommand.tip(amount: body.amount, currency: body.currency, clientID: body.id)
-            return seqResponse(try await write(try host(group), command, actor))
+            return seqResponse(try await write(host, command, actor))
         }
-        router.add(.POST, "/v1/groups/:g/live/questions") { request in
-            let (actor, group) = try await actor(request)
+        writeRoute(.POST, "/v1/groups/:g/live/questions", into: &router) { request, actor, host in
             let body = try await request.decodeJSON(TextBody.self, limit: maxBodyBytes)
-            return seqResponse(try await write(try host(group), .question(text: body.text, clientID: body.id), actor))
+            return seqResponse(try await write(host, .question(text: body.text, clientID: body.id), actor))
         }
-        router.add(.POST, "/v1/groups/:g/live/questions/:seq/highlight") { request in
-            let (actor, group) = try await actor(request)
+        writeRoute(.POST, "/v1/groups/:g/live/questions/:seq/highlight", into: &router) { request, actor, host in
             guard let seq = UInt64(request.parameters["seq"] ?? "") else {
                 throw APIError.badRequest("the question seq must be a number")
             }
-            return seqResponse(try await write(try host(group), .highlight(questionSeq: seq), actor))
+            return seqResponse(try await write(host, .highlight(questionSeq: seq), actor))
         }
-        router.add(.POST, "/v1/groups/:g/live/pins") { request in
-            let (actor, group) = try await actor(request)
+        writeRoute(.POST, "/v1/groups/:g/live/pins", into: &router) { request, actor, host in
             let body = try await request.decodeJSON(PinBody.self, limit: maxBodyBytes)
-            return seqResponse(try await write(try host(group), .pin(text: body.text), actor))
+            return seqResponse(try await write(host, .pin(text: body.text), actor))
         }
-        router.add(.DELETE, "/v1/groups/:g/live/pins") { request in
-            let (actor, group) = try await actor(request)
-            return seqResponse(try await write(try host(group), .unpin, actor), status: .ok)
+        writeRoute(.DELETE, "/v1/groups/:g/live/pins", into: &router) { _, actor, host in
+            seqResponse(try await write(host, .unpin, actor), status: .ok)
         }
-        router.add(.POST, "/v1/groups/:g/live/moderation") { request in
-            let (actor, group) = try await actor(request)
+        writeRoute(.POST, "/v1/groups/:g/live/moderation", into: &router) { request, actor, host in
             let body = try await request.decodeJSON(ModerationBody.self, limit: maxBodyBytes)
             guard let action = LiveModerationAction(rawValue: body.action) else {
                 throw APIError.badRequest("action must be mute, unmute or kick")
             }
-            return seqResponse(try await write(try host(group), .moderate(action: action, user: body.user), actor))
+            return seqResponse(try await write(host, .moderate(action: action, user: body.user), actor))
         }
     }
 
     private func registerMedia(into router: inout Router) {
         let ingest: RouteHandler = { request in
             let (actor, group) = try await actor(request)
-            let host = try host(group)
+            guard let host = sessions.host(group: group), await host.role == .primary else {
+                if request.headers.first(name: SessionRouter.forwardedHeader) != nil {
+                    return SessionRouter.notPrimary(await sessions.host(group: group)?.primaryHint)
+                }
+                return try await cluster.forwardIngest(request, group: group)
+            }
             guard await actor.user == host.info.host else {
                 throw APIError.forbidden("only the host who started the session may send its media", code: "not_host")
             }
@@ -167,7 +250,9 @@ struct LiveRoutes: Sendable {
 
         router.add(.GET, "/v1/groups/:g/live/stream.ts") { request in
             let (actor, group) = try await actor(request)
-            let host = try host(group)
+            guard let host = sessions.host(group: group) else {
+                return try await cluster.viewer(request, group: group, streaming: "video/mp2t")
+            }
             guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
             let (start, queue, id) = await host.subscribeMedia(user: actor.user)
             var response = Response(
@@ -191,8 +276,11 @@ struct LiveRoutes: Sendable {
         }
         router.add(.GET, "/v1/groups/:g/live/index.m3u8") { request in
             let (_, group) = try await actor(request)
+            guard let host = sessions.host(group: group) else {
+                return try await cluster.viewer(request, group: group, streaming: nil)
+            }
             let suffix = Self.tokenSuffix(request)
-            guard let playlist = try await host(group).livePlaylist(uri: { "segments/\($0).ts\(suffix)" }) else {
+            guard let playlist = await host.livePlaylist(uri: { "segments/\($0).ts\(suffix)" }) else {
                 throw APIError.notFound("no media segment yet", code: "no_media")
             }
             var response = Response.text(playlist, contentType: "application/vnd.apple.mpegurl")
@@ -201,8 +289,11 @@ struct LiveRoutes: Sendable {
         }
         router.add(.GET, "/v1/groups/:g/live/segments/:name") { request in
             let (_, group) = try await actor(request)
+            guard let host = sessions.host(group: group) else {
+                return try await cluster.viewer(request, group: group, streaming: nil)
+            }
             guard let n = Self.segmentNumber(request.parameters["name"]),
-                let buffer = try await host(group).segment(n)
+                let buffer = await host.segment(n)
             else { throw APIError.notFound("no such segment", code: "no_segment") }
             var response = Response(body: .buffer(buffer))
             response.headers.add(name: "Content-Type", value: "video/mp2t")
@@ -215,7 +306,9 @@ struct LiveRoutes: Sendable {
             let (actor, group) = try await actor(request)
             let resume = request.headers.first(name: "Last-Event-ID") ?? request.query["after"]
             let after = try Self.uint(resume, name: "Last-Event-ID/after") ?? 0
-            let host = try host(group)
+            guard let host = sessions.host(group: group) else {
+                return try await cluster.viewer(request, group: group, streaming: "text/event-stream")
+            }
             guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
             var response = Response(
                 body: .stream { writer in
@@ -237,12 +330,14 @@ struct LiveRoutes: Sendable {
     }
 
     private func registerReplays(into router: inout Router) {
-        router.add(.GET, "/v1/groups/:g/replays") { request in
-            let (_, group) = try await actor(request)
-            return .json(sessions.endedSessions(group: group).filter(\.info.record).map { sessions.json($0) })
+        replayRoute("/v1/groups/:g/replays", into: &router) { _, group in
+            var list: [SessionJSON] = []
+            for state in sessions.endedSessions(group: group) where state.info.record {
+                list.append(await sessions.json(state))
+            }
+            return .json(list)
         }
-        router.add(.GET, "/v1/groups/:g/replays/:session/index.m3u8") { request in
-            let (_, group) = try await actor(request)
+        replayRoute("/v1/groups/:g/replays/:session/index.m3u8", into: &router) { request, group in
             let state = try ended(group, request)
             guard state.info.record else {
                 throw APIError.notFound("this session was not recorded", code: "not_recorded")
@@ -255,8 +350,7 @@ struct LiveRoutes: Sendable {
             )
             return .text(playlist, contentType: "application/vnd.apple.mpegurl")
         }
-        router.add(.GET, "/v1/groups/:g/replays/:session/segments/:name") { request in
-            let (_, group) = try await actor(request)
+        replayRoute("/v1/groups/:g/replays/:session/segments/:name", into: &router) { request, group in
             let state = try ended(group, request)
             guard let n = Self.segmentNumber(request.parameters["name"]) else {
                 throw APIError.notFound("no such segment")
@@ -269,10 +363,9 @@ struct LiveRoutes: Sendable {
             response.headers.add(name: "Content-Type", value: "video/mp2t")
             return response
         }
-        router.add(.GET, "/v1/groups/:g/replays/:session/events") { request in
-            let (_, group) = try await actor(request)
+        replayRoute("/v1/groups/:g/replays/:session/events", into: &router) { request, group in
             let state = try ended(group, request)
-            return Self.eventArray(try sessions.events(group: group, session: state.info.id))
+            return Self.eventArray(await sessions.events(group: group, session: state.info.id))
         }
     }
 

@@ -1,35 +1,78 @@
 import CoreMetrics
 import Foundation
+import Gossip
 import Live
 import Logging
 import ServiceLifecycle
+import Shard
 import Synchronization
 
-/// Every live session this node holds, and the ended ones it keeps for replay: creation, lookup,
-/// restore from disk at start, the once-a-second tick (stats, pings, ingest grace).
+/// Every session this node holds as a replica (primary or not), the live one of each group, and
+/// the ended ones kept for replay: creation, restore from disk, replication timers, reaction to
+/// membership changes (failover, replica replacement) and drain.
 public final class LiveSessions: Service, Sendable {
-    private let dataDir: String
-    private let nodeID: String
+    /// Replication timing of the shell; the protocol's own timers are in `ReplicationSettings`.
+    public struct Settings: Sendable {
+        /// How often every session's replication core is ticked. Default 10 ms: a fifth of the
+        /// 50 ms heartbeat, so timers fire close to their deadline at negligible cost.
+        public var tickInterval: Duration = .milliseconds(10)
+        /// How often primaries check their replica sets against gossip. Default 500 ms.
+        public var maintenanceInterval: Duration = .milliseconds(500)
+        /// Target replica-set size, primary included (`--replicas`). Default 3.
+        public var replicas: Int = 3
+        /// How long a drain waits for primaries to hand over and replicas to be replaced before
+        /// the node goes anyway. Default 20 s.
+        public var drainDeadline: Duration = .seconds(20)
+        public var protocolSettings = ReplicationSettings()
+        public init() {}
+    }
+
+    let dataDir: String
+    let nodeID: String
     private let settings: LiveSettings
+    let shell: Settings
     private let logger: Logger
     private let metrics: LiveMetrics
+    let replicationMetrics: ReplicationMetrics
+    let view: ClusterView
+    let links: PeerLinks
+    let state: NodeState
+    private let start = ContinuousClock.now
 
-    /// Live (and starting) sessions by group: one live session per group.
+    /// Every session held here, by session id.
+    private let hosts = Mutex<[String: SessionHost]>([:])
+    /// The live (not yet ended) session of each group, as far as this node knows.
     private let live = Mutex<[String: SessionHost]>([:])
-    /// Ended sessions by group, newest last.
+    /// Ended sessions by group, oldest first.
     private let ended = Mutex<[String: [LiveSessionState]]>([:])
+    /// Nodes that announced they are draining, with when we heard it.
+    private let draining = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let drainingSelf = Atomic<Bool>(false)
+    private let drainRequests = AsyncStream<Bool>.makeStream(bufferingPolicy: .bufferingNewest(4))
+    /// Groups with a start in progress here.
+    private let starting = Mutex<Set<String>>([])
 
-    public init(
+    init(
         dataDir: String,
         nodeID: String,
         settings: LiveSettings,
+        shell: Settings,
+        view: ClusterView,
+        links: PeerLinks,
+        state: NodeState,
         metricsFactory: any MetricsFactory,
+        replicationMetrics: ReplicationMetrics,
         logger: Logger
     ) {
         self.metrics = LiveMetrics(factory: metricsFactory)
+        self.replicationMetrics = replicationMetrics
         self.dataDir = dataDir
         self.nodeID = nodeID
         self.settings = settings
+        self.shell = shell
+        self.view = view
+        self.links = links
+        self.state = state
         self.logger = logger
     }
 
@@ -37,13 +80,62 @@ public final class LiveSessions: Service, Sendable {
 
     func directory(group: String, session: String) -> String { "\(dataDir)/groups/\(group)/\(session)" }
 
-    func json(_ state: LiveSessionState) -> SessionJSON { SessionJSON(state, primary: nodeID, replicas: [nodeID]) }
+    /// The replication clock: nanoseconds since this process started.
+    var replicationNow: ReplicationTime {
+        ReplicationTime(nanoseconds: UInt64(max(0, (ContinuousClock.now - start).nanoseconds)))
+    }
+
+    func json(_ state: LiveSessionState, host: SessionHost? = nil) async -> SessionJSON {
+        guard let host else { return SessionJSON(state, primary: nil, replicas: []) }
+        return SessionJSON(
+            state,
+            primary: await host.primaryHint,
+            replicas: await host.members,
+            epoch: await host.epoch
+        )
+    }
+
+    private func hooks(group: String) -> SessionHostHooks {
+        SessionHostHooks(
+            now: { [start] in ReplicationTime(nanoseconds: UInt64(max(0, (ContinuousClock.now - start).nanoseconds))) },
+            ended: { [weak self] state in self?.sessionEnded(state) },
+            roleChange: { [replicationMetrics] failover in
+                replicationMetrics.epochChanges.increment()
+                if failover { replicationMetrics.failovers.increment() }
+            },
+            replicaChange: { [replicationMetrics] in replicationMetrics.replicaChanges.increment() }
+        )
+    }
+
+    private func makeHost(
+        group: String,
+        session: String,
+        origin: SessionHost.Origin
+    ) async throws(StorageError) -> SessionHost {
+        let host = try SessionHost(
+            group: group,
+            session: session,
+            nodeID: nodeID,
+            origin: origin,
+            directory: directory(group: group, session: session),
+            settings: settings,
+            replication: shell.protocolSettings,
+            transport: links,
+            hooks: hooks(group: group),
+            now: replicationNow,
+            metrics: metrics,
+            logger: logger
+        )
+        try await host.activate()
+        return host
+    }
 
     // MARK: Lifecycle
 
-    /// Loads every session under the data dir: acknowledged events are replayed into state;
-    /// sessions that were live go on (their ingest may reconnect within the grace period).
-    public func restore() throws {
+    /// Loads every session under the data dir. Each rejoins its replica set as a replica and
+    /// campaigns at once (its primary is unknown after a restart); events become visible again
+    /// as soon as a primary commits, which re-establishes what was committed.
+    public func restore() async throws {
         let groupsDir = dataDir + "/groups"
         let fm = FileManager.default
         try fm.createDirectory(atPath: groupsDir, withIntermediateDirectories: true)
@@ -52,18 +144,10 @@ public final class LiveSessions: Service, Sendable {
         for group in (try? fm.contentsOfDirectory(atPath: groupsDir)) ?? [] where GroupID(group) != nil {
             for session in (try? fm.contentsOfDirectory(atPath: "\(groupsDir)/\(group)")) ?? [] {
                 let dir = directory(group: group, session: session)
-                let records = try AppendLog.readAll(path: dir + "/events.log")
-                var state = LiveSessionState(id: session, group: group, epoch: 1)
-                var events: [LiveEvent] = []
-                for record in records {
-                    guard let event = try? JSONCoding.decoder.decode(LiveEvent.self, from: Data(record)),
-                        (try? state.apply(event)) != nil
-                    else {
-                        logger.error("stopping replay at a bad record", metadata: ["live.dir": "\(dir)"])
-                        break
-                    }
-                    events.append(event)
-                }
+                guard ReplicaStore.exists(in: dir) else { continue }
+                let host = try await makeHost(group: group, session: session, origin: .restore)
+                hosts.withLock { $0[session] = host }
+                let state = await host.state
                 switch state.phase {
                 case .pending:
                     continue
@@ -71,15 +155,6 @@ public final class LiveSessions: Service, Sendable {
                     ended.withLock { $0[group, default: []].append(state) }
                     restoredEnded += 1
                 case .live:
-                    let host = try SessionHost(
-                        state: state,
-                        events: events,
-                        directory: dir,
-                        settings: settings,
-                        restored: true,
-                        metrics: metrics,
-                        logger: logger
-                    )
                     live.withLock { $0[group] = host }
                     metrics.sessions.increment()
                     restoredLive += 1
@@ -98,13 +173,91 @@ public final class LiveSessions: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                await tick()
+        for host in hosts.withLock({ Array($0.values) }) { await host.campaignSoon() }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.replicationLoop() }
+            group.addTask { await self.maintenanceLoop() }
+            group.addTask {
+                for await leave in self.drainRequests.stream {
+                    await self.drain(deadline: self.shell.drainDeadline) { line in
+                        self.logger.info("draining", metadata: ["drain.progress": "\(line)"])
+                    }
+                    if leave {
+                        self.logger.notice("drained; leaving the cluster")
+                        kill(getpid(), SIGTERM)
+                    }
+                }
             }
-        } onGracefulShutdown: {
+            await withGracefulShutdownHandler {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    await tick()
+                }
+            } onGracefulShutdown: {
+            }
+            // SIGTERM drains: hand primaries over before the node goes.
+            await drain(deadline: shell.drainDeadline) { line in
+                self.logger.info("draining", metadata: ["drain.progress": "\(line)"])
+            }
+            drainRequests.continuation.finish()
+            group.cancelAll()
         }
+    }
+
+    private func replicationLoop() async {
+        var lastVersion = -1
+        while !Task.isCancelled {
+            try? await Task.sleep(for: shell.tickInterval)
+            let all = hosts.withLock { Array($0.values) }
+            let snapshot = view.snapshot
+            var lost: Set<String>? = nil
+            if snapshot.version != lastVersion {
+                lastVersion = snapshot.version
+                lost = Set(snapshot.members.filter { $0.status != .alive }.map(\.id.rawValue))
+            }
+            for host in all {
+                if let lost, !lost.isEmpty { await host.membersLost(lost) }
+                await host.tickReplication()
+            }
+        }
+    }
+
+    private func maintenanceLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: shell.maintenanceInterval)
+            await maintain()
+        }
+    }
+
+    /// Primaries keep their replica sets whole; metrics of roles and lag.
+    func maintain() async {
+        let snapshot = view.snapshot
+        let drainingNodes = drainingNodeIDs()
+        let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue)).subtracting(drainingNodes)
+        var primaries = 0
+        var replicas = 0
+        var worstLag: [String: UInt64] = [:]
+        for host in hosts.withLock({ Array($0.values) }) {
+            let summary = await host.summary
+            if summary.phase == .ended { continue }
+            if summary.role == .primary {
+                primaries += 1
+                for (node, lag) in summary.lag { worstLag[node] = max(worstLag[node] ?? 0, lag) }
+                let candidates = preferenceList(group: summary.group, snapshot: snapshot).filter { alive.contains($0) }
+                let target = min(shell.replicas, max(1, alive.count + (alive.contains(nodeID) ? 0 : 1)))
+                await host.maintainMembers(
+                    alive: alive.union([nodeID]),
+                    candidates: candidates,
+                    target: target
+                )
+            } else {
+                replicas += 1
+            }
+        }
+        replicationMetrics.primaries.set(primaries)
+        replicationMetrics.replicas.set(replicas)
+        for (node, lag) in worstLag { replicationMetrics.lag(lag, replica: node) }
+        for (node, bytes) in links.queuedBytes() { replicationMetrics.queued(bytes, peer: node) }
     }
 
     /// Stats, pings, and the end of sessions whose ingest stayed away past the grace period.
@@ -112,86 +265,106 @@ public final class LiveSessions: Service, Sendable {
         let hosts = live.withLock { Array($0.values) }
         for host in hosts {
             await host.tick()
-            if await host.ingestGraceExpired(settings.ingestGrace) {
+            if await host.role == .primary, await host.ingestGraceExpired(settings.ingestGrace) {
                 let info = await host.info
                 logger.info(
                     "ending session: no ingest within the grace period",
                     metadata: ["live.group": "\(info.group)"]
                 )
-                _ = try? await end(host: host, by: LiveActor(user: info.host, role: .owner))
+                _ = try? await host.write(.end, by: LiveActor(user: info.host, role: .owner), now: Self.nowMillis())
             }
         }
     }
 
-    // MARK: Operations
+    // MARK: Placement
 
-    /// The live session of `group`, if any.
-    func host(group: String) -> SessionHost? { live.withLock { $0[group] } }
-
-    enum StartOutcome {
-        case started(LiveSessionState)
-        case alreadyLive(LiveSessionState)
+    /// The group's preference list over the current ring: every placed node, best first.
+    func preferenceList(group: String, snapshot: ClusterView.Snapshot? = nil) -> [String] {
+        let snapshot = snapshot ?? view.snapshot
+        return snapshot.ring.preferenceList(for: group, count: snapshot.members.count)
     }
 
-    func start(group: String, actor: LiveActor, title: String, record: Bool) async throws -> StartOutcome {
-        let id = Self.newSessionID()
-        let dir = directory(group: group, session: id)
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw StorageError.io(path: dir, reason: "\(error)")
+    func drainingNodeIDs() -> Set<String> {
+        let cutoff = ContinuousClock.now - .seconds(120)
+        var ids = draining.withLock { d -> Set<String> in
+            d = d.filter { $0.value > cutoff }
+            return Set(d.keys)
         }
-        let fresh = try SessionHost(
-            state: LiveSessionState(id: id, group: group, epoch: 1),
-            events: [],
-            directory: dir,
-            settings: settings,
-            restored: false,
-            metrics: metrics,
-            logger: logger
-        )
+        if drainingSelf.load(ordering: .relaxed) { ids.insert(nodeID) }
+        return ids
+    }
+
+    var isDraining: Bool { drainingSelf.load(ordering: .relaxed) }
+
+    // MARK: Operations
+
+    /// The live session of `group` held here, if any.
+    func host(group: String) -> SessionHost? { live.withLock { $0[group] } }
+
+    func host(session: String) -> SessionHost? { hosts.withLock { $0[session] } }
+
+    var allHosts: [SessionHost] { hosts.withLock { Array($0.values) } }
+
+    enum StartOutcome {
+        case started(LiveSessionState, SessionHost)
+        case alreadyLive(SessionHost)
+    }
+
+    /// Starts a session here as primary of epoch 1 with `members` (this node first).
+    func start(
+        group: String,
+        actor: LiveActor,
+        title: String,
+        record: Bool,
+        members: [String]
+    ) async throws -> StartOutcome {
+        if let existing = host(group: group) { return .alreadyLive(existing) }
         // Reserve the group before the first await, so two concurrent starts cannot both win.
-        let existing = live.withLock { hosts -> SessionHost? in
-            if let running = hosts[group] { return running }
-            hosts[group] = fresh
-            return nil
-        }
-        if let existing {
-            try? FileManager.default.removeItem(atPath: dir)
-            return .alreadyLive(await existing.state)
-        }
+        guard starting.withLock({ $0.insert(group).inserted }) else { throw LiveError.conflict }
+        defer { starting.withLock { _ = $0.remove(group) } }
+        let id = Self.newSessionID()
+        let fresh = try await makeHost(group: group, session: id, origin: .bootstrap(members: members))
+        live.withLock { $0[group] = fresh }
+        hosts.withLock { $0[id] = fresh }
+        metrics.sessions.increment()
         do {
             _ = try await fresh.write(.start(title: title, record: record), by: actor, now: Self.nowMillis())
         } catch {
             live.withLock { hosts in
                 if hosts[group] === fresh { hosts[group] = nil }
             }
-            try? FileManager.default.removeItem(atPath: dir)
+            hosts.withLock { $0[id] = nil }
+            metrics.sessions.decrement()
+            await fresh.discard()
             throw error
         }
         logger.info(
             "session started",
-            metadata: ["live.group": "\(group)", "live.session": "\(id)", "live.host": "\(actor.user)"]
+            metadata: [
+                "live.group": "\(group)", "live.session": "\(id)", "live.host": "\(actor.user)",
+                "replication.members": "\(members.joined(separator: ","))",
+            ]
         )
-        return .started(await fresh.state)
+        return .started(await fresh.state, fresh)
     }
 
-    /// Ends the live session of `host`'s group (by `actor`, who must be allowed to).
-    func end(host: SessionHost, by actor: LiveActor) async throws -> LiveSessionState {
-        _ = try await host.write(.end, by: actor, now: Self.nowMillis())
-        let state = await host.state
+    /// The `ended` event committed here (on every replica, not only the primary).
+    private func sessionEnded(_ state: LiveSessionState) {
         let removed = live.withLock { hosts -> Bool in
-            guard hosts[state.info.group] === host else { return false }
+            guard let host = hosts[state.info.group], host.sessionID == state.info.id else { return false }
             hosts[state.info.group] = nil
             return true
         }
         if removed { metrics.sessions.decrement() }
-        ended.withLock { $0[state.info.group, default: []].append(state) }
+        ended.withLock { all in
+            if !(all[state.info.group] ?? []).contains(where: { $0.info.id == state.info.id }) {
+                all[state.info.group, default: []].append(state)
+            }
+        }
         logger.info(
             "session ended",
             metadata: ["live.group": "\(state.info.group)", "live.session": "\(state.info.id)"]
         )
-        return state
     }
 
     /// Ended sessions of `group`, newest first.
@@ -203,11 +376,118 @@ public final class LiveSessions: Service, Sendable {
         ended.withLock { $0[group]?.first { $0.info.id == id } }
     }
 
-    /// The whole event log of an ended session, from disk.
-    func events(group: String, session: String) throws -> [LiveEvent] {
-        try AppendLog.readAll(path: directory(group: group, session: session) + "/events.log").compactMap {
-            try? JSONCoding.decoder.decode(LiveEvent.self, from: Data($0))
+    /// The whole committed event log of an ended session.
+    func events(group: String, session: String) async -> [LiveEvent] {
+        guard let host = host(session: session) else { return [] }
+        return Array(await host.events)
+    }
+
+    // MARK: Links
+
+    /// A message from a peer's link, in the order it was sent.
+    func deliver(_ message: LinkMessage, from peer: String) async {
+        switch message {
+        case .replication(let group, let replication):
+            var host = host(session: replication.session)
+            if host == nil, case .append = replication.kind, GroupID(group) != nil,
+                Self.isValidSessionID(replication.session)
+            {
+                host = await adoptReplica(group: group, session: replication.session)
+            }
+            guard let host else {
+                replicationMetrics.messagesDropped.increment()
+                return
+            }
+            await host.receive(replication, from: replication.sender)
+        case .media(_, let session, let bytes):
+            await host(session: session)?.relayed(bytes)
+        case .leaving(_, _, let node):
+            draining.withLock { $0[node] = ContinuousClock.now }
         }
+    }
+
+    /// A primary shipped us a session we do not hold: we are a new replica of it.
+    private func adoptReplica(group: String, session: String) async -> SessionHost? {
+        do {
+            let host = try await makeHost(group: group, session: session, origin: .replica)
+            let (stored, fresh) = hosts.withLock { hosts -> (SessionHost, Bool) in
+                if let existing = hosts[session] { return (existing, false) }
+                hosts[session] = host
+                return (host, true)
+            }
+            if fresh {
+                let replaced = live.withLock { live -> Bool in
+                    let had = live[group] != nil
+                    live[group] = host
+                    return !had
+                }
+                if replaced { metrics.sessions.increment() }
+                logger.info("replica of a session", metadata: ["live.group": "\(group)", "live.session": "\(session)"])
+            }
+            return stored
+        } catch {
+            logger.error("cannot hold a replica", metadata: ["live.session": "\(session)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    // MARK: Drain
+
+    /// Starts a drain in the background (`/admin/v1/drain`); `thenLeave` shuts the node down after
+    /// it, which announces the leave to the cluster (`/admin/v1/leave`).
+    func requestDrain(thenLeave: Bool) {
+        drainingSelf.store(true, ordering: .relaxed)
+        state.markDraining()
+        drainRequests.continuation.yield(thenLeave)
+    }
+
+    /// Where a drain stands, for `/admin/v1/sessions` readers and `qunbo drain`.
+    func drainStatus() async -> (primaries: Int, memberships: Int) {
+        var leading = 0
+        var following = 0
+        for host in allHosts {
+            let summary = await host.summary
+            guard summary.phase != .ended else { continue }
+            if summary.role == .primary { leading += 1 } else if summary.members.contains(nodeID) { following += 1 }
+        }
+        return (leading, following)
+    }
+
+    /// Hands every primary held here to a caught-up replica and asks primaries to replace this
+    /// node as a replica; stops new sessions from being placed here. Returns when nothing is led
+    /// here any more, or at the deadline. `progress` gets a line per round.
+    func drain(deadline: Duration, progress: (@Sendable (String) -> Void)? = nil) async {
+        drainingSelf.store(true, ordering: .relaxed)
+        state.markDraining()
+        let until = ContinuousClock.now + deadline
+        while ContinuousClock.now < until {
+            var leading = 0
+            var following = 0
+            for host in allHosts {
+                let summary = await host.summary
+                guard summary.phase != .ended else { continue }
+                if summary.role == .primary {
+                    leading += 1
+                    _ = await host.handOver(avoiding: drainingNodeIDs())
+                } else if summary.members.contains(nodeID) {
+                    following += 1
+                    if let primary = summary.primary {
+                        links.sendLeaving(group: summary.group, session: summary.session, to: primary)
+                    }
+                }
+            }
+            progress?("primaries left: \(leading), replica memberships left: \(following)")
+            if leading == 0 && following == 0 { break }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    static func isValidSessionID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 64
+            && id.utf8.allSatisfy { c in
+                (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
+                    || c == UInt8(ascii: "-")
+            }
     }
 
     /// Session ids sort by start time: 12 hex digits of milliseconds, then 8 random ones.

@@ -2,29 +2,42 @@ import Foundation
 import Live
 import Logging
 import NIOCore
+import Shard
 
-/// One live session held by this node: its event log (in memory and on disk), its domain state,
-/// its media pipeline (demuxer, GOP cache, HLS window, recording) and its viewers.
+/// One session held by this node as a member of its replica set: the replicated log (in memory
+/// and on disk), the domain state derived from it, its media pipeline (demuxer, GOP cache, HLS
+/// window, recording) and its viewers.
 ///
-/// Writes are decided and applied in this actor's order, so `seq` is assigned without gaps;
-/// each is acknowledged and shown to viewers only once it is durable, in `seq` order.
+/// The `SessionReplica` core decides what is durable and committed; this actor executes its
+/// directives. Every data entry is a `LiveEvent`, applied to the domain state as soon as it enters
+/// the log (so the primary decides the next command against every event it has proposed), and
+/// shown to viewers and acknowledged to writers only once committed, i.e. on the disks of a
+/// majority. Event `seq`s count data entries only (config entries take log seqs too), so they stay
+/// gap-free for viewers across failovers.
 actor SessionHost {
     nonisolated let sessionID: String
     nonisolated let group: String
+    nonisolated let nodeID: String
     let directory: String
+    private var replica: SessionReplica
+    /// Domain state after every event in the log, committed or not.
     private var session: LiveSession
-    private let log: AppendLog
+    private let store: ReplicaStore
+    private let transport: any ReplicationTransport
+    private let hooks: SessionHostHooks
     private let logger: Logger
     private let settings: LiveSettings
     private let metrics: LiveMetrics
 
-    /// Every event of the session, index = seq - 1; and its SSE rendering, encoded once.
-    private(set) var events: [LiveEvent] = []
+    /// Every event in the log, index = event seq - 1; the log seq of each; its SSE rendering.
+    private(set) var allEvents: [LiveEvent] = []
+    private var eventLogSeqs: [UInt64] = []
     private var rendered: [ByteBuffer] = []
-    /// Highest seq known durable, and highest shown to viewers.
-    private var durableSeq: UInt64 = 0
+    /// Events shown to viewers: the committed prefix.
     private var publishedSeq: UInt64 = 0
-    private var durableWaiters: [UInt64: [CheckedContinuation<Void, Never>]] = [:]
+    /// Writers waiting for their entry (by log seq) to commit.
+    private var commitWaiters: [UInt64: [CheckedContinuation<Void, any Error>]] = [:]
+    private var endedNotified = false
 
     private let eventFanout = FanoutGroup()
     private var mediaViewers: [UInt64: (user: String, queue: ViewerQueue)] = [:]
@@ -41,42 +54,121 @@ actor SessionHost {
     private(set) var lastIngestEnd: ContinuousClock.Instant?
     private var recording: Recording?
 
+    /// A session this node holds: a fresh primary (`bootstrap`), a restored one (`restore`), or a
+    /// replica created when its primary first ships to it.
+    enum Origin {
+        case bootstrap(members: [String])
+        case restore
+        case replica
+    }
+
     init(
-        state: LiveSessionState,
-        events: [LiveEvent],
+        group: String,
+        session id: String,
+        nodeID: String,
+        origin: Origin,
         directory: String,
         settings: LiveSettings,
-        restored: Bool,
+        replication: ReplicationSettings,
+        transport: any ReplicationTransport,
+        hooks: SessionHostHooks,
+        now: ReplicationTime,
         metrics: LiveMetrics,
         logger: Logger
     ) throws(StorageError) {
         self.metrics = metrics
-        self.sessionID = state.info.id
-        self.group = state.info.group
+        self.sessionID = id
+        self.group = group
+        self.nodeID = nodeID
         self.directory = directory
         self.settings = settings
-        self.session = LiveSession(state: state, settings: settings.session, filter: settings.filter)
-        self.log = try AppendLog(path: directory + "/events.log")
+        self.transport = transport
+        self.hooks = hooks
+        self.store = try ReplicaStore(directory: directory)
         var logger = logger
-        logger[metadataKey: "live.session"] = "\(state.info.id)"
-        logger[metadataKey: "live.group"] = "\(state.info.group)"
+        logger[metadataKey: "live.session"] = "\(id)"
+        logger[metadataKey: "live.group"] = "\(group)"
         self.logger = logger
         self.segmenter = HLSSegmenter(targetDuration: settings.hlsTargetDuration, windowSize: settings.hlsWindow)
-        self.events = events
-        self.rendered = events.map(SessionHost.sse)
-        self.durableSeq = UInt64(events.count)
-        self.publishedSeq = UInt64(events.count)
-        if state.info.record {
-            self.recording = try Recording(directory: directory + "/media")
+        let fresh = LiveSessionState(id: id, group: group, epoch: 1)
+        self.session = LiveSession(state: fresh, settings: settings.session, filter: settings.filter)
+        var seed = SystemRandomNumberGenerator()
+        var initial: [ReplicationDirective] = []
+        switch origin {
+        case .bootstrap(let members):
+            (replica, initial) = SessionReplica.bootstrapPrimary(
+                session: id,
+                me: nodeID,
+                members: members,
+                settings: replication,
+                random: seed.next(),
+                now: now
+            )
+        case .replica, .restore:
+            replica = SessionReplica(
+                session: id,
+                me: nodeID,
+                members: [],
+                settings: replication,
+                random: seed.next(),
+                now: now
+            )
         }
-        // A restored live session counts its grace from the restart; a new one only once its
-        // first ingest ends.
-        self.lastIngestEnd = restored ? ContinuousClock.now : nil
+        if case .restore = origin {
+            let (persisted, entries) = try store.load()
+            replica.restore(from: persisted, log: entries, now: now)
+        }
+        // A restored session counts its ingest grace from the restart.
+        self.lastIngestEnd = { if case .restore = origin { return ContinuousClock.now } else { return nil } }()
+        self.initial = initial
+    }
+
+    /// Directives of the bootstrap, run by `activate`.
+    private var initial: [ReplicationDirective] = []
+
+    /// Finishes construction on the actor: applies a restored log to the domain state and runs
+    /// the bootstrap's first directives. Call once, right after `init`.
+    func activate() throws(StorageError) {
+        for entry in replica.entries { applyEntry(entry) }
+        if !replica.entries.isEmpty, session.state.info.record, recording == nil {
+            recording = try Recording(directory: directory + "/media")
+        }
+        let directives = initial
+        initial = []
+        execute(directives, now: hooks.now())
     }
 
     var state: LiveSessionState { session.state }
     /// Host, title, record: known once the `started` event is applied.
     var info: SessionInfo { session.state.info }
+    /// Events visible to readers: the committed ones.
+    var events: ArraySlice<LiveEvent> { allEvents[..<Int(publishedSeq)] }
+    var role: ReplicaRole { replica.role }
+    var primaryHint: String? { replica.primary }
+    var members: [String] { replica.members }
+    var epoch: UInt64 { replica.epoch }
+
+    /// What `/admin/v1/sessions` shows.
+    var summary: SessionSummary {
+        SessionSummary(
+            group: group,
+            session: sessionID,
+            role: replica.role,
+            epoch: replica.epoch,
+            primary: replica.primary,
+            members: replica.members,
+            lastSeq: replica.lastSeq,
+            commitSeq: replica.commitSeq,
+            lag: replica.lag,
+            phase: session.state.phase
+        )
+    }
+
+    /// Nothing left to replicate: ended, committed here, and (on the primary) everywhere.
+    var isDormant: Bool {
+        guard session.state.phase == .ended, replica.commitSeq == replica.lastSeq else { return false }
+        return replica.role != .primary || replica.lag.values.allSatisfy { $0 == 0 }
+    }
 
     // MARK: Writes
 
@@ -86,8 +178,10 @@ actor SessionHost {
         case likes(total: Int64)
     }
 
-    /// Decides, applies, logs durably and publishes one command.
+    /// Decides one command on the primary, replicates it, and returns once a majority has it on
+    /// disk. Throws `LiveError` for refusals and `ReplicaRefusal` when this node cannot take it.
     func write(_ command: LiveCommand, by actor: LiveActor, now: Int64) async throws -> WriteResult {
+        guard replica.role == .primary else { throw ReplicaRefusal.notPrimary(hint: replica.primary) }
         switch session.decide(command, by: actor, now: now) {
         case .failure(let error):
             throw error
@@ -95,44 +189,233 @@ actor SessionHost {
             statsDirty = true
             return .likes(total: total)
         case .success(.duplicate(let seq)):
-            await waitDurable(seq)
+            let index = Int(seq) - 1
+            if index < eventLogSeqs.count { try await waitCommitted(eventLogSeqs[index]) }
             return .logged(seq: seq)
         case .success(.append(let event)):
             let started = ContinuousClock.now
-            try session.apply(event)
-            events.append(event)
-            rendered.append(Self.sse(event))
-            let record = Array(try JSONCoding.encoder.encode(event))
-            try await log.append([record])
-            markDurable(event.seq)
-            metrics.eventsLogged.increment()
+            let payload = Array(try JSONCoding.encoder.encode(event))
+            let clock = hooks.now()
+            switch replica.propose(payload, now: clock) {
+            case .failure(.transferInProgress(let target)):
+                throw ReplicaRefusal.notPrimary(hint: target)
+            case .failure:
+                throw ReplicaRefusal.notPrimary(hint: replica.primary)
+            case .success(let (logSeq, directives)):
+                execute(directives, now: clock)
+                try await waitCommitted(logSeq)
+            }
             metrics.writeLatency.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-            await afterApply(event)
             return .logged(seq: event.seq)
         }
     }
 
-    private func markDurable(_ seq: UInt64) {
-        // The log commits in FIFO order: everything up to `seq` is on disk now.
-        durableSeq = max(durableSeq, seq)
-        while publishedSeq < durableSeq {
+    private func waitCommitted(_ logSeq: UInt64) async throws {
+        guard logSeq > replica.commitSeq else { return }
+        try await withCheckedThrowingContinuation { commitWaiters[logSeq, default: []].append($0) }
+    }
+
+    /// Fails waiters for entries above `logSeq` (all when nil): their fate is unknown here.
+    private func failWaiters(above logSeq: UInt64?, _ error: ReplicaRefusal) {
+        for (seq, waiters) in commitWaiters where logSeq.map({ seq > $0 }) ?? true {
+            waiters.forEach { $0.resume(throwing: error) }
+            commitWaiters[seq] = nil
+        }
+    }
+
+    // MARK: Replication
+
+    /// A message from another replica of this session.
+    func receive(_ message: ReplicationMessage, from sender: String) {
+        let now = hooks.now()
+        execute(replica.receive(message, from: sender, now: now), now: now)
+    }
+
+    /// Timers; called every few milliseconds by `LiveSessions`.
+    func tickReplication() {
+        let now = hooks.now()
+        execute(replica.tick(now: now), now: now)
+    }
+
+    /// Gossip reports `suspects` (suspect, dead or left members): campaign now if one is our primary.
+    func membersLost(_ suspects: Set<String>) {
+        guard replica.role != .primary, let primary = replica.primary ?? lastKnownPrimary,
+            suspects.contains(primary)
+        else { return }
+        let now = hooks.now()
+        execute(replica.primaryLost(now: now), now: now)
+    }
+    private var lastKnownPrimary: String?
+
+    /// Primary: keeps the replica set at `target` members drawn from `candidates` (preference
+    /// order, alive, not draining): a lost or draining member is removed, then a newcomer added as
+    /// a learner (the core promotes it once caught up). One change at a time, as Raft requires.
+    func maintainMembers(alive: Set<String>, candidates: [String], target: Int) {
+        guard replica.role == .primary, session.state.phase == .live else { return }
+        let now = hooks.now()
+        if let gone = replica.members.first(where: { $0 != nodeID && !alive.contains($0) }) {
+            if case .success(let directives) = replica.removeMember(gone, now: now) {
+                logger.info("replacing a lost replica", metadata: ["replication.member": "\(gone)"])
+                hooks.replicaChange()
+                execute(directives, now: now)
+            }
+            return
+        }
+        if let stale = replica.learners.first(where: { !alive.contains($0) }) {
+            if case .success(let directives) = replica.removeMember(stale, now: now) { execute(directives, now: now) }
+            return
+        }
+        guard replica.members.count + replica.learners.count < target,
+            let newcomer = candidates.first(where: { !replica.members.contains($0) && !replica.learners.contains($0) })
+        else { return }
+        if case .success(let directives) = replica.addMember(newcomer, now: now) {
+            logger.info("adding a replica", metadata: ["replication.member": "\(newcomer)"])
+            hooks.replicaChange()
+            execute(directives, now: now)
+        }
+    }
+
+    /// Primary: hands the primary role to the most caught-up other member (drain). Returns the
+    /// target, or nil when there is none or this node is not primary.
+    func handOver(avoiding: Set<String>) -> String? {
+        guard replica.role == .primary else { return nil }
+        let lag = replica.lag
+        let target = replica.members.filter { $0 != nodeID && !avoiding.contains($0) }
+            .min { (lag[$0] ?? .max, $0) < (lag[$1] ?? .max, $1) }
+        guard let target else { return nil }
+        let now = hooks.now()
+        guard case .success(let directives) = replica.transferPrimary(to: target, now: now) else { return nil }
+        execute(directives, now: now)
+        return target
+    }
+
+    /// Waits until recorded segments are on disk (after `end`, so the replay is complete).
+    func flushRecording() async {
+        await recording?.flush()
+    }
+
+    /// After a restart, a session whose only member is this node campaigns at once (nobody else
+    /// can lead it). With other members it waits for the primary's heartbeat, which arrives
+    /// within one heartbeat interval if there is a primary: campaigning early would only raise
+    /// the epoch and depose a healthy primary.
+    func campaignSoon() {
+        guard replica.members == [nodeID] else { return }
+        let now = hooks.now()
+        execute(replica.primaryLost(now: now), now: now)
+    }
+
+    /// A session that lost the race to start: stop its replication before it is dropped.
+    func discard() {
+        failWaiters(above: nil, .outcomeUnknown)
+        replica = SessionReplica(session: sessionID, me: nodeID, members: [], random: 0, now: hooks.now())
+    }
+
+    /// Executes the core's directives in order (see `ReplicationDirective` for the contract).
+    private func execute(_ directives: [ReplicationDirective], now: ReplicationTime) {
+        for directive in directives {
+            switch directive {
+            case .send(let message, let node):
+                transport.send(message, group: group, to: node)
+            case .persist(let entries, let truncateAfter):
+                persist(entries, truncateAfter: truncateAfter)
+            case .persistVote(let epoch, let votedFor):
+                do {
+                    try store.writeVote(epoch: epoch, votedFor: votedFor)
+                } catch {
+                    // Without the vote on disk this node could vote twice after a restart: stop
+                    // taking part rather than risk it.
+                    logger.critical("cannot store the vote", metadata: ["error": "\(error)"])
+                    return
+                }
+            case .installSnapshot, .needSnapshot:
+                // Sessions are never compacted (logs are small), so no snapshot is ever shipped.
+                logger.warning("snapshot directive ignored")
+            case .committed(let upTo):
+                publish(upTo: upTo)
+            case .becamePrimary(let epoch):
+                logger.notice("primary", metadata: ["replication.epoch": "\(epoch)"])
+                lastKnownPrimary = nodeID
+                hooks.roleChange(epoch > 1)
+            case .steppedDown(let newPrimary):
+                logger.notice(
+                    "stepped down",
+                    metadata: ["replication.epoch": "\(replica.epoch)", "replication.primary": "\(newPrimary ?? "?")"]
+                )
+                failWaiters(above: replica.commitSeq, .outcomeUnknown)
+                hooks.roleChange(false)
+            }
+        }
+        if let primary = replica.primary { lastKnownPrimary = primary }
+    }
+
+    private func persist(_ entries: [ReplicationEntry], truncateAfter: UInt64?) {
+        if let truncateAfter {
+            // Only uncommitted events can go: rebuild the domain state without them.
+            let keep = eventLogSeqs.prefix { $0 <= truncateAfter }.count
+            if keep < allEvents.count {
+                let kept = Array(allEvents.prefix(keep))
+                var state = LiveSessionState(id: sessionID, group: group, epoch: 1)
+                for event in kept { try? state.apply(event) }
+                session = LiveSession(state: state, settings: settings.session, filter: settings.filter)
+                allEvents = kept
+                eventLogSeqs.removeLast(eventLogSeqs.count - keep)
+                rendered.removeLast(rendered.count - keep)
+            }
+            failWaiters(above: truncateAfter, .outcomeUnknown)
+        }
+        for entry in entries { applyEntry(entry) }
+        let lastSeq = entries.last?.seq ?? truncateAfter ?? 0
+        store.submit(entries, truncateAfter: truncateAfter) { [weak self] failure in
+            guard let self else { return }
+            Task { await self.durable(upTo: lastSeq, failure: failure) }
+        }
+    }
+
+    private func durable(upTo seq: UInt64, failure: StorageError?) {
+        if let failure {
+            // Not durable means never acknowledged: the entry stays unacked until a retry.
+            logger.error("cannot write the replication log", metadata: ["error": "\(failure)"])
+            return
+        }
+        let now = hooks.now()
+        execute(replica.localDurable(upTo: seq, now: now), now: now)
+    }
+
+    /// A data entry enters the log: apply its event to the domain state.
+    private func applyEntry(_ entry: ReplicationEntry) {
+        guard case .data(let payload) = entry.kind else { return }
+        do {
+            let event = try JSONCoding.decoder.decode(LiveEvent.self, from: Data(payload))
+            try session.apply(event)
+            allEvents.append(event)
+            eventLogSeqs.append(entry.seq)
+            rendered.append(Self.sse(event))
+        } catch {
+            logger.error(
+                "cannot apply a replicated event",
+                metadata: ["replication.seq": "\(entry.seq)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// Shows committed events to viewers and answers their writers.
+    private func publish(upTo logSeq: UInt64) {
+        while Int(publishedSeq) < allEvents.count, eventLogSeqs[Int(publishedSeq)] <= logSeq {
             publishedSeq += 1
+            let event = allEvents[Int(publishedSeq) - 1]
             eventFanout.broadcast(rendered[Int(publishedSeq) - 1], seq: publishedSeq)
             metrics.eventDeliveries.increment(by: Int64(eventFanout.count))
+            metrics.eventsLogged.increment()
+            afterCommit(event)
         }
-        for (waitSeq, waiters) in durableWaiters where waitSeq <= durableSeq {
+        for (seq, waiters) in commitWaiters where seq <= logSeq {
             waiters.forEach { $0.resume() }
-            durableWaiters[waitSeq] = nil
+            commitWaiters[seq] = nil
         }
     }
 
-    private func waitDurable(_ seq: UInt64) async {
-        guard seq > durableSeq else { return }
-        await withCheckedContinuation { durableWaiters[seq, default: []].append($0) }
-    }
-
-    /// Side effects of an event on live connections.
-    private func afterApply(_ event: LiveEvent) async {
+    /// Side effects of a committed event on live connections.
+    private func afterCommit(_ event: LiveEvent) {
         statsDirty = true
         switch event.type {
         case .started where event.record == true && recording == nil:
@@ -147,9 +430,13 @@ actor SessionHost {
             updateViewers()
             for (id, viewer) in mediaViewers where viewer.user == user { unsubscribeMedia(id) }
         case .ended:
-            await finishMedia()
+            finishMedia()
             for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
             for id in Array(mediaViewers.keys) { unsubscribeMedia(id) }
+            if !endedNotified {
+                endedNotified = true
+                hooks.ended(session.state)
+            }
         default:
             break
         }
@@ -194,9 +481,26 @@ actor SessionHost {
 
     // MARK: Media
 
-    /// Feeds ingest bytes: demux, cache, segment, record, fan out. Never waits on viewers.
-    func ingest(_ bytes: ByteBuffer) async throws {
+    /// Feeds ingest bytes on the primary: relays them to every other replica (one copy per
+    /// node, not acknowledged), then the local pipeline. Never waits on viewers or replicas.
+    func ingest(_ bytes: ByteBuffer) throws {
+        guard replica.role == .primary else { throw ReplicaRefusal.notPrimary(hint: replica.primary) }
         metrics.ingestBytes.increment(by: Int64(bytes.readableBytes))
+        let others = replica.members.filter { $0 != nodeID } + replica.learners
+        if !others.isEmpty { transport.relayMedia(bytes, group: group, session: sessionID, to: others) }
+        try feedMedia(bytes)
+    }
+
+    /// Media relayed by the primary: the same pipeline, so this replica serves viewers itself.
+    func relayed(_ bytes: ByteBuffer) {
+        guard replica.role != .primary else { return }
+        do { try feedMedia(bytes) } catch {
+            logger.error("cannot store relayed media", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Demux, cache, segment, record, fan out.
+    private func feedMedia(_ bytes: ByteBuffer) throws {
         let chunks = demuxer.feed(bytes.readableBytesView)
         for chunk in chunks {
             let buffer = ByteBuffer(bytes: chunk.bytes)
@@ -208,7 +512,7 @@ actor SessionHost {
             metrics.mediaBytesQueued.increment(by: Int64(buffer.readableBytes * mediaViewers.count))
             gop.append(chunk)
             for segment in segmenter.append(chunk, programInfo: demuxer.programInfo) {
-                try await store(segment)
+                try store(segment)
             }
         }
     }
@@ -230,18 +534,18 @@ actor SessionHost {
         lastIngestEnd = ContinuousClock.now
     }
 
-    private func store(_ segment: HLSSegment) async throws {
+    private func store(_ segment: HLSSegment) throws {
         segmentBuffers[segment.sequence] = ByteBuffer(bytes: segment.bytes)
         let keep = Set(segmenter.window.map(\.sequence))
         for key in segmentBuffers.keys where !keep.contains(key) && key != segment.sequence {
             segmentBuffers[key] = nil
         }
-        try await recording?.write(segment)
+        recording?.write(segment, logger: logger)
     }
 
-    private func finishMedia() async {
+    private func finishMedia() {
         if let last = segmenter.finish(lastPTS: demuxer.endPTS) {
-            do { try await store(last) } catch {
+            do { try store(last) } catch {
                 logger.error("cannot store final segment", metadata: ["error": "\(error)"])
             }
         }

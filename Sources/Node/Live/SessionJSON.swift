@@ -15,17 +15,17 @@ struct SessionJSON: Encodable, Sendable {
     var likes: Int64
     var tipsTotal: Int64
     var lastSeq: UInt64
-    var primary: String
+    var primary: String?
     var replicas: [String]
     var record: Bool
 
-    init(_ s: LiveSessionState, primary: String, replicas: [String]) {
+    init(_ s: LiveSessionState, primary: String?, replicas: [String], epoch: UInt64? = nil) {
         id = s.info.id
         group = s.info.group
         host = s.info.host
         title = s.info.title
         state = s.phase == .ended ? "ended" : "live"
-        epoch = s.info.epoch
+        self.epoch = epoch ?? s.info.epoch
         startedAt = LiveRFC3339.format(millis: s.info.startedAt)
         endedAt = s.info.endedAt.map { LiveRFC3339.format(millis: $0) }
         viewers = s.viewers
@@ -56,7 +56,7 @@ struct SessionJSON: Encodable, Sendable {
         try c.encode(likes, forKey: .likes)
         try c.encode(tipsTotal, forKey: .tipsTotal)
         try c.encode(lastSeq, forKey: .lastSeq)
-        try c.encode(primary, forKey: .primary)
+        if let primary { try c.encode(primary, forKey: .primary) } else { try c.encodeNil(forKey: .primary) }
         try c.encode(replicas, forKey: .replicas)
         try c.encode(record, forKey: .record)
     }

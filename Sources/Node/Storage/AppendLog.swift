@@ -28,7 +28,7 @@ public final class AppendLog: Sendable {
     private let queue: DispatchQueue
     private struct Pending {
         var data: [UInt8]
-        var continuation: CheckedContinuation<Void, Error>
+        var completion: @Sendable (StorageError?) -> Void
     }
     private struct State {
         var pending: [Pending] = []
@@ -50,25 +50,32 @@ public final class AppendLog: Sendable {
 
     /// Appends `records` (each gets a trailing newline) and returns once they are on disk.
     public func append(_ records: [[UInt8]]) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            submit(records) { failure in
+                if let failure { continuation.resume(throwing: failure) } else { continuation.resume() }
+            }
+        }
+    }
+
+    /// Queues `records` for writing and calls `completion` once they are on disk (nil) or failed.
+    /// Not async, so callers that must keep their writes in order (a replica's log) get the
+    /// order of their calls: submissions are written strictly first come, first written.
+    public func submit(_ records: [[UInt8]], completion: @escaping @Sendable (StorageError?) -> Void) {
         var data: [UInt8] = []
         data.reserveCapacity(records.reduce(0) { $0 + $1.count + 1 })
         for r in records {
             data.append(contentsOf: r)
             data.append(UInt8(ascii: "\n"))
         }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            let startFlush = state.withLock { s -> Bool in
-                if s.closed {
-                    continuation.resume(throwing: StorageError.io(path: path, reason: "log closed"))
-                    return false
-                }
-                s.pending.append(Pending(data: data, continuation: continuation))
-                guard !s.flushing else { return false }
-                s.flushing = true
-                return true
-            }
-            if startFlush { queue.async { self.flushLoop() } }
+        let (closed, startFlush) = state.withLock { s -> (Bool, Bool) in
+            if s.closed { return (true, false) }
+            s.pending.append(Pending(data: data, completion: completion))
+            guard !s.flushing else { return (false, false) }
+            s.flushing = true
+            return (false, true)
         }
+        if closed { completion(.io(path: path, reason: "log closed")) }
+        if startFlush { queue.async { self.flushLoop() } }
     }
 
     /// Writes everything pending with one fsync per round, until nothing is pending.
@@ -98,7 +105,7 @@ public final class AppendLog: Sendable {
                 failure = .io(path: path, reason: "fsync: " + String(cString: strerror(errno)))
             }
             for p in batch {
-                if let failure { p.continuation.resume(throwing: failure) } else { p.continuation.resume() }
+                p.completion(failure)
             }
         }
     }
@@ -145,5 +152,14 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(Storag
     if dir >= 0 {
         fsync(dir)
         close(dir)
+    }
+}
+
+/// Creates `path` and its parents if missing.
+func createDirectory(_ path: String) throws(StorageError) {
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        throw .io(path: path, reason: "\(error)")
     }
 }

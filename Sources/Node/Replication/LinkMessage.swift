@@ -1,0 +1,98 @@
+import NIOCore
+import Shard
+
+/// One message on a node-to-node link. A link frame's payload (see `BatchFrame`) is a run of
+/// `u32 length | message` records; each message is a tag byte then its fields:
+/// ```
+/// 1 replication: u16 groupLen | group | ReplicationCodec bytes
+/// 2 media:       u16 groupLen | group | u16 sessionLen | session | MPEG-TS bytes
+/// 3 leaving:     u16 groupLen | group | u16 sessionLen | session   (a draining replica asks its
+///                primary to replace it)
+/// ```
+/// The group travels with replication messages because a node that has never held the session
+/// (a newcomer replica) needs it to file the session's log.
+enum LinkMessage: Sendable {
+    case replication(group: String, ReplicationMessage)
+    case media(group: String, session: String, ByteBuffer)
+    case leaving(group: String, session: String, node: String)
+
+    enum DecodeError: Error, Equatable {
+        case truncated
+        case unknownTag(UInt8)
+        case badString
+        case replication(ReplicationCodecError)
+    }
+
+    /// Appends `u32 length | message` to `out`.
+    func encode(into out: inout ByteBuffer) {
+        let lengthIndex = out.writerIndex
+        out.writeInteger(UInt32(0))
+        switch self {
+        case .replication(let group, let message):
+            out.writeInteger(UInt8(1))
+            Self.writeString(group, into: &out)
+            var bytes: [UInt8] = []
+            ReplicationCodec.encode(message, into: &bytes)
+            out.writeBytes(bytes)
+        case .media(let group, let session, let bytes):
+            out.writeInteger(UInt8(2))
+            Self.writeString(group, into: &out)
+            Self.writeString(session, into: &out)
+            out.writeImmutableBuffer(bytes)
+        case .leaving(let group, let session, let node):
+            out.writeInteger(UInt8(3))
+            Self.writeString(group, into: &out)
+            Self.writeString(session, into: &out)
+            Self.writeString(node, into: &out)
+        }
+        out.setInteger(UInt32(out.writerIndex - lengthIndex - 4), at: lengthIndex)
+    }
+
+    /// Decodes every message of one frame payload.
+    static func decodeAll(_ payload: ByteBuffer) throws(DecodeError) -> [LinkMessage] {
+        var buffer = payload
+        var messages: [LinkMessage] = []
+        while buffer.readableBytes > 0 {
+            guard let length = buffer.readInteger(as: UInt32.self), var body = buffer.readSlice(length: Int(length))
+            else { throw .truncated }
+            messages.append(try decode(&body))
+        }
+        return messages
+    }
+
+    private static func decode(_ body: inout ByteBuffer) throws(DecodeError) -> LinkMessage {
+        guard let tag = body.readInteger(as: UInt8.self) else { throw .truncated }
+        switch tag {
+        case 1:
+            let group = try readString(&body)
+            let bytes = body.readBytes(length: body.readableBytes) ?? []
+            do {
+                return .replication(group: group, try ReplicationCodec.decode(bytes[...]))
+            } catch {
+                throw .replication(error)
+            }
+        case 2:
+            let group = try readString(&body)
+            let session = try readString(&body)
+            return .media(group: group, session: session, body.readSlice(length: body.readableBytes) ?? ByteBuffer())
+        case 3:
+            return .leaving(group: try readString(&body), session: try readString(&body), node: try readString(&body))
+        default:
+            throw .unknownTag(tag)
+        }
+    }
+
+    private static func writeString(_ string: String, into out: inout ByteBuffer) {
+        let utf8 = Array(string.utf8.prefix(Int(UInt16.max)))
+        out.writeInteger(UInt16(utf8.count))
+        out.writeBytes(utf8)
+    }
+
+    private static func readString(_ body: inout ByteBuffer) throws(DecodeError) -> String {
+        guard let length = body.readInteger(as: UInt16.self), let bytes = body.readBytes(length: Int(length)) else {
+            throw .truncated
+        }
+        guard let string = String(validating: bytes, as: UTF8.self) else { throw .badString }
+        return string
+    }
+}

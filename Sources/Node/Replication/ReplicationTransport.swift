@@ -1,0 +1,10 @@
+import NIOCore
+import Shard
+
+/// How a `SessionHost` reaches the other replicas of its session. Both calls return at once:
+/// messages are queued per destination node and shipped in batches (`PeerLinks`).
+protocol ReplicationTransport: Sendable {
+    func send(_ message: ReplicationMessage, group: String, to node: String)
+    /// One copy per destination node, however many viewers each has.
+    func relayMedia(_ bytes: ByteBuffer, group: String, session: String, to nodes: [String])
+}

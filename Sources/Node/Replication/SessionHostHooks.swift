@@ -1,0 +1,15 @@
+import Live
+import Shard
+
+/// What a `SessionHost` tells the node that holds it; all called on the host's actor, so they
+/// must return quickly.
+struct SessionHostHooks: Sendable {
+    /// The replication clock (monotonic, shared by every session of the node).
+    var now: @Sendable () -> ReplicationTime
+    /// The session's `ended` event committed: move it from live to ended.
+    var ended: @Sendable (LiveSessionState) -> Void
+    /// This node became primary (`true` when by failover, epoch > 1) or stopped being primary.
+    var roleChange: @Sendable (_ failover: Bool) -> Void
+    /// The primary started a replica-set change (add or remove).
+    var replicaChange: @Sendable () -> Void
+}

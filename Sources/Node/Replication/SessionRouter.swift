@@ -1,0 +1,425 @@
+import Foundation
+import Gossip
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Where a group's live session is: its replica set and primary, as one replica reports it.
+struct SessionLocation: Sendable, Codable, Equatable {
+    var group: String
+    var session: String
+    var epoch: UInt64
+    var primary: String?
+    var members: [String]
+}
+
+/// Gets client requests to the node that can serve them (API.md, Routing): writes and the
+/// ingest are forwarded to the session's primary over HTTP/2, retrying through a failover; viewer
+/// routes at a node that holds no replica are redirected (307) to the nearest healthy replica,
+/// or relayed when the client or the node asks for proxying.
+///
+/// A node that holds no replica finds the session by asking the group's preference list (where
+/// placement put its replicas) and caches the answer briefly.
+final class SessionRouter: Sendable {
+    /// Routing settings.
+    struct Settings: Sendable {
+        /// How long a forwarded write keeps retrying while the session has no reachable primary
+        /// (a failover in progress). Default 5 s: several election timeouts plus gossip detection.
+        var failoverWait: Duration = .seconds(5)
+        /// Deadline of one forwarded request. Default 10 s (a write waits for a majority's fsync).
+        var forwardTimeout: TimeAmount = .seconds(10)
+        /// Deadline of one lookup question to a peer. Default 500 ms.
+        var lookupTimeout: TimeAmount = .milliseconds(500)
+        /// How long a lookup answer is reused. Default 1 s; failures drop it at once.
+        var cacheTTL: Duration = .seconds(1)
+    }
+
+    static let lookupRoute = "/internal/v1/groups/:g/live"
+    static let forwardedHeader = "qunbo-forwarded"
+    static let primaryHeader = "qunbo-primary"
+
+    let sessions: LiveSessions
+    private let peers: PeerClient
+    private let view: ClusterView
+    private let gossip: GossipShell
+    private let secret: ClusterSecret?
+    private let mode: RouteMode
+    private let settings: Settings
+    private let metrics: ReplicationMetrics
+    private let logger: Logger
+    private let cache = Mutex<[String: (SessionLocation, ContinuousClock.Instant)]>([:])
+
+    init(
+        sessions: LiveSessions,
+        peers: PeerClient,
+        view: ClusterView,
+        gossip: GossipShell,
+        secret: ClusterSecret?,
+        mode: RouteMode,
+        settings: Settings = Settings(),
+        logger: Logger
+    ) {
+        self.sessions = sessions
+        self.peers = peers
+        self.view = view
+        self.gossip = gossip
+        self.secret = secret
+        self.mode = mode
+        self.settings = settings
+        self.metrics = sessions.replicationMetrics
+        self.logger = logger
+    }
+
+    var nodeID: String { sessions.nodeID }
+
+    // MARK: Finding sessions
+
+    /// What this node's replica of `group`'s live session knows, if it holds one.
+    func localLocation(group: String) async -> SessionLocation? {
+        guard let host = sessions.host(group: group) else { return nil }
+        return SessionLocation(
+            group: group,
+            session: host.sessionID,
+            epoch: await host.epoch,
+            primary: await host.primaryHint,
+            members: await host.members
+        )
+    }
+
+    /// The group's live session: from the local replica, the cache, or the preference list.
+    /// `needPrimary` keeps asking while the answers know of no primary.
+    func locate(group: String, needPrimary: Bool = false) async -> SessionLocation? {
+        if let local = await localLocation(group: group), !needPrimary || local.primary != nil { return local }
+        if let (cached, at) = cache.withLock({ $0[group] }), ContinuousClock.now - at < settings.cacheTTL,
+            !needPrimary || cached.primary != nil
+        {
+            return cached
+        }
+        let snapshot = view.snapshot
+        let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue))
+        let order = sessions.preferenceList(group: group, snapshot: snapshot).filter {
+            alive.contains($0) && $0 != nodeID
+        }
+        var found: SessionLocation?
+        for node in order.prefix(sessions.shell.replicas + 2) {
+            guard let answer = await askLocation(group: group, node: node) else { continue }
+            if found == nil || (found!.primary == nil && answer.primary != nil) || answer.epoch > found!.epoch {
+                found = answer
+            }
+            if let f = found, f.primary != nil { break }
+        }
+        if let found { cache.withLock { $0[group] = (found, .now) } }
+        return found
+    }
+
+    func forget(group: String) {
+        cache.withLock { $0[group] = nil }
+    }
+
+    private func askLocation(group: String, node: String) async -> SessionLocation? {
+        guard let address = address(of: node) else { return nil }
+        var headers = HTTPHeaders()
+        if let secret { headers.add(name: ClusterSecret.header, value: secret.value) }
+        guard
+            let response = try? await peers.request(
+                .GET,
+                "/internal/v1/groups/\(group)/live",
+                to: address,
+                headers: headers,
+                timeout: settings.lookupTimeout
+            ),
+            response.status == .ok
+        else { return nil }
+        return try? JSONDecoder().decode(SessionLocation.self, from: Data(response.body.readableBytesView))
+    }
+
+    /// The internal lookup route: this node's replica of the group's live session, or 404.
+    func handleLookup(_ request: Request) async throws -> Response {
+        guard let secret, secret.authenticates(request.headers) else {
+            throw APIError.forbidden("cluster routes need the cluster secret", code: "bad_cluster_secret")
+        }
+        guard let location = await localLocation(group: request.parameters["g"] ?? "") else {
+            throw APIError.notFound("no replica of a live session here", code: "no_live_session")
+        }
+        return .json(location)
+    }
+
+    func address(of node: String) -> String? {
+        view.snapshot.members.first { $0.id.rawValue == node }?.address
+    }
+
+    // MARK: Writes
+
+    /// Runs `local` if this node is the group's primary, else forwards the request (whose body is
+    /// `body`) to the primary, following hints and retrying through a failover.
+    func write(
+        _ request: Request,
+        group: String,
+        body: ByteBuffer,
+        local: @Sendable (SessionHost) async throws -> Response
+    ) async throws -> Response {
+        let forwarded = request.headers.first(name: Self.forwardedHeader) != nil
+        let deadline = ContinuousClock.now + settings.failoverWait
+        var hint: String?
+        while true {
+            if let host = sessions.host(group: group), await host.role == .primary || forwarded {
+                do {
+                    return try await local(host)
+                } catch ReplicaRefusal.notPrimary(let primary) {
+                    // Never applied here: safe to send elsewhere.
+                    if forwarded { return Self.notPrimary(primary) }
+                    hint = primary
+                } catch ReplicaRefusal.outcomeUnknown {
+                    throw APIError.unavailable(
+                        "the primary changed before this write was acknowledged; retry it with the same id",
+                        code: "outcome_unknown"
+                    )
+                }
+            } else if forwarded {
+                return Self.notPrimary(nil)
+            }
+            let target: String?
+            if let h = hint, h != nodeID {
+                target = h
+            } else {
+                let location = await locate(group: group, needPrimary: true)
+                if location == nil {
+                    throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+                }
+                target = location?.primary == nodeID ? nil : location?.primary
+            }
+            hint = nil
+            if let target, let address = address(of: target) {
+                metrics.writesForwarded.increment()
+                do {
+                    let response = try await forwardBuffered(request, body: body, to: address)
+                    if response.status == .serviceUnavailable, let code = response.headers.first(name: "qunbo-refusal"),
+                        code == "not_primary"
+                    {
+                        hint = response.headers.first(name: Self.primaryHeader)
+                        forget(group: group)
+                    } else {
+                        return response
+                    }
+                } catch {
+                    forget(group: group)
+                }
+            } else {
+                forget(group: group)
+            }
+            guard ContinuousClock.now < deadline else {
+                throw APIError.unavailable("no primary is reachable for this session; retry", code: "no_primary")
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+
+    static func notPrimary(_ hint: String?) -> Response {
+        var response = APIError.unavailable("this node is not the session's primary", code: "not_primary").response()
+        response.headers.add(name: "qunbo-refusal", value: "not_primary")
+        if let hint { response.headers.add(name: primaryHeader, value: hint) }
+        return response
+    }
+
+    /// Sends the request with a collected body to `address` and relays the answer.
+    func forwardBuffered(_ request: Request, body: ByteBuffer?, to address: String) async throws(PeerError) -> Response
+    {
+        let answer = try await peers.request(
+            request.method,
+            request.uri,
+            to: address,
+            headers: forwardHeaders(request),
+            body: body.flatMap { $0.readableBytes > 0 ? $0 : nil },
+            timeout: settings.forwardTimeout
+        )
+        var response = Response(status: answer.status, body: .buffer(answer.body))
+        for (name, value) in answer.headers where Self.relayedResponseHeaders.contains(name.lowercased()) {
+            response.headers.add(name: name, value: value)
+        }
+        return response
+    }
+
+    private static let relayedRequestHeaders: Set<String> = [
+        "authorization", "content-type", "last-event-id", "qunbo-route", "accept",
+    ]
+    private static let relayedResponseHeaders: Set<String> = [
+        "content-type", "retry-after", "cache-control", "qunbo-refusal", "qunbo-primary", "qunbo-replica", "location",
+    ]
+
+    private func forwardHeaders(_ request: Request) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        for (name, value) in request.headers where Self.relayedRequestHeaders.contains(name.lowercased()) {
+            headers.add(name: name, value: value)
+        }
+        headers.add(name: Self.forwardedHeader, value: nodeID)
+        return headers
+    }
+
+    // MARK: Ingest
+
+    /// Streams the broadcaster's body to the primary and relays its answer.
+    func forwardIngest(_ request: Request, group: String) async throws -> Response {
+        let deadline = ContinuousClock.now + settings.failoverWait
+        var location = await locate(group: group, needPrimary: true)
+        while location?.primary == nil || location?.primary == nodeID, ContinuousClock.now < deadline {
+            forget(group: group)
+            try await Task.sleep(for: .milliseconds(50))
+            location = await locate(group: group, needPrimary: true)
+        }
+        guard let location else {
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
+        guard let primary = location.primary, let address = address(of: primary) else {
+            throw APIError.unavailable("no primary is reachable for this session; retry", code: "no_primary")
+        }
+        metrics.writesForwarded.increment()
+        var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri)
+        head.headers = forwardHeaders(request)
+        head.headers.add(name: "host", value: address)
+        let body = request.body
+        let answer: PeerResponse
+        do {
+            answer = try await peers.exchange(to: address) { [head] outbound in
+                try await outbound.write(.head(head))
+                for try await chunk in body { try await outbound.write(.body(.byteBuffer(chunk))) }
+                try await outbound.write(.end(nil))
+            } receive: { inbound in
+                var status = HTTPResponseStatus.badGateway
+                var headers = HTTPHeaders()
+                var received = ByteBuffer()
+                while let part = try await inbound.next() {
+                    switch part {
+                    case .head(let h):
+                        status = h.status
+                        headers = h.headers
+                    case .body(var b):
+                        if received.readableBytes < 1 << 20 { received.writeBuffer(&b) }
+                    case .end:
+                        return PeerResponse(status: status, body: received, headers: headers)
+                    }
+                }
+                return PeerResponse(status: status, body: received, headers: headers)
+            }
+        } catch {
+            forget(group: group)
+            throw APIError.unavailable("the primary went away during the ingest; reconnect", code: "primary_lost")
+        }
+        var response = Response(status: answer.status, body: .buffer(answer.body))
+        if let type = answer.headers.first(name: "content-type") {
+            response.headers.add(name: "Content-Type", value: type)
+        }
+        return response
+    }
+
+    /// Asks the nodes that may hold a copy of the group's sessions (its preference list), in
+    /// order, and returns the first answer that found something; nil when none did.
+    func fromHolders(_ request: Request, group: String) async throws -> Response? {
+        let snapshot = view.snapshot
+        let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue))
+        let order = sessions.preferenceList(group: group, snapshot: snapshot).filter {
+            alive.contains($0) && $0 != nodeID
+        }
+        for node in order.prefix(sessions.shell.replicas + 2) {
+            guard let address = address(of: node),
+                let response = try? await forwardBuffered(request, body: nil, to: address),
+                response.status != .notFound
+            else { continue }
+            if case .buffer(let body) = response.body, body.readableBytes <= 2, response.status == .ok { continue }
+            return response
+        }
+        return nil
+    }
+
+    /// A read that is not a viewer stream (the session, comment history): relayed from the
+    /// primary, or any replica.
+    func read(_ request: Request, group: String) async throws -> Response {
+        guard request.headers.first(name: Self.forwardedHeader) == nil,
+            let location = await locate(group: group),
+            let node = location.primary ?? location.members.first,
+            let address = address(of: node)
+        else { throw APIError.notFound("no live session in group \(group)", code: "no_live_session") }
+        do {
+            return try await forwardBuffered(request, body: nil, to: address)
+        } catch {
+            forget(group: group)
+            throw APIError.unavailable("the session's node went away; retry", code: "replica_lost")
+        }
+    }
+
+    // MARK: Viewers
+
+    /// A viewer route for a group whose session has no replica here: 307 to the nearest healthy
+    /// replica, or relay it (`Qunbo-Route: proxy`, `--route proxy`). `streaming` routes (events,
+    /// stream.ts) relay as a stream with `contentType`; the others are relayed whole.
+    func viewer(_ request: Request, group: String, streaming contentType: String?) async throws -> Response {
+        guard request.headers.first(name: Self.forwardedHeader) == nil else {
+            throw APIError.notFound("no replica of this session here", code: "no_live_session")
+        }
+        guard let location = await locate(group: group), let replica = nearest(location.members) else {
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
+        let proxy = mode == .proxy || request.headers.first(name: "qunbo-route")?.lowercased() == "proxy"
+        guard proxy else {
+            metrics.viewersRedirected.increment()
+            var response = Response(status: .temporaryRedirect)
+            response.headers.add(name: "Location", value: replica.address + request.uri)
+            response.headers.add(name: "Qunbo-Replica", value: replica.id)
+            response.headers.add(name: "Cache-Control", value: "no-store")
+            return response
+        }
+        metrics.viewersProxied.increment()
+        guard let contentType else {
+            do {
+                var response = try await forwardBuffered(request, body: nil, to: replica.address)
+                response.headers.replaceOrAdd(name: "Qunbo-Replica", value: replica.id)
+                return response
+            } catch {
+                forget(group: group)
+                throw APIError.unavailable("the replica went away; retry", code: "replica_lost")
+            }
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: request.uri)
+        head.headers = forwardHeaders(request)
+        head.headers.add(name: "host", value: replica.address)
+        let peers = self.peers
+        let address = replica.address
+        var response = Response(
+            body: .stream { [head] writer in
+                _ = try await peers.exchange(to: address) { outbound in
+                    try await outbound.write(.head(head))
+                    try await outbound.write(.end(nil))
+                } receive: { inbound in
+                    while let part = try await inbound.next() {
+                        switch part {
+                        case .head(let h) where h.status != .ok:
+                            return
+                        case .head:
+                            continue
+                        case .body(let b):
+                            try await writer.write(b)
+                        case .end:
+                            return
+                        }
+                    }
+                }
+            }
+        )
+        response.headers.add(name: "Content-Type", value: contentType)
+        response.headers.add(name: "Cache-Control", value: "no-store")
+        response.headers.add(name: "Qunbo-Replica", value: replica.id)
+        return response
+    }
+
+    /// The nearest healthy member of `ids`: alive, lowest RTT estimate from here, then fewest viewers.
+    func nearest(_ ids: [String]) -> (id: String, address: String)? {
+        let members = view.snapshot.members.filter { $0.status == .alive && ids.contains($0.id.rawValue) }
+        let best = members.min { a, b in
+            let ra = gossip.rttEstimate(to: a.id) ?? .infinity
+            let rb = gossip.rttEstimate(to: b.id) ?? .infinity
+            if ra != rb { return ra < rb }
+            return (a.load.viewers, a.id.rawValue) < (b.load.viewers, b.id.rawValue)
+        }
+        return best.map { ($0.id.rawValue, $0.address) }
+    }
+}
