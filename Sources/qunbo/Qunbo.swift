@@ -8,7 +8,10 @@ struct Qunbo: AsyncParsableCommand {
         commandName: "qunbo",
         abstract: "Qunbo (群播): a federated cluster for group live streaming.",
         version: "0.1.0",
-        subcommands: [NodeCommand.self, TokenCommand.self, MembersCommand.self, RingCommand.self]
+        subcommands: [
+            NodeCommand.self, TokenCommand.self, MembersCommand.self, RingCommand.self, SessionsCommand.self,
+            DrainCommand.self,
+        ]
     )
 
     /// Parses and runs a command; every failure becomes one line on stderr (`qunbo: ...`) and a

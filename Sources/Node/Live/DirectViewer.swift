@@ -39,6 +39,7 @@ final class DirectViewer: @unchecked Sendable {
         user: String,
         startAfterSeq: UInt64 = 0,
         channel: any Channel,
+        isHTTP2: Bool = false,
         policy: Policy,
         limitBytes: Int,
         onSkip: @escaping @Sendable () -> Void
@@ -51,11 +52,15 @@ final class DirectViewer: @unchecked Sendable {
         self.limitBytes = limitBytes
         self.onSkip = onSkip
         self.done = channel.eventLoop.makePromise(of: Void.self)
-        // Lets the writer fall this far behind before the channel reports "not writable".
-        channel.setOption(
-            ChannelOptions.writeBufferWaterMark,
-            value: .init(low: limitBytes / 2, high: limitBytes)
-        ).whenComplete { _ in }
+        // Lets the writer fall this far behind before the channel reports "not writable". An
+        // HTTP/2 stream channel traps on this option (its writability follows the stream's
+        // flow-control window instead), so only a connection channel gets it.
+        if !isHTTP2 {
+            channel.setOption(
+                ChannelOptions.writeBufferWaterMark,
+                value: .init(low: limitBytes / 2, high: limitBytes)
+            ).whenComplete { _ in }
+        }
         channel.closeFuture.whenComplete { _ in self.finish() }
     }
 

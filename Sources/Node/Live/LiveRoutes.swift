@@ -315,6 +315,7 @@ struct LiveRoutes: Sendable {
                     let (viewer, backlog) = await host.subscribeEvents(
                         user: actor.user,
                         channel: writer.channel,
+                        isHTTP2: request.isHTTP2,
                         after: after
                     )
                     viewer.activate(initial: [ByteBuffer(string: "retry: 1000\n\n")] + backlog)

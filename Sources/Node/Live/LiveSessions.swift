@@ -234,6 +234,10 @@ public final class LiveSessions: Service, Sendable {
         let snapshot = view.snapshot
         let drainingNodes = drainingNodeIDs()
         let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue)).subtracting(drainingNodes)
+        // A suspect member keeps its place (a brief false suspicion must not move replicas);
+        // dead, left and draining members are replaced.
+        let present = Set(snapshot.members.filter { $0.status == .alive || $0.status == .suspect }.map(\.id.rawValue))
+            .subtracting(drainingNodes)
         var primaries = 0
         var replicas = 0
         var worstLag: [String: UInt64] = [:]
@@ -246,7 +250,7 @@ public final class LiveSessions: Service, Sendable {
                 let candidates = preferenceList(group: summary.group, snapshot: snapshot).filter { alive.contains($0) }
                 let target = min(shell.replicas, max(1, alive.count + (alive.contains(nodeID) ? 0 : 1)))
                 await host.maintainMembers(
-                    alive: alive.union([nodeID]),
+                    present: present.union([nodeID]),
                     candidates: candidates,
                     target: target
                 )
@@ -403,6 +407,21 @@ public final class LiveSessions: Service, Sendable {
             await host(session: session)?.relayed(bytes)
         case .leaving(_, _, let node):
             draining.withLock { $0[node] = ContinuousClock.now }
+        case .removed(let group, let session, let node):
+            guard node == nodeID, let host = host(session: session), await host.retire() else { return }
+            hosts.withLock { $0[session] = nil }
+            let dropped = live.withLock { live -> Bool in
+                guard live[group] === host else { return false }
+                live[group] = nil
+                return true
+            }
+            if dropped { metrics.sessions.decrement() }
+            // The other replicas hold the log; a stale copy here would only campaign after a restart.
+            try? FileManager.default.removeItem(atPath: directory(group: group, session: session))
+            logger.info(
+                "removed from the replica set",
+                metadata: ["live.group": "\(group)", "live.session": "\(session)"]
+            )
         }
     }
 

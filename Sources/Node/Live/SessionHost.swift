@@ -248,21 +248,52 @@ actor SessionHost {
     private var lastKnownPrimary: String?
 
     /// Primary: keeps the replica set at `target` members drawn from `candidates` (preference
-    /// order, alive, not draining): a lost or draining member is removed, then a newcomer added as
+    /// order, alive, not draining): a member not `present` (dead, left or draining) is removed,
+    /// then a newcomer added as
     /// a learner (the core promotes it once caught up). One change at a time, as Raft requires.
-    func maintainMembers(alive: Set<String>, candidates: [String], target: Int) {
+    func maintainMembers(present: Set<String>, candidates: [String], target: Int) {
         guard replica.role == .primary, session.state.phase == .live else { return }
         let now = hooks.now()
-        if let gone = replica.members.first(where: { $0 != nodeID && !alive.contains($0) }) {
+        if let gone = replica.members.first(where: { $0 != nodeID && !present.contains($0) }) {
             if case .success(let directives) = replica.removeMember(gone, now: now) {
                 logger.info("replacing a lost replica", metadata: ["replication.member": "\(gone)"])
                 hooks.replicaChange()
                 execute(directives, now: now)
+                transport.sendRemoved(group: group, session: sessionID, to: gone)
             }
             return
         }
-        if let stale = replica.learners.first(where: { !alive.contains($0) }) {
-            if case .success(let directives) = replica.removeMember(stale, now: now) { execute(directives, now: now) }
+        if let stale = replica.learners.first(where: { !present.contains($0) }) {
+            if case .success(let directives) = replica.removeMember(stale, now: now) {
+                execute(directives, now: now)
+                transport.sendRemoved(group: group, session: sessionID, to: stale)
+            }
+            return
+        }
+        // Rebalance toward placement (a node joined): add the better-placed node first, then,
+        // once it is a voter, remove the worst-placed replica. The primary itself never moves.
+        let rank = { (id: String) in candidates.firstIndex(of: id) ?? Int.max }
+        let ideal = Set(candidates.prefix(target))
+        if replica.members.count > target,
+            let worst = replica.members.filter({ $0 != nodeID }).max(by: { rank($0) < rank($1) }),
+            !ideal.contains(worst)
+        {
+            if case .success(let directives) = replica.removeMember(worst, now: now) {
+                logger.info("moving a replica to its placement", metadata: ["replication.member": "\(worst)"])
+                hooks.replicaChange()
+                execute(directives, now: now)
+                transport.sendRemoved(group: group, session: sessionID, to: worst)
+            }
+            return
+        }
+        if replica.members.count == target, replica.learners.isEmpty,
+            replica.members.contains(where: { $0 != nodeID && !ideal.contains($0) }),
+            let better = candidates.prefix(target).first(where: { !replica.members.contains($0) })
+        {
+            if case .success(let directives) = replica.addMember(better, now: now) {
+                hooks.replicaChange()
+                execute(directives, now: now)
+            }
             return
         }
         guard replica.members.count + replica.learners.count < target,
@@ -302,6 +333,17 @@ actor SessionHost {
         guard replica.members == [nodeID] else { return }
         let now = hooks.now()
         execute(replica.primaryLost(now: now), now: now)
+    }
+
+    /// This node was removed from the replica set (drain, or a false death): stop replicating,
+    /// close viewers (they resume on a replica). A primary ignores the notice: it cannot have been
+    /// removed (Raft removes a primary only after it handed over).
+    func retire() -> Bool {
+        guard replica.role != .primary else { return false }
+        for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
+        for id in Array(mediaViewers.keys) { unsubscribeMedia(id) }
+        discard()
+        return true
     }
 
     /// A session that lost the race to start: stop its replication before it is dropped.
@@ -450,6 +492,7 @@ actor SessionHost {
     func subscribeEvents(
         user: String,
         channel: any Channel,
+        isHTTP2: Bool,
         after: UInt64
     ) -> (viewer: DirectViewer, backlog: [ByteBuffer]) {
         let from = Int(min(after, publishedSeq))
@@ -461,6 +504,7 @@ actor SessionHost {
             user: user,
             startAfterSeq: publishedSeq,
             channel: channel,
+            isHTTP2: isHTTP2,
             policy: .disconnectWhenBehind,
             limitBytes: settings.eventQueueBytes,
             onSkip: { metrics.viewersDisconnected.increment() }

@@ -6,8 +6,10 @@ import Shard
 /// ```
 /// 1 replication: u16 groupLen | group | ReplicationCodec bytes
 /// 2 media:       u16 groupLen | group | u16 sessionLen | session | MPEG-TS bytes
-/// 3 leaving:     u16 groupLen | group | u16 sessionLen | session   (a draining replica asks its
-///                primary to replace it)
+/// 3 leaving:     u16 groupLen | group | u16 sessionLen | session | u16 nodeLen | node
+///                (a draining replica asks its primary to replace it)
+/// 4 removed:     same fields (a primary tells a replica it was removed from the replica set:
+///                Raft never tells it otherwise, since entries stop flowing to it)
 /// ```
 /// The group travels with replication messages because a node that has never held the session
 /// (a newcomer replica) needs it to file the session's log.
@@ -15,6 +17,7 @@ enum LinkMessage: Sendable {
     case replication(group: String, ReplicationMessage)
     case media(group: String, session: String, ByteBuffer)
     case leaving(group: String, session: String, node: String)
+    case removed(group: String, session: String, node: String)
 
     enum DecodeError: Error, Equatable {
         case truncated
@@ -39,8 +42,8 @@ enum LinkMessage: Sendable {
             Self.writeString(group, into: &out)
             Self.writeString(session, into: &out)
             out.writeImmutableBuffer(bytes)
-        case .leaving(let group, let session, let node):
-            out.writeInteger(UInt8(3))
+        case .leaving(let group, let session, let node), .removed(let group, let session, let node):
+            if case .leaving = self { out.writeInteger(UInt8(3)) } else { out.writeInteger(UInt8(4)) }
             Self.writeString(group, into: &out)
             Self.writeString(session, into: &out)
             Self.writeString(node, into: &out)
@@ -77,6 +80,8 @@ enum LinkMessage: Sendable {
             return .media(group: group, session: session, body.readSlice(length: body.readableBytes) ?? ByteBuffer())
         case 3:
             return .leaving(group: try readString(&body), session: try readString(&body), node: try readString(&body))
+        case 4:
+            return .removed(group: try readString(&body), session: try readString(&body), node: try readString(&body))
         default:
             throw .unknownTag(tag)
         }

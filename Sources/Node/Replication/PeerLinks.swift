@@ -79,6 +79,11 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         enqueue(.leaving(group: group, session: session, node: nodeID), to: primary)
     }
 
+    /// A primary tells `node` it is no longer a replica of the session.
+    func sendRemoved(group: String, session: String, to node: String) {
+        enqueue(.removed(group: group, session: session, node: node), to: node)
+    }
+
     @discardableResult
     private func enqueue(_ message: LinkMessage, to node: String) -> Bool {
         guard node != nodeID else { return false }

@@ -209,6 +209,11 @@ extension SessionReplica {
         guard candidate > commitSeq, log.epoch(at: candidate) == epoch else { return }
         commitSeq = candidate
         directives.append(.committed(upTo: candidate))
+        // Tell replicas that have everything now rather than at the next heartbeat: their viewers
+        // see an event only once they know it is committed, so this is their event latency.
+        for follower in followers where (progress[follower]?.nextSeq ?? 0) > log.lastSeq {
+            sendAppend(to: follower, into: &directives)
+        }
         maybePromoteLearner(into: &directives)
     }
 }
