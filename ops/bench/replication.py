@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Replication benchmarks on a real local cluster (release build, loopback).
+
+    ops/bench/replication.py failover    [--nodes 5] [--kills 20]
+    ops/bench/replication.py latency     [--nodes 3] [--rate 1000] [--seconds 20]
+    ops/bench/replication.py compression [--nodes 3] [--seconds 15]
+
+failover: a writer POSTs a comment every 10 ms at a node that is not the primary, each
+  stamped with its send time; an SSE viewer reads the session on a replica that is not the
+  primary. `kill -9` the primary; the figure is the time from the kill to the first event
+  delivered to the viewer that was sent after the kill. The killed node is restarted and the
+  replica set given time to heal before the next kill.
+latency: comments are POSTed at the primary at --rate/s (8 keep-alive connections, paced); a
+  viewer on another replica timestamps each arrival; p50/p99 of arrival - send.
+compression: node-to-node bytes before/after LZ4 (qunbo_replication_bytes_sent_total{stage})
+  for an event workload, then for a 2 Mb/s ffmpeg media stream, with the primary's CPU time.
+
+QUNBO_BIN=path uses that binary; otherwise `swift build -c release` runs first. The cluster
+lives in a temporary QUNBO_CLUSTER_DIR and is torn down at the end, also on failure.
+"""
+import argparse, base64, hashlib, hmac, http.client, json, os, random, socket, statistics, subprocess, sys
+import tempfile, threading, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def release_binary():
+    b = os.environ.get("QUNBO_BIN")
+    if b:
+        return b
+    subprocess.run(["swift", "build", "-c", "release", "--product", "qunbo"], cwd=ROOT, check=True)
+    return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip() + "/qunbo"
+
+
+def free_base(count):
+    while True:
+        base = random.randint(20000, 50000)
+        ok = True
+        for p in range(base, base + count):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return base
+
+
+class Cluster:
+    def __init__(self, n, extra=()):
+        self.n = n
+        self.dir = tempfile.mkdtemp(prefix="qunbo-repl-bench-")
+        self.base = free_base(n)
+        self.env = dict(os.environ, QUNBO_CLUSTER_DIR=self.dir, QUNBO_BIN=release_binary())
+        self.script("up", str(n), "--base-port", str(self.base), "--", "--log-level", "warning", *extra)
+        secrets = dict(l.strip().split("=", 1) for l in open(self.dir + "/env") if "=" in l)
+        self.secret = secrets["QUNBO_AUTH_SECRET"]
+
+    def script(self, name, *args):
+        subprocess.run([ROOT + "/cluster/" + name, *args], env=self.env, check=True, stdout=subprocess.DEVNULL)
+
+    def down(self):
+        subprocess.run([ROOT + "/cluster/down", "--wipe"], env=self.env, stdout=subprocess.DEVNULL)
+
+    def port(self, node):
+        return self.base + int(node[1:]) - 1
+
+    def token(self, user, role="owner", admin=False):
+        b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        claims = {"sub": user, "groups": {"g": role}, "exp": int(time.time()) + 7200}
+        if admin:
+            claims["admin"] = True
+        head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        body = b64(json.dumps(claims).encode())
+        sig = b64(hmac.new(self.secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+        return f"{head}.{body}.{sig}"
+
+    def call(self, node, method, path, body=None, admin=False, timeout=10):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port(node)}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": "Bearer " + self.token("host", admin=admin)})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.load(r)
+
+    def sessions(self, node):
+        try:
+            return self.call(node, "GET", "/admin/v1/sessions", admin=True, timeout=2)
+        except Exception:
+            return []
+
+    def metric(self, node, name):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port(node)}/metrics", timeout=5).read().decode()
+        return sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(name))
+
+    def pid(self, node):
+        return int(open(f"{self.dir}/{node}/pid").read())
+
+
+def wait(cond, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+class Viewer(threading.Thread):
+    """Reads a session's SSE on one node; calls on_event(seq, data, arrival_ns) per event."""
+
+    def __init__(self, cluster, node, on_event, after=0):
+        super().__init__(daemon=True)
+        self.cluster, self.node, self.on_event, self.after = cluster, node, on_event, after
+        self.stop = False
+
+    def run(self):
+        while not self.stop:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.cluster.port(self.node), timeout=30)
+                conn.request("GET", f"/v1/groups/g/live/events?after={self.after}",
+                             headers={"Authorization": "Bearer " + self.cluster.token("viewer", "member")})
+                r = conn.getresponse()
+                seq = None
+                while not self.stop:
+                    line = r.fp.readline()
+                    if not line:
+                        break
+                    line = line.decode().rstrip("\n")
+                    if line.startswith("id: "):
+                        seq = int(line[4:])
+                    elif line.startswith("data: ") and seq is not None:
+                        self.after = seq
+                        self.on_event(seq, line[6:], time.monotonic_ns())
+                        seq = None
+            except Exception:
+                time.sleep(0.05)
+
+
+class Writer:
+    """Keep-alive HTTP/1.1 POSTs of comments stamped with their send time."""
+
+    def __init__(self, cluster, node):
+        self.cluster, self.node = cluster, node
+        self.conn = None
+        self.token = cluster.token("writer", "member")
+        self.n = 0
+
+    def post(self, text):
+        self.n += 1
+        body = json.dumps({"text": text, "id": f"w{id(self)}-{self.n}"})
+        for _ in range(2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.cluster.port(self.node), timeout=10)
+                self.conn.request("POST", "/v1/groups/g/live/comments", body=body,
+                                  headers={"Authorization": "Bearer " + self.token, "Content-Type": "application/json"})
+                r = self.conn.getresponse()
+                r.read()
+                return r.status
+            except Exception:
+                self.conn = None
+        return 0
+
+
+def primary_of(cluster, nodes):
+    for n in nodes:
+        for s in cluster.sessions(n):
+            if not s["ended"] and s["role"] == "primary":
+                return n, s
+    return None
+
+
+def failover(args):
+    c = Cluster(args.nodes)
+    try:
+        nodes = [f"n{i}" for i in range(1, args.nodes + 1)]
+        c.call("n1", "POST", "/v1/groups/g/live", {"title": "failover"})
+        results = []
+        for k in range(args.kills):
+            primary, s = wait(lambda: primary_of(c, nodes), 10, "a primary")
+            wait(lambda: len(primary_of(c, nodes)[1]["members"]) >= 3 and max(primary_of(c, nodes)[1]["lagByReplica"].values() or [0]) == 0,
+                 20, "a whole replica set")
+            primary, s = primary_of(c, nodes)
+            others = [m for m in s["members"] if m != primary]
+            watch_node = others[0]
+            write_node = next(n for n in nodes if n != primary)
+            kill_at = [None]
+            first = [None]
+
+            def on_event(seq, data, arrival):
+                if kill_at[0] is None or first[0] is not None:
+                    return
+                try:
+                    sent = int(json.loads(data).get("text", "0").split("=")[1])
+                except Exception:
+                    return
+                if sent >= kill_at[0]:
+                    first[0] = arrival
+
+            viewer = Viewer(c, watch_node, on_event, after=s["lastSeq"])
+            viewer.start()
+            writer = Writer(c, write_node)
+            stop = [False]
+
+            def write_loop():
+                while not stop[0]:
+                    writer.post(f"t={time.monotonic_ns()}")
+                    time.sleep(0.01)
+
+            wt = threading.Thread(target=write_loop, daemon=True)
+            wt.start()
+            time.sleep(1.0)
+            os.kill(c.pid(primary), 9)
+            kill_at[0] = time.monotonic_ns()
+            wait(lambda: first[0], 15, "the first event after the kill")
+            ms = (first[0] - kill_at[0]) / 1e6
+            results.append(ms)
+            stop[0] = True
+            wt.join()
+            viewer.stop = True
+            print(f"kill {k + 1}/{args.kills}: primary {primary} -> first new event at {watch_node} after {ms:.0f} ms",
+                  flush=True)
+            c.script("restart", primary)
+        print(f"failover over {len(results)} kills: median {statistics.median(results):.0f} ms, "
+              f"max {max(results):.0f} ms, min {min(results):.0f} ms")
+    finally:
+        c.down()
+
+
+def latency(args):
+    c = Cluster(args.nodes)
+    try:
+        nodes = [f"n{i}" for i in range(1, args.nodes + 1)]
+        c.call("n1", "POST", "/v1/groups/g/live", {"title": "latency"})
+        primary, s = wait(lambda: primary_of(c, nodes), 10, "a primary")
+        watch = next(m for m in s["members"] if m != primary)
+        lat = []
+
+        def on_event(seq, data, arrival):
+            try:
+                sent = int(json.loads(data).get("text", "0").split("=")[1])
+            except Exception:
+                return
+            lat.append((arrival - sent) / 1e6)
+
+        viewer = Viewer(c, watch, on_event)
+        viewer.start()
+        time.sleep(0.5)
+        threads, per = 8, args.rate / 8
+        end = time.monotonic() + args.seconds
+        codes = {}
+        lock = threading.Lock()
+
+        def loop():
+            w = Writer(c, primary)
+            w.token = c.token(f"writer{random.random()}", "member")
+            nxt = time.monotonic()
+            while time.monotonic() < end:
+                code = w.post(f"t={time.monotonic_ns()}")
+                with lock:
+                    codes[code] = codes.get(code, 0) + 1
+                nxt += 1 / per
+                time.sleep(max(0, nxt - time.monotonic()))
+
+        ts = [threading.Thread(target=loop) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        time.sleep(1)
+        viewer.stop = True
+        lat.sort()
+        sent = sum(codes.values())
+        print(f"cross-node latency, POST at primary {primary} -> SSE viewer at replica {watch}: "
+              f"{sent / args.seconds:.0f} writes/s sent ({codes}), {len(lat)} delivered, "
+              f"p50 {lat[len(lat) // 2]:.1f} ms, p99 {lat[int(len(lat) * 0.99)]:.1f} ms, max {lat[-1]:.1f} ms")
+    finally:
+        c.down()
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def compression(args):
+    c = Cluster(args.nodes)
+    try:
+        nodes = [f"n{i}" for i in range(1, args.nodes + 1)]
+        c.call("n1", "POST", "/v1/groups/g/live", {"title": "compression"})
+        primary, s = wait(lambda: primary_of(c, nodes), 10, "a primary")
+
+        def bytes_sent():
+            return (c.metric(primary, 'qunbo_replication_bytes_sent_total{stage="raw"}'),
+                    c.metric(primary, 'qunbo_replication_bytes_sent_total{stage="wire"}'))
+
+        raw0, wire0 = bytes_sent()
+        cpu0 = cpu_seconds(c.pid(primary))
+        words = "hello great stream nice play love this song again wow cool lol thanks".split()
+        end = time.monotonic() + args.seconds
+        w = Writer(c, primary)
+        n = 0
+        while time.monotonic() < end:
+            w.post(" ".join(random.choice(words) for _ in range(8)))
+            n += 1
+        raw1, wire1 = bytes_sent()
+        cpu1 = cpu_seconds(c.pid(primary))
+        print(f"events: {n} comments, raw {raw1 - raw0:.0f} B -> wire {wire1 - wire0:.0f} B "
+              f"({(wire1 - wire0) / (raw1 - raw0):.2f}), primary CPU {cpu1 - cpu0:.2f} s")
+        token = c.token("host")
+        ff = subprocess.Popen(["ffmpeg", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+                               "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine", "-t", str(args.seconds),
+                               "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2M", "-g", "25", "-c:a", "aac",
+                               "-f", "mpegts", f"http://127.0.0.1:{c.port(primary)}/v1/groups/g/live/ingest?access_token={token}"])
+        time.sleep(1)
+        raw0, wire0 = bytes_sent()
+        cpu0 = cpu_seconds(c.pid(primary))
+        ff.wait()
+        time.sleep(0.5)
+        raw1, wire1 = bytes_sent()
+        cpu1 = cpu_seconds(c.pid(primary))
+        print(f"media: raw {raw1 - raw0:.0f} B -> wire {wire1 - wire0:.0f} B "
+              f"({(wire1 - wire0) / max(1, raw1 - raw0):.3f}), primary CPU {cpu1 - cpu0:.2f} s (ingest, relay, HLS)")
+    finally:
+        c.down()
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("failover")
+    f.add_argument("--nodes", type=int, default=5)
+    f.add_argument("--kills", type=int, default=20)
+    l = sub.add_parser("latency")
+    l.add_argument("--nodes", type=int, default=3)
+    l.add_argument("--rate", type=float, default=1000)
+    l.add_argument("--seconds", type=float, default=20)
+    m = sub.add_parser("compression")
+    m.add_argument("--nodes", type=int, default=3)
+    m.add_argument("--seconds", type=float, default=15)
+    args = p.parse_args()
+    {"failover": failover, "latency": latency, "compression": compression}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
