@@ -10,6 +10,7 @@ enum AdminRoutes {
         gossip: GossipShell,
         view: ClusterView,
         sessions: LiveSessions,
+        faults: FaultInjector?,
         replicas: Int
     ) {
         router.add(.GET, "/admin/v1/members") { request in
@@ -58,6 +59,19 @@ enum AdminRoutes {
             for host in sessions.allHosts { list.append(await host.summary.json) }
             list.sort { ($0.group, $0.session) < ($1.group, $1.session) }
             return .json(list)
+        }
+        // Only with --fault-injection: the chaos harness partitions, delays and drops peer traffic.
+        if let faults {
+            router.add(.GET, "/admin/v1/faults") { request in
+                try await access.requireAdmin(request)
+                return .json(faults.current)
+            }
+            router.add(.PUT, "/admin/v1/faults") { request in
+                try await access.requireAdmin(request)
+                let new = try await request.decodeJSON(FaultInjector.Faults.self, limit: 64 * 1024)
+                faults.set(new)
+                return .json(new)
+            }
         }
         router.add(.POST, "/admin/v1/drain") { request in
             try await access.requireAdmin(request)

@@ -9,7 +9,7 @@ extension NodeConfig {
     public static let settingNames: [String] = [
         "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
         "cluster-secret", "tls-cert", "tls-key", "route", "log-level", "ingest-grace", "idle-timeout",
-        "shutdown-timeout", "max-body-bytes", "keyword-filter",
+        "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -90,6 +90,13 @@ extension NodeConfig {
         if let (v, _) = lookup("cluster-secret"), !v.isEmpty { config.clusterSecret = v }
         if let (v, _) = lookup("tls-cert") { config.tlsCert = v }
         if let (v, _) = lookup("tls-key") { config.tlsKey = v }
+        if let (v, src) = lookup("fault-injection") {
+            switch v.lowercased() {
+            case "true", "on", "1", "yes": config.faultInjection = true
+            case "false", "off", "0", "no", "": config.faultInjection = false
+            default: throw .invalidValue(name: "fault-injection", value: v, expected: "true or false", source: src)
+            }
+        }
         if let (v, src) = lookup("route") {
             guard let mode = RouteMode(rawValue: v) else {
                 throw .invalidValue(name: "route", value: v, expected: "redirect or proxy", source: src)

@@ -47,6 +47,10 @@ public struct NodeConfig: Sendable, Equatable {
     /// Words that comments and questions may not contain (case-insensitive substrings); a
     /// match is refused with 400 `filtered`. Default none.
     public var keywordFilter: [String] = []
+    /// Test and chaos-harness only: enables `/admin/v1/faults`, which makes this node's peer
+    /// traffic drop, lose or delay messages to chosen peers (partitions and zone distance without
+    /// kernel support). Default false: no fault can be injected into a production node.
+    public var faultInjection: Bool = false
 
     public init(id: String? = nil, listen: HostPort = HostPort(host: "127.0.0.1", port: 7000)) {
         self.listen = listen

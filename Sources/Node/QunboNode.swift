@@ -40,7 +40,9 @@ public struct QunboNode: Sendable {
         )
         let view = ClusterView(myself: myself)
         let lostConnections = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(256))
-        let peers = PeerClient(group: group, logger: logger) { address in
+        let faults = config.faultInjection ? FaultInjector(view: view) : nil
+        if faults != nil { logger.warning("fault injection is on: /admin/v1/faults can break this node's peer traffic") }
+        let peers = PeerClient(group: group, logger: logger, faults: faults) { address in
             lostConnections.continuation.yield(address)
         }
         let gossip = GossipShell(
@@ -78,6 +80,9 @@ public struct QunboNode: Sendable {
         )
         var shell = LiveSessions.Settings()
         shell.replicas = config.replicas
+        // SIGTERM drains within the shutdown budget, leaving half of it to gossip's leave and
+        // the server's in-flight requests.
+        shell.drainDeadline = config.shutdownTimeout / 2
         let sessions = LiveSessions(
             dataDir: config.dataDir,
             nodeID: config.id,
@@ -110,6 +115,7 @@ public struct QunboNode: Sendable {
             gossip: gossip,
             view: view,
             sessions: sessions,
+            faults: faults,
             replicas: config.replicas
         )
         LiveRoutes(sessions: sessions, cluster: cluster, access: access, maxBodyBytes: config.maxBodyBytes)

@@ -35,6 +35,11 @@ struct NodeCommand: AsyncParsableCommand {
     var maxBodyBytes: String?
     @Option(name: .customLong("keyword-filter"), help: "Comma-separated words refused in comments and questions.")
     var keywordFilter: String?
+    @Option(
+        name: .customLong("fault-injection"),
+        help: "true enables /admin/v1/faults (tests and chaos runs only; default false)."
+    )
+    var faultInjection: String?
     @Option(help: "YAML config file; keys are the flag names.") var config: String?
 
     func run() async throws {
@@ -44,7 +49,7 @@ struct NodeCommand: AsyncParsableCommand {
             ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("route", route),
             ("log-level", logLevel), ("ingest-grace", ingestGrace), ("idle-timeout", idleTimeout),
             ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("keyword-filter", keywordFilter),
-            ("config", config),
+            ("fault-injection", faultInjection), ("config", config),
         ]
         var flags: [String: String] = [:]
         for case (let name, let value?) in given { flags[name] = value }

@@ -59,6 +59,8 @@ public final class PeerClient: Sendable {
     private let logger: Logger
     private let connections = Mutex<[String: EventLoopFuture<Connection>]>([:])
     private let onConnectionLost: @Sendable (String) -> Void
+    /// Set only with `--fault-injection`: drops, loses or delays requests to chosen peers.
+    let faults: FaultInjector?
 
     /// - Parameter onConnectionLost: called with the peer's address when an established
     ///   connection closes without us closing it (a killed peer's socket is reset at once).
@@ -66,8 +68,10 @@ public final class PeerClient: Sendable {
         group: any EventLoopGroup,
         settings: Settings = Settings(),
         logger: Logger,
+        faults: FaultInjector? = nil,
         onConnectionLost: @escaping @Sendable (String) -> Void = { _ in }
     ) {
+        self.faults = faults
         self.group = group
         self.settings = settings
         self.logger = logger
@@ -164,6 +168,13 @@ public final class PeerClient: Sendable {
 
     /// A new HTTP/2 stream on the shared connection to `address`, speaking HTTP/1-style parts.
     private func openStream(to address: String) async throws(PeerError) -> PeerStream {
+        if let faults {
+            switch faults.verdict(address: address) {
+            case .drop: throw .connectFailed(address, "fault injection: message dropped")
+            case .deliver(let delay) where delay > .zero: try? await Task.sleep(for: delay)
+            case .deliver: break
+            }
+        }
         let connection = try await connection(to: address)
         let stream: PeerStream
         do {

@@ -460,18 +460,6 @@ public final class LiveSessions: Service, Sendable {
         drainRequests.continuation.yield(thenLeave)
     }
 
-    /// Where a drain stands, for `/admin/v1/sessions` readers and `qunbo drain`.
-    func drainStatus() async -> (primaries: Int, memberships: Int) {
-        var leading = 0
-        var following = 0
-        for host in allHosts {
-            let summary = await host.summary
-            guard summary.phase != .ended else { continue }
-            if summary.role == .primary { leading += 1 } else if summary.members.contains(nodeID) { following += 1 }
-        }
-        return (leading, following)
-    }
-
     /// Hands every primary held here to a caught-up replica and asks primaries to replace this
     /// node as a replica; stops new sessions from being placed here. Returns when nothing is led
     /// here any more, or at the deadline. `progress` gets a line per round.
@@ -486,6 +474,9 @@ public final class LiveSessions: Service, Sendable {
                 let summary = await host.summary
                 guard summary.phase != .ended else { continue }
                 if summary.role == .primary {
+                    // A session with no other replica (a one-node cluster) cannot be handed over;
+                    // it stays here, and its log on disk, until the node comes back.
+                    guard summary.members.count > 1 else { continue }
                     leading += 1
                     _ = await host.handOver(avoiding: drainingNodeIDs())
                 } else if summary.members.contains(nodeID) {

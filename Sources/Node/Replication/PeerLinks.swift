@@ -130,7 +130,7 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
             }
             let sent = SentCount()
             do {
-                try await stream(to: address, queue: queue, sent: sent)
+                try await stream(to: address, node: node, queue: queue, sent: sent)
             } catch {
                 logger.debug("link to \(node) broke", metadata: ["error": "\(error)"])
             }
@@ -140,7 +140,7 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         }
     }
 
-    private func stream(to address: String, queue: LinkQueue, sent: SentCount) async throws {
+    private func stream(to address: String, node: String, queue: LinkQueue, sent: SentCount) async throws {
         var headers = HTTPHeaders()
         headers.add(name: "host", value: address)
         headers.add(name: "content-type", value: "application/x-qunbo-frame")
@@ -149,9 +149,17 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: Self.route, headers: headers)
         let options = settings.compression
         let metrics = self.metrics
+        let peers = self.peers
         try await peers.exchange(to: address) { outbound in
             try await outbound.write(.head(head))
             while let payload = await queue.take() {
+                if let faults = peers.faults {
+                    switch faults.verdict(node: node) {
+                    case .drop: throw PeerError.streamFailed(address, "fault injection: frame dropped")
+                    case .deliver(let delay) where delay > .zero: try await Task.sleep(for: delay)
+                    case .deliver: break
+                    }
+                }
                 var frame = ByteBuffer()
                 let result = BatchFrame.encode(payload, into: &frame, options: options)
                 try await outbound.write(.body(.byteBuffer(frame)))
@@ -177,8 +185,24 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
             throw APIError.forbidden("cluster routes need the cluster secret", code: "bad_cluster_secret")
         }
         let sender = request.headers.first(name: "qunbo-node") ?? "?"
+        do {
+            try await receive(request.body, from: sender, deliver: deliver)
+        } catch let error as APIError {
+            throw error
+        } catch {
+            // The peer closed or reset its stream (it restarts it): the end of a link, not a fault.
+            logger.debug("link from \(sender) ended", metadata: ["error": "\(error)"])
+        }
+        return Response(status: .noContent)
+    }
+
+    private func receive(
+        _ body: RequestBody,
+        from sender: String,
+        deliver: @Sendable (LinkMessage, String) async -> Void
+    ) async throws {
         var buffer = ByteBuffer()
-        for try await var chunk in request.body {
+        for try await var chunk in body {
             buffer.writeBuffer(&chunk)
             while true {
                 let payload: ByteBuffer?
@@ -209,7 +233,6 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
             }
             buffer.discardReadBytes()
         }
-        return Response(status: .noContent)
     }
 }
 

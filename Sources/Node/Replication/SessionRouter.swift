@@ -110,7 +110,10 @@ final class SessionRouter: Sendable {
             if let f = found, f.primary != nil { break }
         }
         if let found { cache.withLock { $0[group] = (found, .now) } }
-        return found
+        // Nobody answered with a primary, but this node holds a replica: the session exists, its
+        // primary is just unknown (an election, or this node is cut off), which is not a 404.
+        if let found { return found }
+        return await localLocation(group: group)
     }
 
     func forget(group: String) {

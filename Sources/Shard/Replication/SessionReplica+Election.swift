@@ -4,17 +4,26 @@ extension SessionReplica {
     /// bootstrap primary the only possible primary of epoch 1.
     var canCampaign: Bool { members.contains(me) && log.lastSeq > 0 }
 
+    /// A campaign that no voter answered is retried in the same epoch (it already holds its own
+    /// vote there, so this is safe): the voters are unreachable, sticky to a live primary, or
+    /// ignoring a node outside their configuration (a replica removed while it was away). Raising
+    /// the epoch on every silent retry would let such a node, once a primary adds it back,
+    /// answer with an inflated epoch and depose each new primary in turn (the disruption Raft's
+    /// pre-vote prevents, here without an extra round trip). Any answer raises it next time.
     mutating func startElection(now: ReplicationTime, transfer: Bool, into directives: inout [ReplicationDirective]) {
         resetElectionTimer(now: now)
         guard canCampaign else { return }
-        epoch += 1
+        if role != .candidate || campaignAnswered || transfer {
+            epoch += 1
+            votedFor = me
+            directives.append(.persistVote(epoch: epoch, votedFor: me))
+        }
         role = .candidate
-        votedFor = me
         primary = nil
         primaryMatchSeq = 0
         lastAckedSeq = 0
         votes = [me]
-        directives.append(.persistVote(epoch: epoch, votedFor: me))
+        campaignAnswered = false
         if votes.count >= quorum {
             becomePrimary(now: now, into: &directives)
             return

@@ -80,6 +80,8 @@ public struct SessionReplica: Sendable {
 
     // Candidate.
     var votes: Set<String> = []
+    /// Whether any voter answered (granted or refused) the campaign in `epoch`.
+    var campaignAnswered = false
 
     // Primary.
     var progress: [String: Progress] = [:]
@@ -299,8 +301,9 @@ public struct SessionReplica: Sendable {
         case .vote(let granted):
             if message.epoch > epoch {
                 follow(epoch: message.epoch, primary: nil, now: now, into: &directives)
-            } else if granted {
-                handleVote(from: sender, epoch: message.epoch, now: now, into: &directives)
+            } else {
+                if message.epoch == epoch { campaignAnswered = true }
+                if granted { handleVote(from: sender, epoch: message.epoch, now: now, into: &directives) }
             }
         case .append(let prevSeq, let prevEpoch, let entries, let primaryCommit):
             handleAppend(
