@@ -22,6 +22,14 @@ public enum AdminAPI {
         public var group: String
         public var replicas: [String]
         public var primary: String?
+
+        /// `primary` is always present, null when unknown (API.md), which synthesized coding omits.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(group, forKey: .group)
+            try c.encode(replicas, forKey: .replicas)
+            if let primary { try c.encode(primary, forKey: .primary) } else { try c.encodeNil(forKey: .primary) }
+        }
     }
 
     public struct RingJSON: Codable, Sendable {

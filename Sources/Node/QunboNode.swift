@@ -41,7 +41,9 @@ public struct QunboNode: Sendable {
         let view = ClusterView(myself: myself)
         let lostConnections = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(256))
         let faults = config.faultInjection ? FaultInjector(view: view) : nil
-        if faults != nil { logger.warning("fault injection is on: /admin/v1/faults can break this node's peer traffic") }
+        if faults != nil {
+            logger.warning("fault injection is on: /admin/v1/faults can break this node's peer traffic")
+        }
         let peers = PeerClient(group: group, logger: logger, faults: faults) { address in
             lostConnections.continuation.yield(address)
         }

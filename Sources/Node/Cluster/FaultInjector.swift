@@ -6,9 +6,10 @@ import Synchronization
 /// of swift-distributed-actors' FaultyNetworkSimulatingHandler.
 ///
 /// Applied where a message leaves: each gossip or forwarded request, and each frame on a link
-/// stream. A delay is added once per request or frame, so it models the extra round-trip time
-/// of a longer path (what gossip's RTT estimates then measure). Both directions of a partition
-/// are set by configuring both nodes.
+/// stream. A delay is one-way: it is added once per message sent. Gossip's ping and its ack,
+/// and a replication append and its ack, are messages in opposite directions, so configuring
+/// both nodes with delay d adds 2d to their round trip (what `cluster/zones` does with half the
+/// wanted round trip). Both directions of a partition are likewise set on both nodes.
 public final class FaultInjector: Sendable {
     /// The faults, by peer node id.
     public struct Faults: Codable, Sendable, Equatable {

@@ -247,11 +247,14 @@ public final class LiveSessions: Service, Sendable {
             if summary.role == .primary {
                 primaries += 1
                 for (node, lag) in summary.lag { worstLag[node] = max(worstLag[node] ?? 0, lag) }
-                let candidates = preferenceList(group: summary.group, snapshot: snapshot).filter { alive.contains($0) }
+                let preference = preferenceList(group: summary.group, snapshot: snapshot)
                 let target = min(shell.replicas, max(1, alive.count + (alive.contains(nodeID) ? 0 : 1)))
                 await host.maintainMembers(
                     present: present.union([nodeID]),
-                    candidates: candidates,
+                    // Newcomers must be alive; placement (where replicas belong) counts suspects
+                    // too, so a brief suspicion moves nothing.
+                    candidates: preference.filter { alive.contains($0) },
+                    placement: preference.filter { present.contains($0) || $0 == nodeID },
                     target: target
                 )
             } else {

@@ -251,7 +251,7 @@ actor SessionHost {
     /// order, alive, not draining): a member not `present` (dead, left or draining) is removed,
     /// then a newcomer added as
     /// a learner (the core promotes it once caught up). One change at a time, as Raft requires.
-    func maintainMembers(present: Set<String>, candidates: [String], target: Int) {
+    func maintainMembers(present: Set<String>, candidates: [String], placement: [String], target: Int) {
         guard replica.role == .primary, session.state.phase == .live else { return }
         let now = hooks.now()
         if let gone = replica.members.first(where: { $0 != nodeID && !present.contains($0) }) {
@@ -272,8 +272,8 @@ actor SessionHost {
         }
         // Rebalance toward placement (a node joined): add the better-placed node first, then,
         // once it is a voter, remove the worst-placed replica. The primary itself never moves.
-        let rank = { (id: String) in candidates.firstIndex(of: id) ?? Int.max }
-        let ideal = Set(candidates.prefix(target))
+        let rank = { (id: String) in placement.firstIndex(of: id) ?? Int.max }
+        let ideal = Set(placement.prefix(target))
         if replica.members.count > target,
             let worst = replica.members.filter({ $0 != nodeID }).max(by: { rank($0) < rank($1) }),
             !ideal.contains(worst)
@@ -288,7 +288,9 @@ actor SessionHost {
         }
         if replica.members.count == target, replica.learners.isEmpty,
             replica.members.contains(where: { $0 != nodeID && !ideal.contains($0) }),
-            let better = candidates.prefix(target).first(where: { !replica.members.contains($0) })
+            let better = placement.prefix(target).first(where: {
+                !replica.members.contains($0) && candidates.contains($0)
+            })
         {
             if case .success(let directives) = replica.addMember(better, now: now) {
                 hooks.replicaChange()
