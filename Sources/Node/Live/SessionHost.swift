@@ -231,8 +231,10 @@ actor SessionHost {
         execute(replica.receive(message, from: sender, now: now), now: now)
     }
 
-    /// Timers; called every few milliseconds by `LiveSessions`.
+    /// Timers; called every few milliseconds by `LiveSessions`. A dormant session (ended and
+    /// fully committed everywhere) neither heartbeats nor campaigns: nothing can change in it.
     func tickReplication() {
+        guard !isDormant else { return }
         let now = hooks.now()
         execute(replica.tick(now: now), now: now)
     }
@@ -379,6 +381,9 @@ actor SessionHost {
             case .becamePrimary(let epoch):
                 logger.notice("primary", metadata: ["replication.epoch": "\(epoch)"])
                 lastKnownPrimary = nodeID
+                // The ingest grace runs here from now on: a broadcaster that never reconnects
+                // after a failover still ends the session.
+                if !ingestActive { lastIngestEnd = ContinuousClock.now }
                 hooks.roleChange(epoch > 1)
             case .steppedDown(let newPrimary):
                 logger.notice(
