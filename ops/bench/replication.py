@@ -148,6 +148,7 @@ class Writer:
         self.conn = None
         self.token = cluster.token("writer", "member")
         self.n = 0
+        self.codes = {}
 
     def post(self, text):
         self.n += 1
@@ -160,6 +161,7 @@ class Writer:
                                   headers={"Authorization": "Bearer " + self.token, "Content-Type": "application/json"})
                 r = self.conn.getresponse()
                 r.read()
+                self.codes[r.status] = self.codes.get(r.status, 0) + 1
                 return r.status
             except Exception:
                 self.conn = None
@@ -182,8 +184,11 @@ def failover(args):
         results = []
         for k in range(args.kills):
             primary, s = wait(lambda: primary_of(c, nodes), 10, "a primary")
-            wait(lambda: len(primary_of(c, nodes)[1]["members"]) >= 3 and max(primary_of(c, nodes)[1]["lagByReplica"].values() or [0]) == 0,
-                 20, "a whole replica set")
+            def whole():
+                found = primary_of(c, nodes)
+                return found and len(found[1]["members"]) >= 3 and max(found[1]["lagByReplica"].values() or [0]) == 0
+
+            wait(whole, 20, "a whole replica set")
             primary, s = primary_of(c, nodes)
             others = [m for m in s["members"] if m != primary]
             watch_node = others[0]
@@ -216,7 +221,13 @@ def failover(args):
             time.sleep(1.0)
             os.kill(c.pid(primary), 9)
             kill_at[0] = time.monotonic_ns()
-            wait(lambda: first[0], 15, "the first event after the kill")
+            try:
+                wait(lambda: first[0], 15, "the first event after the kill")
+            except SystemExit:
+                print(f"no event after the kill: writer at {write_node} got {writer.codes}, viewer at {watch_node}")
+                for n in nodes:
+                    print(n, json.dumps(c.sessions(n)))
+                raise
             ms = (first[0] - kill_at[0]) / 1e6
             results.append(ms)
             stop[0] = True
