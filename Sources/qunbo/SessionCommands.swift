@@ -10,7 +10,7 @@ private struct SessionRow: Decodable {
     var primary: String?
     var members: [String]
     var lastSeq: UInt64
-    var commitSeq: UInt64
+    var committedSeq: UInt64
     var lagSeq: UInt64
     var ended: Bool
 }
@@ -29,11 +29,11 @@ struct SessionsCommand: AsyncParsableCommand {
         if remote.json { return print(String(decoding: data, as: UTF8.self)) }
         let rows = try JSONDecoder().decode([SessionRow].self, from: data).filter { all || !$0.ended }
         printTable(
-            ["GROUP", "SESSION", "ROLE", "EPOCH", "PRIMARY", "REPLICAS", "LAST SEQ", "COMMIT", "LAG"],
+            ["GROUP", "SESSION", "ROLE", "EPOCH", "PRIMARY", "REPLICAS", "LAST SEQ", "COMMITTED", "LAG (entries)"],
             rows.map { r in
                 [
                     r.group, r.session, r.role + (r.ended ? " (ended)" : ""), String(r.epoch), r.primary ?? "-",
-                    r.members.joined(separator: ","), String(r.lastSeq), String(r.commitSeq), String(r.lagSeq),
+                    r.members.joined(separator: ","), String(r.lastSeq), String(r.committedSeq), String(r.lagSeq),
                 ]
             }
         )

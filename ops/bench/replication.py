@@ -63,7 +63,11 @@ class Cluster:
         subprocess.run([ROOT + "/cluster/" + name, *args], env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def down(self):
-        subprocess.run([ROOT + "/cluster/down", "--wipe"], env=self.env, stdout=subprocess.DEVNULL)
+        # QUNBO_BENCH_KEEP=1 keeps the cluster's logs and data for a look after a failure.
+        keep = os.environ.get("QUNBO_BENCH_KEEP") == "1"
+        subprocess.run([ROOT + "/cluster/down"] + ([] if keep else ["--wipe"]), env=self.env, stdout=subprocess.DEVNULL)
+        if keep:
+            print("cluster kept in", self.dir)
 
     def port(self, node):
         return self.base + int(node[1:]) - 1
@@ -146,7 +150,8 @@ class Writer:
     def __init__(self, cluster, node):
         self.cluster, self.node = cluster, node
         self.conn = None
-        self.token = cluster.token("writer", "member")
+        # Many users: one user's writes are rate limited (API: 429), and this measures the cluster.
+        self.tokens = [cluster.token(f"writer{i}", "member") for i in range(64)]
         self.n = 0
         self.codes = {}
 
@@ -158,7 +163,8 @@ class Writer:
                 if self.conn is None:
                     self.conn = http.client.HTTPConnection("127.0.0.1", self.cluster.port(self.node), timeout=10)
                 self.conn.request("POST", "/v1/groups/g/live/comments", body=body,
-                                  headers={"Authorization": "Bearer " + self.token, "Content-Type": "application/json"})
+                                  headers={"Authorization": "Bearer " + self.tokens[self.n % len(self.tokens)],
+                                           "Content-Type": "application/json"})
                 r = self.conn.getresponse()
                 r.read()
                 self.codes[r.status] = self.codes.get(r.status, 0) + 1
@@ -188,7 +194,12 @@ def failover(args):
                 found = primary_of(c, nodes)
                 return found and len(found[1]["members"]) >= 3 and max(found[1]["lagByReplica"].values() or [0]) == 0
 
-            wait(whole, 20, "a whole replica set")
+            try:
+                wait(whole, 20, "a whole replica set")
+            except SystemExit:
+                for n in nodes:
+                    print(n, json.dumps(c.sessions(n)))
+                raise
             primary, s = primary_of(c, nodes)
             others = [m for m in s["members"] if m != primary]
             watch_node = others[0]
@@ -268,7 +279,6 @@ def latency(args):
 
         def loop():
             w = Writer(c, primary)
-            w.token = c.token(f"writer{random.random()}", "member")
             nxt = time.monotonic()
             while time.monotonic() < end:
                 code = w.post(f"t={time.monotonic_ns()}")

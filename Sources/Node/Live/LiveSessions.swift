@@ -49,6 +49,8 @@ public final class LiveSessions: Service, Sendable {
     private let draining = Mutex<[String: ContinuousClock.Instant]>([:])
     private let drainingSelf = Atomic<Bool>(false)
     private let drainRequests = AsyncStream<Bool>.makeStream(bufferingPolicy: .bufferingNewest(4))
+    /// Replicas whose lag gauge this node set last round.
+    private let lagReported = Mutex<Set<String>>([])
     /// Groups with a start in progress here.
     private let starting = Mutex<Set<String>>([])
 
@@ -263,6 +265,12 @@ public final class LiveSessions: Service, Sendable {
         }
         replicationMetrics.primaries.set(primaries)
         replicationMetrics.replicas.set(replicas)
+        // Replicas no longer led from here report 0, not their last lag forever.
+        let reported = lagReported.withLock { reported in
+            defer { reported = Set(worstLag.keys) }
+            return reported
+        }
+        for node in reported.subtracting(worstLag.keys) { replicationMetrics.lag(0, replica: node) }
         for (node, lag) in worstLag { replicationMetrics.lag(lag, replica: node) }
         for (node, bytes) in links.queuedBytes() { replicationMetrics.queued(bytes, peer: node) }
     }
@@ -410,8 +418,8 @@ public final class LiveSessions: Service, Sendable {
             await host(session: session)?.relayed(bytes)
         case .leaving(_, _, let node):
             draining.withLock { $0[node] = ContinuousClock.now }
-        case .removed(let group, let session, let node):
-            guard node == nodeID, let host = host(session: session), await host.retire() else { return }
+        case .removed(let group, let session, let node, let epoch):
+            guard node == nodeID, let host = host(session: session), await host.retire(notice: epoch) else { return }
             hosts.withLock { $0[session] = nil }
             let dropped = live.withLock { live -> Bool in
                 guard live[group] === host else { return false }
@@ -419,8 +427,6 @@ public final class LiveSessions: Service, Sendable {
                 return true
             }
             if dropped { metrics.sessions.decrement() }
-            // The other replicas hold the log; a stale copy here would only campaign after a restart.
-            try? FileManager.default.removeItem(atPath: directory(group: group, session: session))
             logger.info(
                 "removed from the replica set",
                 metadata: ["live.group": "\(group)", "live.session": "\(session)"]
@@ -431,7 +437,11 @@ public final class LiveSessions: Service, Sendable {
     /// A primary shipped us a session we do not hold: we are a new replica of it.
     private func adoptReplica(group: String, session: String) async -> SessionHost? {
         do {
-            let host = try await makeHost(group: group, session: session, origin: .replica)
+            // A log on disk (this node held the session before, and was removed or restarted)
+            // is where it resumes: the primary may count on entries it already acknowledged.
+            let dir = directory(group: group, session: session)
+            let origin: SessionHost.Origin = ReplicaStore.exists(in: dir) ? .restore : .replica
+            let host = try await makeHost(group: group, session: session, origin: origin)
             let (stored, fresh) = hosts.withLock { hosts -> (SessionHost, Bool) in
                 if let existing = hosts[session] { return (existing, false) }
                 hosts[session] = host

@@ -159,6 +159,8 @@ actor SessionHost {
             members: replica.members,
             lastSeq: replica.lastSeq,
             commitSeq: replica.commitSeq,
+            lastEventSeq: UInt64(allEvents.count),
+            publishedEventSeq: publishedSeq,
             lag: replica.lag,
             phase: session.state.phase
         )
@@ -261,14 +263,14 @@ actor SessionHost {
                 logger.info("replacing a lost replica", metadata: ["replication.member": "\(gone)"])
                 hooks.replicaChange()
                 execute(directives, now: now)
-                transport.sendRemoved(group: group, session: sessionID, to: gone)
+                transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: gone)
             }
             return
         }
         if let stale = replica.learners.first(where: { !present.contains($0) }) {
             if case .success(let directives) = replica.removeMember(stale, now: now) {
                 execute(directives, now: now)
-                transport.sendRemoved(group: group, session: sessionID, to: stale)
+                transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: stale)
             }
             return
         }
@@ -284,7 +286,7 @@ actor SessionHost {
                 logger.info("moving a replica to its placement", metadata: ["replication.member": "\(worst)"])
                 hooks.replicaChange()
                 execute(directives, now: now)
-                transport.sendRemoved(group: group, session: sessionID, to: worst)
+                transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: worst)
             }
             return
         }
@@ -330,20 +332,24 @@ actor SessionHost {
     }
 
     /// After a restart, a session whose only member is this node campaigns at once (nobody else
-    /// can lead it). With other members it waits for the primary's heartbeat, which arrives
+    /// can lead it). A live one with other members waits for the primary's heartbeat, which arrives
     /// within one heartbeat interval if there is a primary: campaigning early would only raise
     /// the epoch and depose a healthy primary.
     func campaignSoon() {
-        guard replica.members == [nodeID] else { return }
+        // An ended session has no primary heartbeating any more (it went dormant): campaigning
+        // now re-establishes its commit point, so its replay is served again at once.
+        guard replica.members == [nodeID] || session.state.phase == .ended else { return }
         let now = hooks.now()
         execute(replica.primaryLost(now: now), now: now)
     }
 
     /// This node was removed from the replica set (drain, or a false death): stop replicating,
-    /// close viewers (they resume on a replica). A primary ignores the notice: it cannot have been
-    /// removed (Raft removes a primary only after it handed over).
-    func retire() -> Bool {
-        guard replica.role != .primary else { return false }
+    /// close viewers (they resume on a replica). A primary ignores the notice (Raft removes a
+    /// primary only after it handed over), and so does a replica that already follows a later
+    /// epoch: the notice comes from an older primary, and the newer one may have added it back.
+    /// The log stays on disk: if this node is added back, it resumes from it.
+    func retire(notice epoch: UInt64) -> Bool {
+        guard replica.role != .primary, epoch >= replica.epoch else { return false }
         for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
         for id in Array(mediaViewers.keys) { unsubscribeMedia(id) }
         discard()
@@ -383,7 +389,7 @@ actor SessionHost {
                 lastKnownPrimary = nodeID
                 // The ingest grace runs here from now on: a broadcaster that never reconnects
                 // after a failover still ends the session.
-                if !ingestActive { lastIngestEnd = ContinuousClock.now }
+                if epoch > 1, !ingestActive { lastIngestEnd = ContinuousClock.now }
                 hooks.roleChange(epoch > 1)
             case .steppedDown(let newPrimary):
                 logger.notice(
@@ -545,6 +551,11 @@ actor SessionHost {
     /// Media relayed by the primary: the same pipeline, so this replica serves viewers itself.
     func relayed(_ bytes: ByteBuffer) {
         guard replica.role != .primary else { return }
+        if mediaEpoch != replica.epoch {
+            // A new primary's stream: never splice it onto a GOP the old one left half-sent.
+            mediaEpoch = replica.epoch
+            restartMedia()
+        }
         do { try feedMedia(bytes) } catch {
             logger.error("cannot store relayed media", metadata: ["error": "\(error)"])
         }
@@ -571,7 +582,19 @@ actor SessionHost {
     func ingestStarted() -> Bool {
         guard !ingestActive else { return false }
         ingestActive = true
+        // A (re)connecting broadcaster starts a new stream: drop the partial PES and GOP of the
+        // last one, so new viewers never get a frame spliced from two streams.
+        mediaEpoch = replica.epoch
+        restartMedia()
         return true
+    }
+
+    /// The epoch whose primary the current media stream comes from.
+    private var mediaEpoch: UInt64 = 0
+
+    private func restartMedia() {
+        demuxer = TSDemuxer()
+        gop = GOPCache()
     }
 
     /// Whether the ingest has been away longer than `grace` (the session should end).

@@ -8,8 +8,9 @@ import Shard
 /// 2 media:       u16 groupLen | group | u16 sessionLen | session | MPEG-TS bytes
 /// 3 leaving:     u16 groupLen | group | u16 sessionLen | session | u16 nodeLen | node
 ///                (a draining replica asks its primary to replace it)
-/// 4 removed:     same fields (a primary tells a replica it was removed from the replica set:
-///                Raft never tells it otherwise, since entries stop flowing to it)
+/// 4 removed:     same fields, then u64 epoch (a primary of that epoch tells a replica it was
+///                removed from the replica set: Raft never tells it otherwise, since entries stop
+///                flowing to it; the epoch lets the replica ignore a notice from an older primary)
 /// ```
 /// The group travels with replication messages because a node that has never held the session
 /// (a newcomer replica) needs it to file the session's log.
@@ -17,7 +18,7 @@ enum LinkMessage: Sendable {
     case replication(group: String, ReplicationMessage)
     case media(group: String, session: String, ByteBuffer)
     case leaving(group: String, session: String, node: String)
-    case removed(group: String, session: String, node: String)
+    case removed(group: String, session: String, node: String, epoch: UInt64)
 
     enum DecodeError: Error, Equatable {
         case truncated
@@ -42,11 +43,17 @@ enum LinkMessage: Sendable {
             Self.writeString(group, into: &out)
             Self.writeString(session, into: &out)
             out.writeImmutableBuffer(bytes)
-        case .leaving(let group, let session, let node), .removed(let group, let session, let node):
-            if case .leaving = self { out.writeInteger(UInt8(3)) } else { out.writeInteger(UInt8(4)) }
+        case .leaving(let group, let session, let node):
+            out.writeInteger(UInt8(3))
             Self.writeString(group, into: &out)
             Self.writeString(session, into: &out)
             Self.writeString(node, into: &out)
+        case .removed(let group, let session, let node, let epoch):
+            out.writeInteger(UInt8(4))
+            Self.writeString(group, into: &out)
+            Self.writeString(session, into: &out)
+            Self.writeString(node, into: &out)
+            out.writeInteger(epoch)
         }
         out.setInteger(UInt32(out.writerIndex - lengthIndex - 4), at: lengthIndex)
     }
@@ -81,7 +88,9 @@ enum LinkMessage: Sendable {
         case 3:
             return .leaving(group: try readString(&body), session: try readString(&body), node: try readString(&body))
         case 4:
-            return .removed(group: try readString(&body), session: try readString(&body), node: try readString(&body))
+            let (group, session, node) = (try readString(&body), try readString(&body), try readString(&body))
+            guard let epoch = body.readInteger(as: UInt64.self) else { throw .truncated }
+            return .removed(group: group, session: session, node: node, epoch: epoch)
         default:
             throw .unknownTag(tag)
         }

@@ -80,8 +80,8 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
     }
 
     /// A primary tells `node` it is no longer a replica of the session.
-    func sendRemoved(group: String, session: String, to node: String) {
-        enqueue(.removed(group: group, session: session, node: node), to: node)
+    func sendRemoved(group: String, session: String, epoch: UInt64, to node: String) {
+        enqueue(.removed(group: group, session: session, node: node, epoch: epoch), to: node)
     }
 
     @discardableResult

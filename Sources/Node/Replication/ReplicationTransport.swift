@@ -7,6 +7,6 @@ protocol ReplicationTransport: Sendable {
     func send(_ message: ReplicationMessage, group: String, to node: String)
     /// One copy per destination node, however many viewers each has.
     /// Tells `node` it was removed from the session's replica set.
-    func sendRemoved(group: String, session: String, to node: String)
+    func sendRemoved(group: String, session: String, epoch: UInt64, to node: String)
     func relayMedia(_ bytes: ByteBuffer, group: String, session: String, to nodes: [String])
 }

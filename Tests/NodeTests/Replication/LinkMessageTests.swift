@@ -24,7 +24,7 @@ struct LinkMessageTests {
         LinkMessage.replication(group: "g1", Self.append).encode(into: &payload)
         LinkMessage.media(group: "g1", session: "s", ByteBuffer(bytes: [0x47, 1, 2, 3])).encode(into: &payload)
         LinkMessage.leaving(group: "g1", session: "s", node: "n2").encode(into: &payload)
-        LinkMessage.removed(group: "g1", session: "s", node: "n3").encode(into: &payload)
+        LinkMessage.removed(group: "g1", session: "s", node: "n3", epoch: 7).encode(into: &payload)
         let decoded = try LinkMessage.decodeAll(payload)
         #expect(decoded.count == 4)
         guard case .replication(let group, let message) = decoded[0] else {
@@ -37,7 +37,7 @@ struct LinkMessageTests {
             return
         }
         #expect(session == "s" && Array(bytes.readableBytesView) == [0x47, 1, 2, 3])
-        guard case .leaving(_, _, let leaving) = decoded[2], case .removed(_, _, let removed) = decoded[3] else {
+        guard case .leaving(_, _, let leaving) = decoded[2], case .removed(_, _, let removed, 7) = decoded[3] else {
             Issue.record("not leaving/removed")
             return
         }

@@ -117,7 +117,7 @@ struct LiveBadInputTests {
         // A recorded session with media, ended.
         var r = try await f.call("POST", "/live", as: "ann", json: #"{"title":"rec","record":true}"#)
         let recorded = LiveFixture.object(r.body)["id"] as? String ?? ""
-        let push = try await LiveMediaTests.push(
+        let push = try await FFmpeg.push(
             to: "\(f.base)/live/ingest?access_token=\(f.tokens["ann"]!)",
             seconds: 3
         )

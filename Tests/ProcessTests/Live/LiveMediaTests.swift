@@ -7,44 +7,6 @@ import Testing
 struct LiveMediaTests {
     static let pushSeconds = 12.0
 
-    /// ffmpeg pushing a synthetic test pattern (testsrc2 + sine, x264 with a 1 s GOP, AAC) in
-    /// real time, as a broadcaster app would.
-    static func push(to url: String, seconds: Double) async throws -> ToolResult {
-        try await Tools.run(
-            "ffmpeg",
-            [
-                "-hide_banner", "-loglevel", "error", "-re",
-                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-                "-t", String(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-                "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-                "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", "-method", "POST", url,
-            ],
-            timeout: seconds + 30
-        )
-    }
-
-    /// Decodes `seconds` of `url` with ffmpeg; returns decoded video frames and ffmpeg's errors.
-    static func decode(_ url: String, seconds: Double) async throws -> (frames: Int, errors: String) {
-        let result = try await Tools.run(
-            "ffmpeg",
-            [
-                "-hide_banner", "-v", "error", "-stats", "-i", url, "-t", String(seconds), "-map", "0:v:0", "-f",
-                "null", "-",
-            ],
-            timeout: seconds + 30
-        )
-        // -stats prints "frame=   50 fps=..." progress lines on stderr; errors are the other lines.
-        let lines = result.stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
-        let frames =
-            lines.compactMap { line -> Int? in
-                guard let r = line.range(of: "frame=") else { return nil }
-                return Int(line[r.upperBound...].trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
-            }.last ?? 0
-        let errors = lines.filter { !$0.contains("frame=") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        return (frames, errors.joined(separator: "\n") + (result.status == 0 ? "" : "\nexit \(result.status)"))
-    }
-
     @Test("push 12 s with ffmpeg; stream.ts and index.m3u8 decode live; the recording replays at the right length")
     func pushWatchReplay() async throws {
         let f = try LiveFixture()
@@ -54,7 +16,7 @@ struct LiveMediaTests {
         #expect(r.status == 201)
         let sessionID = LiveFixture.object(r.body)["id"] as? String ?? ""
         let ingest = "\(f.base)/live/ingest?access_token=\(f.tokens["ann"]!)"
-        async let pushed = Self.push(to: ingest, seconds: Self.pushSeconds)
+        async let pushed = FFmpeg.push(to: ingest, seconds: Self.pushSeconds)
 
         // While it runs: a second ingest is refused, a non-host ingest is refused.
         try await waitUntil("the ingest to produce a first HLS segment", timeout: 15) {
@@ -63,10 +25,10 @@ struct LiveMediaTests {
         #expect(try await f.call("POST", "/live/ingest", as: "ann", json: "x").status == 409)
         #expect(try await f.call("POST", "/live/ingest", as: "bob", json: "x").status == 403)
 
-        let ts = try await Self.decode("\(f.base)/live/stream.ts?access_token=\(f.tokens["bob"]!)", seconds: 2)
+        let ts = try await FFmpeg.decode("\(f.base)/live/stream.ts?access_token=\(f.tokens["bob"]!)", seconds: 2)
         #expect(ts.frames >= 25, "stream.ts decoded \(ts.frames) frames; errors: \(ts.errors)")
         #expect(ts.errors.isEmpty, "stream.ts: \(ts.errors)")
-        let hls = try await Self.decode("\(f.base)/live/index.m3u8?access_token=\(f.tokens["cat"]!)", seconds: 1.5)
+        let hls = try await FFmpeg.decode("\(f.base)/live/index.m3u8?access_token=\(f.tokens["cat"]!)", seconds: 1.5)
         #expect(hls.frames >= 20, "index.m3u8 decoded \(hls.frames) frames; errors: \(hls.errors)")
 
         let push = try await pushed
@@ -92,7 +54,7 @@ struct LiveMediaTests {
             abs(duration - Self.pushSeconds) <= Self.pushSeconds * 0.15,
             "replay lasts \(duration) s: \(probe.stderr)"
         )
-        let replay = try await Self.decode(playlistURL, seconds: 20)
+        let replay = try await FFmpeg.decode(playlistURL, seconds: 20)
         #expect(
             replay.frames >= Int(Self.pushSeconds * 25 * 0.85),
             "replay decoded \(replay.frames) frames: \(replay.errors)"
@@ -110,7 +72,7 @@ struct LiveMediaTests {
         // Without any ingest yet, the grace period does not run.
         try await Task.sleep(for: .milliseconds(2500))
         #expect(try await f.call("GET", "/live", as: "bob").status == 200)
-        let push = try await Self.push(to: "\(f.base)/live/ingest?access_token=\(f.tokens["ann"]!)", seconds: 1)
+        let push = try await FFmpeg.push(to: "\(f.base)/live/ingest?access_token=\(f.tokens["ann"]!)", seconds: 1)
         #expect(push.status == 0, "\(push.stderr)")
         try await waitUntil("the session to end after the grace period", timeout: 10) {
             try await f.call("GET", "/live", as: "bob").status == 404

@@ -41,17 +41,15 @@ final class LiveFixture: @unchecked Sendable {
         bodyFile: String? = nil,
         http2: Bool = false
     ) async throws -> (status: Int, body: String) {
-        var args = ["-s", "-X", method, "-o", "-", "-w", "\n%{http_code}"]
-        if http2 { args.append("--http2-prior-knowledge") }
-        if let user { args += ["-H", "Authorization: Bearer \(tokens[user] ?? user)"] }
-        for h in headers { args += ["-H", h] }
-        if let json { args += ["-H", "Content-Type: application/json", "--data-binary", json] }
-        if let bodyFile { args += ["--data-binary", "@\(bodyFile)"] }
-        args.append(path.hasPrefix("http") ? path : base + path)
-        let result = try await Tools.run("curl", args, timeout: 30)
-        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-        let status = Int(lines.last ?? "") ?? 0
-        return (status, lines.dropLast().joined(separator: "\n"))
+        try await Curl.call(
+            method,
+            path.hasPrefix("http") ? path : base + path,
+            token: user.map { tokens[$0] ?? $0 },
+            json: json,
+            headers: headers,
+            bodyFile: bodyFile,
+            http2: http2
+        )
     }
 
     /// Parses a JSON object body.

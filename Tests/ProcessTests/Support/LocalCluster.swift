@@ -6,13 +6,16 @@ final class LocalCluster: @unchecked Sendable {
     let size: Int
     let basePort: Int
     let dir: URL
+    /// Node flags after `--` on `cluster/up`, e.g. `["--replicas", "3"]`.
+    let nodeFlags: [String]
     private(set) var adminToken = ""
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    init(size: Int) {
+    init(size: Int, nodeFlags: [String] = []) {
         self.size = size
+        self.nodeFlags = nodeFlags
         basePort = Self.freePortRange(count: size)
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("qunbo-cluster-\(UUID())")
     }
@@ -26,6 +29,14 @@ final class LocalCluster: @unchecked Sendable {
 
     func ids() -> [String] { (1...size).map { "n\($0)" } }
     func port(of id: String) -> Int { basePort + Int(id.dropFirst())! - 1 }
+    func url(of id: String) -> String { "http://127.0.0.1:\(port(of: id))" }
+
+    /// A value of the cluster's `env` file (`QUNBO_AUTH_SECRET`, `QUNBO_CLUSTER_SECRET`).
+    func secret(_ name: String) throws -> String {
+        let env = try String(contentsOf: dir.appendingPathComponent("env"), encoding: .utf8)
+        let line = env.split(separator: "\n").first { $0.hasPrefix("\(name)=") }
+        return line.map { String($0.dropFirst(name.count + 1)) } ?? ""
+    }
 
     func script(_ name: String, _ args: [String], timeout: Double = 60) async throws -> ToolResult {
         let result = try await Tools.run(
@@ -39,22 +50,23 @@ final class LocalCluster: @unchecked Sendable {
     }
 
     func up() async throws {
-        _ = try await script("up", [String(size), "--base-port", String(basePort)])
-        let env = try String(contentsOf: dir.appendingPathComponent("env"), encoding: .utf8)
-        let secret = env.split(separator: "\n").first { $0.hasPrefix("QUNBO_AUTH_SECRET=") }.map {
-            String($0.dropFirst("QUNBO_AUTH_SECRET=".count))
-        }
+        let flags = nodeFlags.isEmpty ? [] : ["--"] + nodeFlags
+        _ = try await script("up", [String(size), "--base-port", String(basePort)] + flags)
         let minted = try await Tools.run(
             NodeProcess.binary,
-            ["token", "--secret", secret ?? "", "--user", "test-operator", "--admin", "--ttl", "2h"]
+            ["token", "--secret", try secret("QUNBO_AUTH_SECRET"), "--user", "test-operator", "--admin", "--ttl", "2h"]
         )
         adminToken = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Starts a cluster of `size`, runs `body`, and always stops it before returning, so no
     /// teardown runs concurrently with the next test's processes.
-    static func with(size: Int, _ body: (LocalCluster) async throws -> Void) async throws {
-        let cluster = LocalCluster(size: size)
+    static func with(
+        size: Int,
+        nodeFlags: [String] = [],
+        _ body: (LocalCluster) async throws -> Void
+    ) async throws {
+        let cluster = LocalCluster(size: size, nodeFlags: nodeFlags)
         do {
             try await cluster.up()
             try await body(cluster)
