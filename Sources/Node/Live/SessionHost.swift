@@ -278,9 +278,13 @@ actor SessionHost {
         // once it is a voter, remove the worst-placed replica. The primary itself never moves.
         let rank = { (id: String) in placement.firstIndex(of: id) ?? Int.max }
         let ideal = Set(placement.prefix(target))
+        let lag = replica.lag
         if replica.members.count > target,
             let worst = replica.members.filter({ $0 != nodeID }).max(by: { rank($0) < rank($1) }),
-            !ideal.contains(worst)
+            !ideal.contains(worst),
+            // Only once every other member holds the whole log: removing a good replica while the
+            // newcomer still lags would leave the majority to nodes that lack entries.
+            replica.members.allSatisfy({ $0 == nodeID || $0 == worst || lag[$0] == 0 })
         {
             if case .success(let directives) = replica.removeMember(worst, now: now) {
                 logger.info("moving a replica to its placement", metadata: ["replication.member": "\(worst)"])
@@ -515,7 +519,9 @@ actor SessionHost {
         let viewer = DirectViewer(
             id: nextViewerID,
             user: user,
-            startAfterSeq: publishedSeq,
+            // A viewer resuming ahead of this replica (it read further elsewhere) must not get
+            // again what it has: it starts after the later of the two.
+            startAfterSeq: max(publishedSeq, after),
             channel: channel,
             isHTTP2: isHTTP2,
             policy: .disconnectWhenBehind,

@@ -61,7 +61,13 @@ extension SessionReplica {
     mutating func maybePromoteLearner(into directives: inout [ReplicationDirective]) {
         guard changeRefusal() == nil else { return }
         for learner in learners {
-            guard let match = progress[learner]?.matchSeq, match + settings.catchUpMaxLag >= log.lastSeq else {
+            // Caught up means holding everything committed and being close to the end: a voter
+            // that holds less than the commit point could make a majority that lacks committed
+            // entries count as a quorum for new ones, stalling commits (and, were the others
+            // lost, the log).
+            guard let match = progress[learner]?.matchSeq, match >= commitSeq,
+                match + settings.catchUpMaxLag >= log.lastSeq
+            else {
                 continue
             }
             learners.removeAll { $0 == learner }
