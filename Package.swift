@@ -76,7 +76,7 @@ let package = Package(
         ),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
-        .testTarget(name: "ShardTests", dependencies: ["Shard"]),
+        .testTarget(name: "ShardTests", dependencies: ["Shard", "Gossip"]),
         .testTarget(name: "LiveTests", dependencies: ["Live"]),
         .testTarget(
             name: "NodeTests",

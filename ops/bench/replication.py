@@ -147,11 +147,11 @@ class Viewer(threading.Thread):
 class Writer:
     """Keep-alive HTTP/1.1 POSTs of comments stamped with their send time."""
 
-    def __init__(self, cluster, node):
+    def __init__(self, cluster, node, users=64, first_user=0):
         self.cluster, self.node = cluster, node
         self.conn = None
         # Many users: one user's writes are rate limited (API: 429), and this measures the cluster.
-        self.tokens = [cluster.token(f"writer{i}", "member") for i in range(64)]
+        self.tokens = [cluster.token(f"writer{first_user + i}", "member") for i in range(users)]
         self.n = 0
         self.codes = {}
 
@@ -277,8 +277,8 @@ def latency(args):
         codes = {}
         lock = threading.Lock()
 
-        def loop():
-            w = Writer(c, primary)
+        def loop(k):
+            w = Writer(c, primary, users=64, first_user=64 * k)
             nxt = time.monotonic()
             while time.monotonic() < end:
                 code = w.post(f"t={time.monotonic_ns()}")
@@ -287,7 +287,7 @@ def latency(args):
                 nxt += 1 / per
                 time.sleep(max(0, nxt - time.monotonic()))
 
-        ts = [threading.Thread(target=loop) for _ in range(threads)]
+        ts = [threading.Thread(target=loop, args=(k,)) for k in range(threads)]
         for t in ts:
             t.start()
         for t in ts:

@@ -114,6 +114,31 @@ import Testing
         #expect(harness["c"].role == .primary)
     }
 
+    /// A campaign no voter answers (they ignore a node outside their configuration, or are sticky
+    /// to a live primary) is retried in the same epoch; an answer, even a refusal, raises it.
+    @Test func aCampaignNobodyAnswersKeepsItsEpoch() {
+        var c = restoredReplica("c", epoch: 1, log: [(1, 1)])
+        let first = c.tick(now: .milliseconds(1_000))
+        #expect(c.role == .candidate)
+        #expect(c.epoch == 2)
+        #expect(first.contains(.persistVote(epoch: 2, votedFor: "c")))
+        for second in 2...6 {
+            let retry = c.tick(now: .milliseconds(1_000 * UInt64(second)))
+            #expect(c.epoch == 2)
+            #expect(retry.filter { if case .send = $0 { true } else { false } }.count == 2)
+        }
+        let refusal = ReplicationMessage(
+            session: ReplicaHarness.session,
+            sender: "b",
+            epoch: 2,
+            kind: .vote(granted: false)
+        )
+        _ = c.receive(refusal, from: "b", now: .milliseconds(6_001))
+        _ = c.tick(now: .milliseconds(7_000))
+        #expect(c.epoch == 3)
+        #expect(c.votedFor == "c")
+    }
+
     @Test func aReplicaWithAnEmptyLogNeverCampaigns() {
         var replica = SessionReplica(session: "s", me: "b", members: ["a", "b", "c"], random: 3, now: .zero)
         let directives = replica.tick(now: .milliseconds(10_000)) + replica.primaryLost(now: .milliseconds(10_001))

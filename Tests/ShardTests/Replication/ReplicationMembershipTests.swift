@@ -113,6 +113,57 @@ import Testing
         #expect(harness["b"].commitSeq == harness["b"].lastSeq)
     }
 
+    /// A replica removed while it was down never hears of it and campaigns on its old config; the
+    /// members ignore it. When the primary later adds it back (the shell restores the replica count
+    /// from whoever is alive), it must follow, not depose one primary after another with an epoch
+    /// inflated by its ignored campaigns (found by the gossip-driven simulation).
+    @Test func aReplicaRemovedWhileAwayIsAddedBackWithoutALivelock() {
+        var harness = ReplicaHarness(["a", "b", "c"])
+        harness.deliverAll()
+        harness.down = ["c"]
+        guard case .success(let removal) = harness["a"].removeMember("c", now: harness.now) else {
+            Issue.record("removal refused")
+            return
+        }
+        harness.apply("a", removal)
+        harness.deliverAll()
+        #expect(harness["b"].members == ["a", "b"])
+        harness.down = []
+        let heartbeat = ReplicationSettings.lan.heartbeatInterval
+        for _ in 0..<40 {
+            harness.tick("a", after: heartbeat)
+            harness.tick("b", after: .zero)
+            harness.tick("c", after: .zero)
+            harness.deliverAll()
+        }
+        #expect(harness["c"].role == .candidate)
+        #expect(harness["c"].epoch == 2)
+        #expect(harness["a"].role == .primary)
+        guard case .success(let addition) = harness["a"].addMember("c", now: harness.now) else {
+            Issue.record("addition refused")
+            return
+        }
+        harness.apply("a", addition)
+        // At most one election (c's single raised epoch), then c catches up and becomes a voter.
+        for _ in 0..<60 {
+            harness.tick("a", after: heartbeat)
+            harness.tick("b", after: .zero)
+            harness.tick("c", after: .zero)
+            harness.deliverAll()
+            for id in ["a", "b"] where harness[id].role == .primary && !harness[id].members.contains("c") {
+                if harness[id].learners.isEmpty, case .success(let again) = harness[id].addMember("c", now: harness.now)
+                {
+                    harness.apply(id, again)
+                }
+            }
+        }
+        let primaries = ["a", "b", "c"].filter { harness[$0].role == .primary }
+        #expect(primaries.count == 1)
+        #expect(harness["c"].members == ["a", "b", "c"])
+        #expect(harness["c"].primary == primaries.first)
+        #expect(harness["c"].epoch <= 3)
+    }
+
     @Test func anAbandonedTransferResumesWrites() {
         var harness = ReplicaHarness(["a", "b", "c"])
         harness.deliverAll()

@@ -19,6 +19,10 @@ struct ReplicationSimChecker {
     private var commits: [UInt64]
     /// Every committed entry, by seq (index seq - 1); it only grows and never changes.
     private(set) var committedLog: [ReplicationEntry] = []
+    /// The epoch of the primary that committed each seq (index seq - 1). Leader Completeness: every
+    /// primary of that epoch or later holds the committed entry; only an older one (deposed but not
+    /// yet aware) may still append something else there, to be truncated later.
+    private var commitEpochs: [UInt64] = []
     /// Prefix hash of the log ending at each (seq, epoch) ever created: Log Matching says equal.
     private var prefixByEntry: [EntryKey: UInt64] = [:]
     /// The node that became primary in each epoch.
@@ -47,16 +51,19 @@ struct ReplicationSimChecker {
 
     private static func hash(_ previous: UInt64, _ entry: ReplicationEntry) -> UInt64 {
         var value = previous ^ 0xCBF2_9CE4_8422_2325
-        for word in [entry.seq, entry.epoch, entry.contentWord] {
-            value = (value ^ word) &* 0x100_0000_01B3
-            value ^= value >> 29
-        }
+        value = (value ^ entry.seq) &* 0x100_0000_01B3
+        value ^= value >> 29
+        value = (value ^ entry.epoch) &* 0x100_0000_01B3
+        value ^= value >> 29
+        value = (value ^ entry.contentWord) &* 0x100_0000_01B3
+        value ^= value >> 29
         return value
     }
 
     /// Appends to node i's mirror, checking contiguity, Log Matching and the committed log.
     /// A restarted node's disk may legitimately hold a stale divergent tail at seqs committed since
-    /// (`againstCommitted: false`); a freshly appended entry never differs from a committed one.
+    /// (`againstCommitted: false`); a freshly appended entry differs from a committed one only if a
+    /// primary older than the committing one created it.
     private mutating func append(_ entry: ReplicationEntry, node i: Int, againstCommitted: Bool = true) -> Bool {
         guard entry.seq == UInt64(mirrors[i].count) + 1 else {
             fail("n\(i) log gap: got seq \(entry.seq) after \(mirrors[i].count)")
@@ -69,9 +76,12 @@ struct ReplicationSimChecker {
             return false
         }
         prefixByEntry[key] = hash
-        if againstCommitted, entry.seq <= UInt64(committedLog.count), committedLog[Int(entry.seq - 1)] != entry {
+        if againstCommitted, entry.seq <= UInt64(committedLog.count), committedLog[Int(entry.seq - 1)] != entry,
+            entry.epoch >= commitEpochs[Int(entry.seq - 1)]
+        {
+            let committed = committedLog[Int(entry.seq - 1)]
             fail(
-                "n\(i) appended \(entry) at committed seq \(entry.seq) (committed \(committedLog[Int(entry.seq - 1)]))"
+                "n\(i) appended \(entry) at seq \(entry.seq), committed in epoch \(commitEpochs[Int(entry.seq - 1)]) as \(committed)"
             )
             return false
         }
@@ -105,7 +115,9 @@ struct ReplicationSimChecker {
         commits[i] = max(commits[i], snapshot.seq)
     }
 
-    mutating func committed(upTo seq: UInt64, node i: Int, now: ReplicationTime, healTime: ReplicationTime?) {
+    /// Node i, in `epoch`, reports its commit point. The first report of a seq comes from the primary
+    /// that committed it (replicas learn commits from it), so `epoch` is the committing epoch then.
+    mutating func committed(upTo seq: UInt64, node i: Int, epoch: UInt64) {
         guard seq <= UInt64(mirrors[i].count) else {
             fail("n\(i) committed up to \(seq) but holds \(mirrors[i].count)")
             return
@@ -124,6 +136,7 @@ struct ReplicationSimChecker {
                 continue
             }
             committedLog.append(entry)
+            commitEpochs.append(epoch)
             if case .data(let payload) = entry.kind {
                 let id = SimSnapshotCodec.writeID(payload)
                 if acknowledged[id] != nil {
@@ -167,10 +180,12 @@ struct ReplicationSimChecker {
         commits[i] = commitSeq
     }
 
-    /// Cheap consistency between every running core and its mirror, and single primary per epoch.
-    mutating func checkNode(i _: Int?, nodes: [ReplicationSimulation.Node]) {
+    /// Cheap consistency between the running cores in `touched` (a bit per node: those called in
+    /// the last step; the others have not changed since they were checked) and their mirrors, and
+    /// single primary per epoch.
+    mutating func checkNodes(_ touched: UInt64, nodes: [ReplicationSimulation.Node]) {
         guard violations.isEmpty else { return }
-        for i in nodes.indices {
+        for i in nodes.indices where touched & (1 << UInt64(i)) != 0 {
             guard let replica = nodes[i].replica else { continue }
             if replica.lastSeq != UInt64(mirrors[i].count) {
                 fail("n\(i) core holds \(replica.lastSeq) entries, directives say \(mirrors[i].count)")

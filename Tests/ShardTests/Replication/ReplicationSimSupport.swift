@@ -2,7 +2,12 @@ import Foundation
 import Shard
 
 /// A binary min-heap of timed events; ties break by insertion order so runs are deterministic.
-struct ReplicationEventQueue<Event> {
+///
+/// Not generic on purpose: tests build without optimization, where every call into unspecialized
+/// generic code looks up type metadata, and this heap sees every event of a thousand runs.
+struct ReplicationEventQueue {
+    typealias Event = ReplicationSimulation.Event
+
     private struct Item {
         var time: ReplicationTime
         var order: UInt64
@@ -13,6 +18,9 @@ struct ReplicationEventQueue<Event> {
     private var nextOrder: UInt64 = 0
 
     var isEmpty: Bool { heap.isEmpty }
+
+    /// Time of the earliest event, if any.
+    var nextTime: ReplicationTime? { heap.first?.time }
 
     mutating func push(_ event: Event, at time: ReplicationTime) {
         nextOrder += 1
@@ -26,22 +34,23 @@ struct ReplicationEventQueue<Event> {
         }
     }
 
-    mutating func pop() -> (time: ReplicationTime, event: Event)? {
-        guard !heap.isEmpty else { return nil }
+    /// Removes and returns the earliest event (call only when `nextTime` is not nil).
+    mutating func pop() -> Event {
         heap.swapAt(0, heap.count - 1)
         let item = heap.removeLast()
         var parent = 0
+        let count = heap.count
         while true {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
-            if left < heap.count && Self.less(heap[left], heap[smallest]) { smallest = left }
-            if right < heap.count && Self.less(heap[right], heap[smallest]) { smallest = right }
+            if left < count && Self.less(heap[left], heap[smallest]) { smallest = left }
+            if right < count && Self.less(heap[right], heap[smallest]) { smallest = right }
             if smallest == parent { break }
             heap.swapAt(parent, smallest)
             parent = smallest
         }
-        return (item.time, item.event)
+        return item.event
     }
 
     private static func less(_ a: Item, _ b: Item) -> Bool {
@@ -49,23 +58,26 @@ struct ReplicationEventQueue<Event> {
     }
 }
 
-/// A running FNV-1a hash of everything observable in a run, so two runs of one seed compare cheaply.
+/// A running hash of everything observable in a run, so two runs of one seed compare cheaply.
 struct ReplicationTraceHash: Equatable {
     private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
     private(set) var events = 0
 
+    /// A word at a time (multiply, then fold the high bits down): the simulation records every
+    /// event, and a byte loop is slow in an unoptimized build.
     mutating func mix(_ word: UInt64) {
-        var word = word
-        for _ in 0..<8 {
-            value ^= word & 0xFF
-            value &*= 0x100_0000_01B3
-            word >>= 8
-        }
+        value = (value ^ word) &* 0x100_0000_01B3
+        value ^= value >> 29
     }
 
-    mutating func record(_ words: UInt64...) {
+    /// Fixed arities rather than a variadic, which would allocate an array on every event.
+    mutating func record(_ a: UInt64, _ b: UInt64 = 0, _ c: UInt64 = 0, _ d: UInt64 = 0, _ e: UInt64 = 0) {
         events += 1
-        for word in words { mix(word) }
+        mix(a)
+        mix(b)
+        mix(c)
+        mix(d)
+        mix(e)
     }
 }
 
@@ -136,9 +148,14 @@ enum SimSnapshotCodec {
         (0..<8).map { UInt8(truncatingIfNeeded: id >> (8 * $0)) }
     }
 
+    /// A plain loop: it runs for every entry the checker hashes, in an unoptimized build.
     static func writeID(_ bytes: [UInt8]) -> UInt64 {
         var id: UInt64 = 0
-        for (i, byte) in bytes.prefix(8).enumerated() { id |= UInt64(byte) << (8 * i) }
+        var i = 0
+        while i < min(bytes.count, 8) {
+            id |= UInt64(bytes[i]) << (8 * i)
+            i += 1
+        }
         return id
     }
 }

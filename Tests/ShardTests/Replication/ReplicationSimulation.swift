@@ -1,13 +1,20 @@
+import Gossip
 import Shard
 
 /// A deterministic simulation of one session's replica set: virtual clock, in-memory network
-/// (delay, jitter, reordering, loss, duplication, partitions), per-node disks with fsync latency,
-/// kills and restarts that keep only what was durable, gossip that reports a lost primary, and a
-/// client writing to whoever it believes is primary.
+/// (delay, jitter, reordering, loss, duplication, partitions, slow nodes), per-node disks with
+/// fsync latency, kills and restarts that keep only what was durable, and a client writing to
+/// whoever it believes is primary.
 ///
-/// One `ReplicationRandom` drives everything and nothing iterates a hashed collection, so a seed
-/// replays exactly. The invariants are checked by `ReplicationSimChecker` as every directive is
-/// executed, i.e. after every step; the first violation stops the run.
+/// Failure detection is the real SWIM core: every node runs a `GossipInstance` on the same virtual
+/// clock and the same faulty network, and when a node's gossip view marks the primary its replica
+/// follows as suspect, dead or left, the node calls `primaryLost`, as the real shell does
+/// (`ReplicationSimulation+Gossip.swift`). The election timeout is only the fallback.
+///
+/// One `ReplicationRandom` drives everything (each gossip instance is seeded from it) and nothing
+/// iterates a hashed collection, so a seed replays exactly. The invariants are checked by
+/// `ReplicationSimChecker` as every directive is executed and after every step; the first
+/// violation stops the run.
 final class ReplicationSimulation {
     struct Options {
         var nodeCount = 4
@@ -15,12 +22,26 @@ final class ReplicationSimulation {
         /// Faults happen in [0, chaos); then everything heals and the run continues for `heal`.
         var chaos: ReplicationDuration = .milliseconds(300)
         var heal: ReplicationDuration = .milliseconds(450)
-        /// The client stops writing this long before the end, so replicas can catch up.
+        /// The client stops writing this long before the end, so replicas can catch up; the run
+        /// ends as soon as they have (`settled`), usually well before the end.
         var quiet: ReplicationDuration = .milliseconds(120)
+        /// Past the end, the run goes on (no writes, no faults) until the replica set has settled,
+        /// for at most this long: gossip may falsely suspect the primary in the last milliseconds,
+        /// as it may at any time, and the election it starts must be let finish before the final
+        /// checks. A set that does not settle within it (a livelock) fails the run.
+        var settle: ReplicationDuration = .milliseconds(400)
         var tickInterval: ReplicationDuration = .milliseconds(5)
         var writeInterval: ReplicationDuration = .milliseconds(6)
         var faults = true
         var settings = ReplicationSimulation.fastSettings
+        var gossip = ReplicationSimulation.fastGossipSettings
+        /// How often every gossip core is ticked: a fifth of the probe interval, so a probe's phases
+        /// end at most 2 ms late (the real shell ticks every 25 ms for 300 ms probes). Coarser, the
+        /// survivors' suspicions of a dead primary bunch up and split their votes more often (3 ms
+        /// halved the failovers gossip wins); finer costs more than it shows.
+        var gossipTickInterval: ReplicationDuration = .milliseconds(2)
+        /// Scripted kill of whoever is primary at this time (for the detection tests).
+        var killPrimaryAt: ReplicationDuration?
     }
 
     /// LAN settings scaled down ~6x so a few hundred ms of virtual chaos holds several elections.
@@ -38,12 +59,20 @@ final class ReplicationSimulation {
     }
 
     enum Event {
-        case deliver(ReplicationMessage, to: Int)
+        /// Messages are boxed: they are large, and the event heap moves events around.
+        indirect case deliver(ReplicationMessage, to: Int)
+        indirect case gossip(GossipMessage, from: Int, to: Int)
+        /// `node`'s connection to `peer` was refused (peer down) or reset (peer killed).
+        case gossipSendFailed(peer: Int, node: Int, generation: UInt64)
+        case gossipConnectionLost(peer: Int, node: Int, generation: UInt64)
         case diskDone(node: Int, generation: UInt64)
-        case tick
+        /// Each node ticks its cores on its own timer, at its own phase, as separate machines do:
+        /// one global tick would start every election due in the same window at the same instant.
+        case tick(node: Int)
+        case gossipTick(node: Int)
         case clientWrite
         case fault
-        case gossip(node: Int, generation: UInt64)
+        case killPrimary
         case heal
     }
 
@@ -61,65 +90,60 @@ final class ReplicationSimulation {
         var log: [ReplicationEntry] = []
     }
 
-    struct Node {
+    /// A class, not a struct: unoptimized test builds copy a whole struct element on every
+    /// `nodes[i].field` read, and a node holds two protocol cores.
+    final class Node {
         let id: String
         var replica: SessionReplica?
+        /// The node's membership core; nil while the process is down.
+        var gossip: GossipInstance?
+        /// Bumped by every kill; fences disk completions and connection events of an old process.
         var generation: UInt64 = 0
         var disk = Disk()
         var pendingDisk: [DiskOp] = []
         var diskFreeAt: ReplicationTime = .zero
+        var killedAt: ReplicationTime?
         var alive: Bool { replica != nil }
+
+        init(id: String) {
+            self.id = id
+        }
     }
 
     let seed: UInt64
     let options: Options
     let session = "s"
-    private(set) var now: ReplicationTime = .zero
-    private(set) var nodes: [Node] = []
-    private var random: ReplicationRandom
-    private var queue = ReplicationEventQueue<Event>()
-    private(set) var checker: ReplicationSimChecker
-    private(set) var trace = ReplicationTraceHash()
+    /// Where each node's gossip listens ("sim://n0", …); the core addresses its messages by it.
+    let gossipAddresses: [String]
+    var now: ReplicationTime = .zero
+    var nodes: [Node] = []
+    var random: ReplicationRandom
+    var queue = ReplicationEventQueue()
+    var checker: ReplicationSimChecker
+    /// Nodes whose replica was called (or replaced) in the current step, a bit each: the invariants
+    /// are checked for them when the step ends.
+    var touched: UInt64 = 0
+    var trace = ReplicationTraceHash()
 
     // Network state.
-    private var loss = 0.0
-    private var duplication = 0.0
-    private var partition: [Int]?
+    var loss = 0.0
+    var duplication = 0.0
+    var partition: [Int]?
+    /// A node whose messages (both ways) take up to `slowExtra` longer: gossip suspects it falsely.
+    var slowNode: Int?
+    var slowExtra: UInt64 = 0
 
     // Client state.
-    private var believedPrimary: Int?
-    private var nextWriteID: UInt64 = 1
-    private(set) var healTime: ReplicationTime?
+    var believedPrimary: Int?
+    var nextWriteID: UInt64 = 1
+    var healTime: ReplicationTime?
     /// Time from healing to the first commit of a write proposed after healing.
-    private(set) var recoveryTime: ReplicationDuration?
-    private(set) var faultCount = 0
+    var recoveryTime: ReplicationDuration?
+    var faultCount = 0
+    /// When the last primary was killed, until a new one is elected.
+    var primaryKilledAt: ReplicationTime?
     /// What happened in the run, to show the fault mix really exercises the protocol.
-    private(set) var stats = Stats()
-
-    struct Stats {
-        var delivered = 0, elections = 0, stepDowns = 0, truncations = 0, snapshotsInstalled = 0
-        var compactions = 0, kills = 0, restarts = 0, partitions = 0, transfers = 0, removals = 0
-        var additions = 0, falseSuspicions = 0, acknowledged = 0
-
-        static func + (a: Stats, b: Stats) -> Stats {
-            Stats(
-                delivered: a.delivered + b.delivered,
-                elections: a.elections + b.elections,
-                stepDowns: a.stepDowns + b.stepDowns,
-                truncations: a.truncations + b.truncations,
-                snapshotsInstalled: a.snapshotsInstalled + b.snapshotsInstalled,
-                compactions: a.compactions + b.compactions,
-                kills: a.kills + b.kills,
-                restarts: a.restarts + b.restarts,
-                partitions: a.partitions + b.partitions,
-                transfers: a.transfers + b.transfers,
-                removals: a.removals + b.removals,
-                additions: a.additions + b.additions,
-                falseSuspicions: a.falseSuspicions + b.falseSuspicions,
-                acknowledged: a.acknowledged + b.acknowledged
-            )
-        }
-    }
+    var stats = ReplicationSimStats()
 
     var initialMembers: [String] { (0..<options.initialMembers).map { "n\($0)" } }
     var endTime: ReplicationTime { .zero + options.chaos + options.heal }
@@ -129,7 +153,10 @@ final class ReplicationSimulation {
         self.options = options
         self.random = ReplicationRandom(seed: seed)
         self.checker = ReplicationSimChecker(nodeCount: options.nodeCount, seed: seed)
+        self.gossipAddresses = (0..<options.nodeCount).map { "sim://n\($0)" }
         for i in 0..<options.nodeCount { nodes.append(Node(id: "n\(i)")) }
+        // Every node's membership core starts at once; they find each other through the seeds.
+        for i in nodes.indices { startGossip(i) }
         // All nodes run from the start; n0 bootstraps the session, the spares follow nobody yet.
         for i in 1..<options.nodeCount {
             nodes[i].replica = SessionReplica(
@@ -152,17 +179,29 @@ final class ReplicationSimulation {
         nodes[0].replica = primary
         believedPrimary = 0
         execute(directives, at: 0)
-        queue.push(.tick, at: now + options.tickInterval)
+        for i in nodes.indices {
+            queue.push(.tick(node: i), at: now + phase(within: options.tickInterval))
+            queue.push(.gossipTick(node: i), at: now + phase(within: options.gossipTickInterval))
+        }
         queue.push(.clientWrite, at: now + options.writeInterval)
         if options.faults { queue.push(.fault, at: now + .milliseconds(10)) }
+        if let at = options.killPrimaryAt { queue.push(.killPrimary, at: .zero + at) }
         queue.push(.heal, at: .zero + options.chaos)
     }
 
-    /// Runs to the end and performs the final checks; returns the violations (empty when fine).
+    /// Runs the chaos, the healing and the write stream, then on until the replica set has settled
+    /// (usually soon after the last write, well before the end), and performs the final checks;
+    /// returns the violations (empty when fine).
     func run() -> [String] {
-        while checker.violations.isEmpty, let (time, event) = queue.pop(), time <= endTime {
+        let lastWrites = ReplicationTime.zero + (options.chaos + options.heal - options.quiet)
+        while checker.violations.isEmpty, let time = queue.nextTime, time <= lastWrites {
             now = time
-            step(event)
+            step(queue.pop())
+        }
+        let settleBy = endTime + options.settle
+        while checker.violations.isEmpty, !settled, let time = queue.nextTime, time <= settleBy {
+            now = time
+            step(queue.pop())
         }
         if checker.violations.isEmpty { finalCheck() }
         stats.acknowledged = checker.acknowledged.count
@@ -179,14 +218,27 @@ final class ReplicationSimulation {
             trace.record(1, UInt64(to), message.epoch, message.kind.traceTag)
             let directives = nodes[to].replica!.receive(message, from: message.sender, now: now)
             execute(directives, at: to)
+        case .gossip(let message, let from, let to):
+            deliverGossip(message, from: from, to: to)
+        case .gossipSendFailed(let peer, let i, let generation):
+            guard nodes[i].generation == generation, nodes[i].gossip != nil else { return }
+            trace.record(16, UInt64(i), UInt64(peer))
+            executeGossip(nodes[i].gossip!.sendFailed(to: gossipAddress(peer), now: gossipNow), at: i)
+        case .gossipConnectionLost(let peer, let i, let generation):
+            guard nodes[i].generation == generation, nodes[i].gossip != nil else { return }
+            trace.record(17, UInt64(i), UInt64(peer))
+            executeGossip(nodes[i].gossip!.connectionLost(to: gossipAddress(peer), now: gossipNow), at: i)
         case .diskDone(let i, let generation):
             guard nodes[i].alive, nodes[i].generation == generation, !nodes[i].pendingDisk.isEmpty else { return }
             let op = nodes[i].pendingDisk.removeFirst()
             applyToDisk(op, node: i)
             execute(nodes[i].replica!.localDurable(upTo: op.lastSeq, now: now), at: i)
-        case .tick:
-            for i in nodes.indices where nodes[i].alive { execute(nodes[i].replica!.tick(now: now), at: i) }
-            queue.push(.tick, at: now + options.tickInterval)
+        case .tick(let i):
+            if nodes[i].alive { execute(nodes[i].replica!.tick(now: now), at: i) }
+            queue.push(.tick(node: i), at: now + options.tickInterval)
+        case .gossipTick(let i):
+            if nodes[i].gossip != nil { executeGossip(nodes[i].gossip!.tick(now: gossipNow), at: i) }
+            queue.push(.gossipTick(node: i), at: now + options.gossipTickInterval)
         case .clientWrite:
             clientWrite()
             if now + options.writeInterval + options.quiet < endTime {
@@ -196,30 +248,24 @@ final class ReplicationSimulation {
             injectFault()
             let gap = ReplicationDuration(nanoseconds: 5_000_000 + random.next() % 25_000_000)
             if now + gap < .zero + options.chaos { queue.push(.fault, at: now + gap) }
-        case .gossip(let i, let generation):
-            guard nodes[i].alive, nodes[i].generation == generation, let primaryID = nodes[i].replica!.primary,
-                let p = index(of: primaryID), p != i, !nodes[p].alive || !connected(i, p)
-            else { return }
-            trace.record(2, UInt64(i))
-            execute(nodes[i].replica!.primaryLost(now: now), at: i)
+        case .killPrimary:
+            if let p = currentPrimary() { kill(p) }
         case .heal:
             heal()
         }
-        checker.checkNode(i: nil, nodes: nodes)
-    }
-
-    private func heal() {
-        healTime = now
-        partition = nil
-        loss = 0
-        duplication = 0
-        for i in nodes.indices where !nodes[i].alive { restart(i) }
-        trace.record(3)
+        // Invariants after every step, for every replica the step called (most steps are gossip
+        // that calls none).
+        if touched != 0 {
+            checker.checkNodes(touched, nodes: nodes)
+            touched = 0
+        }
     }
 
     // MARK: Directives
 
-    private func execute(_ directives: [ReplicationDirective], at i: Int) {
+    /// Every call into a replica ends here with its directives, which is what marks it `touched`.
+    func execute(_ directives: [ReplicationDirective], at i: Int) {
+        touched |= 1 << UInt64(i)
         for directive in directives {
             guard checker.violations.isEmpty else { return }
             switch directive {
@@ -241,7 +287,7 @@ final class ReplicationSimulation {
             case .needSnapshot:
                 compact(i)
             case .committed(let upTo):
-                checker.committed(upTo: upTo, node: i, now: now, healTime: healTime)
+                checker.committed(upTo: upTo, node: i, epoch: nodes[i].replica!.epoch)
                 if let healTime, recoveryTime == nil, let first = checker.firstWriteAfterHeal,
                     checker.maxAcknowledgedID >= first
                 {
@@ -250,6 +296,10 @@ final class ReplicationSimulation {
             case .becamePrimary(let epoch):
                 log("n\(i) became primary of epoch \(epoch)")
                 stats.elections += 1
+                if let killedAt = primaryKilledAt {
+                    stats.recordFailover(now - killedAt)
+                    primaryKilledAt = nil
+                }
                 trace.record(4, UInt64(i), epoch)
                 checker.becamePrimary(epoch: epoch, node: i)
             case .steppedDown:
@@ -258,6 +308,11 @@ final class ReplicationSimulation {
                 trace.record(5, UInt64(i))
             }
         }
+    }
+
+    /// A random offset in `[0, interval)`.
+    private func phase(within interval: ReplicationDuration) -> ReplicationDuration {
+        ReplicationDuration(nanoseconds: random.next() % max(interval.nanoseconds, 1))
     }
 
     private func enqueueDisk(_ op: DiskOp, node i: Int) {
@@ -289,49 +344,25 @@ final class ReplicationSimulation {
     }
 
     /// The shell takes a snapshot of its committed state and lets the core drop the log below it.
-    private func compact(_ i: Int) {
+    func compact(_ i: Int) {
         guard let replica = nodes[i].replica, replica.commitSeq > (replica.snapshot?.seq ?? 0) else { return }
         let seq = replica.commitSeq
         let data = SimSnapshotCodec.encode(checker.mirrors[i][0..<Int(seq)])
         nodes[i].replica!.compact(upTo: seq, snapshot: data)
+        touched |= 1 << UInt64(i)
         nodes[i].disk.snapshot = nodes[i].replica!.snapshot
         nodes[i].disk.log.removeAll { $0.seq <= seq }
         stats.compactions += 1
         trace.record(6, UInt64(i), seq)
     }
 
-    // MARK: Network
-
-    private func index(of id: String) -> Int? {
-        guard id.first == "n", let i = Int(id.dropFirst()), i < nodes.count else { return nil }
-        return i
-    }
-
-    private func connected(_ a: Int, _ b: Int) -> Bool {
-        guard let partition else { return true }
-        return partition[a] == partition[b]
-    }
-
-    private func send(_ message: ReplicationMessage, from i: Int, to id: String) {
-        guard let j = index(of: id), connected(i, j) else { return }
-        if random.nextUnit() < loss { return }
-        queue.push(.deliver(message, to: j), at: now + linkDelay())
-        if random.nextUnit() < duplication { queue.push(.deliver(message, to: j), at: now + linkDelay()) }
-    }
-
-    /// 0.25–0.75 ms, and 5% of messages 0–8 ms late (which reorders them).
-    private func linkDelay() -> ReplicationDuration {
-        var delay = 250_000 + random.next() % 500_000
-        if random.nextUnit() < 0.05 { delay += random.next() % 8_000_000 }
-        return ReplicationDuration(nanoseconds: delay)
-    }
-
     // MARK: Client
 
-    /// Set `REPL_TRACE=1` (with `REPL_SEED`) to print every client attempt and role change.
+    /// Set `REPL_TRACE=1` (with `REPL_SEED`) to print every client attempt, role change and
+    /// gossip verdict about a primary.
     private let verbose = ReplicationSeeds.verbose
 
-    private func log(_ line: @autoclosure () -> String) {
+    func log(_ line: @autoclosure () -> String) {
         if verbose { print("[\(now)] \(line())") }
     }
 
@@ -370,7 +401,7 @@ final class ReplicationSimulation {
         }
     }
 
-    private func currentPrimary() -> Int? {
+    func currentPrimary() -> Int? {
         var best: Int?
         for i in nodes.indices where nodes[i].replica?.role == .primary {
             if best == nil || nodes[i].replica!.epoch > nodes[best!].replica!.epoch { best = i }
@@ -378,122 +409,20 @@ final class ReplicationSimulation {
         return best
     }
 
-    // MARK: Faults
-
-    private func kill(_ i: Int) {
-        nodes[i].replica = nil
-        nodes[i].pendingDisk = []
-        nodes[i].generation += 1
-        checker.killed(node: i)
-        stats.kills += 1
-        trace.record(8, UInt64(i))
-        // Gossip notices the death a little later on every other node.
-        for j in nodes.indices where j != i && nodes[j].alive {
-            let delay = ReplicationDuration(nanoseconds: 10_000_000 + random.next() % 20_000_000)
-            queue.push(.gossip(node: j, generation: nodes[j].generation), at: now + delay)
-        }
-    }
-
-    private func restart(_ i: Int) {
-        var replica = SessionReplica(
-            session: session,
-            me: nodes[i].id,
-            members: initialMembers,
-            settings: options.settings,
-            random: random.next(),
-            now: now
-        )
-        let disk = nodes[i].disk
-        replica.restore(
-            from: .init(epoch: disk.epoch, votedFor: disk.votedFor, snapshot: disk.snapshot),
-            log: disk.log,
-            now: now
-        )
-        nodes[i].replica = replica
-        nodes[i].diskFreeAt = now
-        checker.restarted(node: i, disk: disk, commitSeq: replica.commitSeq)
-        stats.restarts += 1
-        trace.record(9, UInt64(i))
-    }
-
-    private func injectFault() {
-        faultCount += 1
-        defer { log("fault \(faultCount): \(stateSummary)") }
-        let alive = nodes.indices.filter { nodes[$0].alive }
-        let dead = nodes.indices.filter { !nodes[$0].alive }
-        let pick = random.next() % 100
-        switch pick {
-        case 0..<14:
-            // Kill a node, preferring the primary half of the time; at most two down at once.
-            guard dead.count < 2, !alive.isEmpty else { return }
-            if random.nextUnit() < 0.5, let p = currentPrimary() {
-                kill(p)
-            } else {
-                kill(alive[Int(random.next() % UInt64(alive.count))])
-            }
-        case 14..<30:
-            guard !dead.isEmpty else { return }
-            restart(dead[Int(random.next() % UInt64(dead.count))])
-        case 30..<42:
-            partition = nodes.indices.map { _ in Int(random.next() % 2) }
-            stats.partitions += 1
-            trace.record(10, UInt64(partition!.reduce(0) { $0 * 2 + $1 }))
-            for j in nodes.indices where nodes[j].alive {
-                let delay = ReplicationDuration(nanoseconds: 10_000_000 + random.next() % 20_000_000)
-                queue.push(.gossip(node: j, generation: nodes[j].generation), at: now + delay)
-            }
-        case 42..<52:
-            partition = nil
-        case 52..<62:
-            loss = random.nextUnit() * 0.3
-            duplication = random.nextUnit() * 0.1
-        case 62..<68:
-            // A false suspicion from gossip.
-            guard !alive.isEmpty else { return }
-            let i = alive[Int(random.next() % UInt64(alive.count))]
-            stats.falseSuspicions += 1
-            execute(nodes[i].replica!.primaryLost(now: now), at: i)
-        case 68..<76:
-            guard let p = currentPrimary() else { return }
-            let others = nodes[p].replica!.members.filter { $0 != nodes[p].id }
-            guard !others.isEmpty else { return }
-            let target = others[Int(random.next() % UInt64(others.count))]
-            if case .success(let directives) = nodes[p].replica!.transferPrimary(to: target, now: now) {
-                stats.transfers += 1
-                trace.record(11, UInt64(p))
-                execute(directives, at: p)
-            }
-        case 76..<86:
-            guard !alive.isEmpty else { return }
-            compact(alive[Int(random.next() % UInt64(alive.count))])
-        default:
-            // Replica replacement: drop a (preferably dead) replica, or add the spare back.
-            guard let p = currentPrimary() else { return }
-            let replica = nodes[p].replica!
-            if replica.members.count >= options.initialMembers {
-                let candidates = replica.members.filter { $0 != replica.me }
-                let deadOnes = candidates.filter { id in !nodes[index(of: id)!].alive }
-                let pool = deadOnes.isEmpty ? candidates : deadOnes
-                guard !pool.isEmpty else { return }
-                let victim = pool[Int(random.next() % UInt64(pool.count))]
-                if case .success(let directives) = nodes[p].replica!.removeMember(victim, now: now) {
-                    stats.removals += 1
-                    trace.record(12, UInt64(p))
-                    execute(directives, at: p)
-                }
-            } else if let spare = nodes.indices.first(where: {
-                !replica.members.contains(nodes[$0].id) && nodes[$0].alive
-            }) {
-                if case .success(let directives) = nodes[p].replica!.addMember(nodes[spare].id, now: now) {
-                    stats.additions += 1
-                    trace.record(13, UInt64(p))
-                    execute(directives, at: p)
-                }
-            }
-        }
-    }
-
     // MARK: End of run
+
+    /// A primary whose members all run and have learned its whole log as committed.
+    var settled: Bool {
+        guard let p = currentPrimary(), let primary = nodes[p].replica, primary.commitSeq == primary.lastSeq else {
+            return false
+        }
+        for id in primary.members {
+            guard let i = index(of: id), let replica = nodes[i].replica, replica.epoch == primary.epoch,
+                replica.commitSeq == primary.commitSeq
+            else { return false }
+        }
+        return true
+    }
 
     /// One line per node, for failure messages.
     var stateSummary: String {
@@ -513,6 +442,10 @@ final class ReplicationSimulation {
         }
         guard recoveryTime != nil else {
             checker.fail("seed \(seed): no write proposed after healing was committed: \(stateSummary)")
+            return
+        }
+        guard settled else {
+            checker.fail("seed \(seed): the replica set did not settle within \(options.settle): \(stateSummary)")
             return
         }
         let members = nodes[p].replica!.members
