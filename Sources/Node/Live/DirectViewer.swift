@@ -126,10 +126,11 @@ final class DirectViewer: @unchecked Sendable {
 /// The viewers of one session, grouped by event loop, so that one buffer costs one task per
 /// loop (two on this machine) rather than one per viewer.
 ///
-/// Buffers are coalesced per loop for up to `window`: everything published in that time goes
-/// to each viewer as one write and one flush. Under load the loop runs late and batches grow by
-/// themselves, which is what keeps thousands of viewers fed; idle, an event leaves within the
-/// window. Each buffer carries the event `seq` it holds (nil for stats and pings), and each
+/// Each loop flushes at most once per `window`: an event published when the loop has not
+/// flushed for a window goes out at once; events arriving faster are coalesced until a window
+/// after the last flush, and go to each viewer as one write and one flush. Under load batches
+/// grow by themselves, which is what keeps thousands of viewers fed, and a quiet session pays
+/// no coalescing delay. Each buffer carries the event `seq` it holds (nil for stats and pings), and each
 /// viewer the last seq of its backlog, so a viewer subscribed while a batch was pending never
 /// sees an event twice.
 final class FanoutGroup: Sendable {
@@ -143,6 +144,7 @@ final class FanoutGroup: Sendable {
         var viewers: [UInt64: DirectViewer] = [:]
         var pending: [Pending] = []
         var flushScheduled = false
+        var lastFlush: NIODeadline = .distantPast
     }
 
     private let loops = Mutex<[ObjectIdentifier: LoopViewers]>([:])
@@ -173,19 +175,25 @@ final class FanoutGroup: Sendable {
 
     /// Queues `buffer` for every viewer; `seq` is the event it carries, if any.
     func broadcast(_ buffer: ByteBuffer, seq: UInt64? = nil) {
-        let toSchedule = loops.withLock { all -> [(ObjectIdentifier, any EventLoop)] in
-            var out: [(ObjectIdentifier, any EventLoop)] = []
+        let now = NIODeadline.now()
+        let toSchedule = loops.withLock { all -> [(ObjectIdentifier, any EventLoop, TimeAmount)] in
+            var out: [(ObjectIdentifier, any EventLoop, TimeAmount)] = []
             for key in all.keys where !all[key]!.viewers.isEmpty {
                 all[key]!.pending.append(Pending(buffer: buffer, seq: seq))
                 if !all[key]!.flushScheduled {
                     all[key]!.flushScheduled = true
-                    out.append((key, all[key]!.loop))
+                    let due = all[key]!.lastFlush + window
+                    out.append((key, all[key]!.loop, due > now ? due - now : .zero))
                 }
             }
             return out
         }
-        for (key, loop) in toSchedule {
-            loop.scheduleTask(in: window) { self.flush(key) }
+        for (key, loop, delay) in toSchedule {
+            if delay == .zero {
+                loop.execute { self.flush(key) }
+            } else {
+                loop.scheduleTask(in: delay) { self.flush(key) }
+            }
         }
     }
 
@@ -196,6 +204,7 @@ final class FanoutGroup: Sendable {
             let taken = entry.pending
             entry.pending.removeAll()
             entry.flushScheduled = false
+            entry.lastFlush = .now()
             all[key] = entry
             return (Array(entry.viewers.values), taken)
         }
