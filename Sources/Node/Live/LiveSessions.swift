@@ -97,7 +97,7 @@ public final class LiveSessions: Service, Sendable {
         )
     }
 
-    private func hooks(group: String) -> SessionHostHooks {
+    private func hooks(group: String, session: String) -> SessionHostHooks {
         SessionHostHooks(
             now: { [start] in ReplicationTime(nanoseconds: UInt64(max(0, (ContinuousClock.now - start).nanoseconds))) },
             ended: { [weak self] state in self?.sessionEnded(state) },
@@ -105,7 +105,8 @@ public final class LiveSessions: Service, Sendable {
                 replicationMetrics.epochChanges.increment()
                 if failover { replicationMetrics.failovers.increment() }
             },
-            replicaChange: { [replicationMetrics] in replicationMetrics.replicaChanges.increment() }
+            replicaChange: { [replicationMetrics] in replicationMetrics.replicaChanges.increment() },
+            confirmed: { [weak self] in self?.confirmedCopy(group: group, session: session) }
         )
     }
 
@@ -123,7 +124,7 @@ public final class LiveSessions: Service, Sendable {
             settings: settings,
             replication: shell.protocolSettings,
             transport: links,
-            hooks: hooks(group: group),
+            hooks: hooks(group: group, session: session),
             now: replicationNow,
             metrics: metrics,
             logger: logger
@@ -157,8 +158,8 @@ public final class LiveSessions: Service, Sendable {
                     ended.withLock { $0[group, default: []].append(state) }
                     restoredEnded += 1
                 case .live:
-                    live.withLock { $0[group] = host }
-                    metrics.sessions.increment()
+                    // Served (viewers, lookups) only once a primary confirms this copy: a node
+                    // removed from the replica set while it was down must not serve a stale log.
                     restoredLive += 1
                 }
             }
@@ -318,6 +319,17 @@ public final class LiveSessions: Service, Sendable {
 
     func host(session: String) -> SessionHost? { hosts.withLock { $0[session] } }
 
+    /// Any copy of a live session of `group` held here, served or not (a copy restored from
+    /// disk awaits its primary's confirmation): proof the session exists while its primary is
+    /// unknown.
+    func anyLiveCopy(group: String) async -> SessionHost? {
+        if let served = host(group: group) { return served }
+        for host in allHosts where host.group == group {
+            if await host.state.phase == .live { return host }
+        }
+        return nil
+    }
+
     var allHosts: [SessionHost] { hosts.withLock { Array($0.values) } }
 
     enum StartOutcome {
@@ -361,6 +373,20 @@ public final class LiveSessions: Service, Sendable {
             ]
         )
         return .started(await fresh.state, fresh)
+    }
+
+    /// A copy restored from disk proved to be a member: serve it as the group's live session
+    /// (unless it has ended, or a newer session of the group is already served here).
+    private func confirmedCopy(group: String, session: String) {
+        guard let host = host(session: session) else { return }
+        let isEnded = ended.withLock { ($0[group] ?? []).contains { $0.info.id == session } }
+        guard !isEnded else { return }
+        let added = live.withLock { live -> Bool in
+            guard live[group] == nil else { return false }
+            live[group] = host
+            return true
+        }
+        if added { metrics.sessions.increment() }
     }
 
     /// The `ended` event committed here (on every replica, not only the primary).
@@ -427,6 +453,9 @@ public final class LiveSessions: Service, Sendable {
                 return true
             }
             if dropped { metrics.sessions.decrement() }
+            // The notice is from the current or a later epoch (older ones were refused), so a
+            // re-add comes after it and starts a fresh copy: the old log is of no use any more.
+            try? FileManager.default.removeItem(atPath: directory(group: group, session: session))
             logger.info(
                 "removed from the replica set",
                 metadata: ["live.group": "\(group)", "live.session": "\(session)"]

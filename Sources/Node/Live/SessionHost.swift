@@ -335,6 +335,14 @@ actor SessionHost {
         await recording?.flush()
     }
 
+    private var confirmed = false
+
+    private func confirm() {
+        guard !confirmed else { return }
+        confirmed = true
+        hooks.confirmed()
+    }
+
     /// After a restart, a session whose only member is this node campaigns at once (nobody else
     /// can lead it). A live one with other members waits for the primary's heartbeat, which arrives
     /// within one heartbeat interval if there is a primary: campaigning early would only raise
@@ -388,8 +396,10 @@ actor SessionHost {
                 logger.warning("snapshot directive ignored")
             case .committed(let upTo):
                 publish(upTo: upTo)
+                confirm()
             case .becamePrimary(let epoch):
                 logger.notice("primary", metadata: ["replication.epoch": "\(epoch)"])
+                confirm()
                 lastKnownPrimary = nodeID
                 // The ingest grace runs here from now on: a broadcaster that never reconnects
                 // after a failover still ends the session.

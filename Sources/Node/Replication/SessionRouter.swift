@@ -113,7 +113,17 @@ final class SessionRouter: Sendable {
         // Nobody answered with a primary, but this node holds a replica: the session exists, its
         // primary is just unknown (an election, or this node is cut off), which is not a 404.
         if let found { return found }
-        return await localLocation(group: group)
+        if let local = await localLocation(group: group) { return local }
+        // Just restarted, with a copy not yet confirmed and peers not yet answering: the session
+        // exists, its primary is unknown for now (callers retry, viewers go to its members).
+        guard let copy = await sessions.anyLiveCopy(group: group) else { return nil }
+        return SessionLocation(
+            group: group,
+            session: copy.sessionID,
+            epoch: await copy.epoch,
+            primary: nil,
+            members: await copy.members.filter { $0 != nodeID }
+        )
     }
 
     func forget(group: String) {
