@@ -13,7 +13,7 @@ extension SessionReplica {
         }
         var directives: [ReplicationDirective] = []
         learners.append(newMember)
-        progress[newMember] = Progress(nextSeq: log.lastSeq + 1, lastAckAt: now)
+        progress[newMember] = Progress(nextSeq: log.lastSeq + 1, lastAckAt: now, catchUpTarget: commitSeq)
         if log.lastSeq - log.baseSeq > settings.snapshotHintEntries { directives.append(.needSnapshot) }
         sendAppend(to: newMember, into: &directives)
         return .success(directives)
@@ -61,12 +61,13 @@ extension SessionReplica {
     mutating func maybePromoteLearner(into directives: inout [ReplicationDirective]) {
         guard changeRefusal() == nil else { return }
         for learner in learners {
-            // Caught up means holding everything committed and being close to the end: a voter
-            // that holds less than the commit point could make a majority that lacks committed
-            // entries count as a quorum for new ones, stalling commits (and, were the others
-            // lost, the log).
-            guard let match = progress[learner]?.matchSeq, match >= commitSeq,
-                match + settings.catchUpMaxLag >= log.lastSeq
+            // Caught up means holding what was committed when it was added and being close to the
+            // end. Not "holding the current commit point": under steady writes a learner's acks
+            // trail the moving commit by a round trip and it would never be promoted (seen in the
+            // chaos run). A voter a few entries behind is safe (a quorum's matchSeq implies the
+            // whole prefix); it only delays commits for the moment it takes to catch up.
+            guard let progress = progress[learner], progress.matchSeq >= progress.catchUpTarget,
+                progress.matchSeq + settings.catchUpMaxLag >= log.lastSeq
             else {
                 continue
             }

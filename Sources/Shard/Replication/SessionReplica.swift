@@ -31,6 +31,8 @@ public struct SessionReplica: Sendable {
         var matchSeq: UInt64 = 0
         /// Last time any ack of this epoch arrived, for check-quorum.
         var lastAckAt: ReplicationTime
+        /// Learners only: the commit point when it was added, which it must hold to become a voter.
+        var catchUpTarget: UInt64 = 0
     }
 
     /// A write handed to the shell's serial disk writer and not yet reported durable.

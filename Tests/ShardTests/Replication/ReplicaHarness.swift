@@ -77,6 +77,25 @@ struct ReplicaHarness {
         }
     }
 
+    /// Like `deliverAll`, but messages to `slow` wait in `held` instead of being delivered.
+    mutating func deliverAll(holding slow: String, into held: inout [(message: ReplicationMessage, to: String)]) {
+        while !inbox.isEmpty {
+            let (message, to) = inbox.removeFirst()
+            if to == slow {
+                held.append((message, to))
+            } else if !down.contains(to), !down.contains(message.sender), replicas[to] != nil {
+                apply(to, replicas[to]!.receive(message, from: message.sender, now: now))
+            }
+        }
+    }
+
+    /// Delivers `messages` now, in order, and nothing else.
+    mutating func deliver(_ messages: [(message: ReplicationMessage, to: String)]) {
+        for (message, to) in messages where !down.contains(to) && replicas[to] != nil {
+            apply(to, replicas[to]!.receive(message, from: message.sender, now: now))
+        }
+    }
+
     mutating func propose(_ id: String, _ byte: UInt8) -> UInt64? {
         guard case .success(let (seq, directives)) = replicas[id]!.propose([byte], now: now) else { return nil }
         apply(id, directives)

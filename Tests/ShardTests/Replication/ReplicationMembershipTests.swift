@@ -26,6 +26,41 @@ import Testing
         #expect(harness["a"].lag["d"] == 0)
     }
 
+    /// Under steady writes a learner's acks trail the moving commit point by a round trip; it
+    /// must still become a voter once it holds what was committed when it was added (a rule that
+    /// asked for the current commit point left a replica set one short for good in a chaos run).
+    @Test func aLearnerTrailingSteadyWritesBecomesAVoter() {
+        var harness = ReplicaHarness(["a", "b", "c"], memberCount: 2)
+        harness.deliverAll()
+        for byte in 0..<5 { _ = harness.propose("a", UInt8(byte)) }
+        harness.deliverAll()
+        guard case .success(let directives) = harness["a"].addMember("c", now: harness.now) else {
+            Issue.record("addMember refused")
+            return
+        }
+        harness.apply("a", directives)
+        var held: [(message: ReplicationMessage, to: String)] = []
+        var promotedAt: Int?
+        for round in 0..<30 {
+            // c gets the previous round's messages only after a and b have committed this
+            // round's write, so its ack always names less than the commit point.
+            let late = held
+            held = []
+            _ = harness.propose("a", UInt8(truncatingIfNeeded: round))
+            harness.deliverAll(holding: "c", into: &held)
+            harness.deliver(late)
+            harness.deliverAll(holding: "c", into: &held)
+            if promotedAt == nil, harness["a"].members.contains("c") { promotedAt = round }
+        }
+        #expect(promotedAt != nil, "the learner was never promoted")
+        #expect(harness["a"].members == ["a", "b", "c"])
+        #expect(harness["a"].learners.isEmpty)
+        harness.deliver(held)
+        harness.deliverAll()
+        #expect(harness["c"].entries == harness["a"].entries)
+        #expect(harness["a"].commitSeq == harness["a"].lastSeq)
+    }
+
     @Test func removesAVoterOneChangeAtATime() {
         var harness = ReplicaHarness(["a", "b", "c"])
         harness.deliverAll()
