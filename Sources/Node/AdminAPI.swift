@@ -18,6 +18,29 @@ public enum AdminAPI {
         public var members: [MemberJSON]
     }
 
+    /// One session a node holds (`GET /admin/v1/sessions`): the API's `{"group", "session",
+    /// "role", "lastSeq", "lagSeq"}` plus details.
+    public struct SessionJSON: Codable, Sendable {
+        public var group: String
+        public var session: String
+        public var role: String
+        public var epoch: UInt64
+        public var primary: String?
+        public var members: [String]
+        /// The last event seq in the log here (the API's `seq`).
+        public var lastSeq: UInt64
+        /// The last event seq shown to viewers here (committed).
+        public var committedSeq: UInt64
+        /// Replication-log positions (entries, including config entries).
+        public var logLastSeq: UInt64
+        public var logCommitSeq: UInt64
+        /// In log entries. Primary: the largest lag of any replica; replica: entries not yet
+        /// known to be committed.
+        public var lagSeq: UInt64
+        public var lagByReplica: [String: UInt64]
+        public var ended: Bool
+    }
+
     public struct GroupRingJSON: Codable, Sendable {
         public var group: String
         public var replicas: [String]

@@ -1,19 +1,6 @@
 import ArgumentParser
 import Foundation
-
-/// One row of `/admin/v1/sessions`.
-private struct SessionRow: Decodable {
-    var group: String
-    var session: String
-    var role: String
-    var epoch: UInt64
-    var primary: String?
-    var members: [String]
-    var lastSeq: UInt64
-    var committedSeq: UInt64
-    var lagSeq: UInt64
-    var ended: Bool
-}
+import Node
 
 /// `qunbo sessions`: the sessions one node holds, with role and replication lag.
 struct SessionsCommand: AsyncParsableCommand {
@@ -27,7 +14,7 @@ struct SessionsCommand: AsyncParsableCommand {
     func run() async throws {
         let data = try await AdminClient(options: remote).call("GET", "/admin/v1/sessions")
         if remote.json { return print(String(decoding: data, as: UTF8.self)) }
-        let rows = try JSONDecoder().decode([SessionRow].self, from: data).filter { all || !$0.ended }
+        let rows = try JSONDecoder().decode([AdminAPI.SessionJSON].self, from: data).filter { all || !$0.ended }
         printTable(
             ["GROUP", "SESSION", "ROLE", "EPOCH", "PRIMARY", "REPLICAS", "LAST SEQ", "COMMITTED", "LAG (entries)"],
             rows.map { r in
@@ -69,7 +56,7 @@ struct DrainCommand: AsyncParsableCommand {
                 }
                 throw error
             }
-            let rows = try JSONDecoder().decode([SessionRow].self, from: data).filter { !$0.ended }
+            let rows = try JSONDecoder().decode([AdminAPI.SessionJSON].self, from: data).filter { !$0.ended }
             let leading = rows.filter { $0.role == "primary" }.count
             let following = rows.count - leading
             let line = "primaries left: \(leading), replicas left: \(following)"

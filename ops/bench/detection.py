@@ -11,28 +11,14 @@ Polling: every survivor is asked in parallel every 50 ms (Qunbo: GET /admin/v1/m
 Serf: `serf members -format=json`), so figures carry up to ~50 ms (Qunbo) or ~100 ms (Serf,
 whose CLI is slower to answer) of polling granularity.
 """
-import argparse, json, os, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "cluster"))
+from chaoslib import free_base, mint_token  # noqa: E402  (shared with the chaos harness)
 POOL = ThreadPoolExecutor(max_workers=16)
-
-
-def free_base(count):
-    while True:
-        base = random.randint(20000, 50000)
-        ok = True
-        for p in range(base, base + count):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
-        if ok:
-            return base
 
 
 def wait(cond, timeout, what):

@@ -18,10 +18,12 @@ compression: node-to-node bytes before/after LZ4 (qunbo_replication_bytes_sent_t
 QUNBO_BIN=path uses that binary; otherwise `swift build -c release` runs first. The cluster
 lives in a temporary QUNBO_CLUSTER_DIR and is torn down at the end, also on failure.
 """
-import argparse, base64, hashlib, hmac, http.client, json, os, random, socket, statistics, subprocess, sys
+import argparse, http.client, json, os, random, statistics, subprocess, sys
 import tempfile, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "cluster"))
+from chaoslib import free_base, mint_token  # noqa: E402  (shared with the chaos harness)
 
 
 def release_binary():
@@ -31,22 +33,6 @@ def release_binary():
     subprocess.run(["swift", "build", "-c", "release", "--product", "qunbo"], cwd=ROOT, check=True)
     return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout.strip() + "/qunbo"
-
-
-def free_base(count):
-    while True:
-        base = random.randint(20000, 50000)
-        ok = True
-        for p in range(base, base + count):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
-        if ok:
-            return base
 
 
 class Cluster:
@@ -73,14 +59,7 @@ class Cluster:
         return self.base + int(node[1:]) - 1
 
     def token(self, user, role="owner", admin=False):
-        b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-        claims = {"sub": user, "groups": {"g": role}, "exp": int(time.time()) + 7200}
-        if admin:
-            claims["admin"] = True
-        head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        body = b64(json.dumps(claims).encode())
-        sig = b64(hmac.new(self.secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
-        return f"{head}.{body}.{sig}"
+        return mint_token(self.secret, user, groups={"g": role}, admin=admin, ttl=7200)
 
     def call(self, node, method, path, body=None, admin=False, timeout=10):
         req = urllib.request.Request(f"http://127.0.0.1:{self.port(node)}{path}", method=method,

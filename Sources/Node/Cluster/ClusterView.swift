@@ -12,6 +12,9 @@ public final class ClusterView: Sendable {
         public var ring: HashRing
         /// Bumped on every change, for cheap "did anything change" checks.
         public var version: Int
+
+        /// Ids of the members gossip currently holds alive (not suspect, dead or left).
+        public var aliveIDs: Set<String> { Set(members.filter { $0.status == .alive }.map(\.id.rawValue)) }
     }
 
     private let current: Mutex<Snapshot>

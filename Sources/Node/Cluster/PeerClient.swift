@@ -31,6 +31,34 @@ public struct PeerResponse: Sendable {
     public var status: HTTPResponseStatus
     public var body: ByteBuffer
     public var headers: HTTPHeaders = HTTPHeaders()
+
+    /// Reads a whole response: its head, a body of at most `limit` bytes, its end.
+    static func collect(
+        _ inbound: inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator,
+        limit: Int,
+        from address: String
+    ) async throws -> PeerResponse {
+        var status: HTTPResponseStatus?
+        var headers = HTTPHeaders()
+        var received = ByteBuffer()
+        while let part = try await inbound.next() {
+            switch part {
+            case .head(let head):
+                status = head.status
+                headers = head.headers
+            case .body(var bytes):
+                guard received.readableBytes + bytes.readableBytes <= limit else {
+                    throw PeerError.responseTooLarge(address)
+                }
+                received.writeBuffer(&bytes)
+            case .end:
+                guard let status else { throw PeerError.streamFailed(address, "no response head") }
+                return PeerResponse(status: status, body: received, headers: headers)
+            }
+        }
+        // The stream closed before the response ended: its deadline closed it, or the peer did.
+        throw PeerError.timedOut(address)
+    }
 }
 
 typealias PeerStream = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
@@ -87,43 +115,16 @@ public final class PeerClient: Sendable {
         body: ByteBuffer? = nil,
         timeout: TimeAmount
     ) async throws(PeerError) -> PeerResponse {
-        let stream = try await openStream(to: address)
-        // A stream that outlives its deadline is closed, which ends the reads below.
-        let deadline = stream.channel.eventLoop.scheduleTask(in: timeout) { stream.channel.close(promise: nil) }
-        defer { deadline.cancel() }
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         head.headers.replaceOrAdd(name: "host", value: address)
         if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
         let limit = settings.maxResponseBytes
-        do {
-            return try await stream.executeThenClose { inbound, outbound in
-                try await outbound.write(.head(head))
-                if let body { try await outbound.write(.body(.byteBuffer(body))) }
-                try await outbound.write(.end(nil))
-                var status: HTTPResponseStatus?
-                var responseHeaders = HTTPHeaders()
-                var received = ByteBuffer()
-                for try await part in inbound {
-                    switch part {
-                    case .head(let h):
-                        status = h.status
-                        responseHeaders = h.headers
-                    case .body(var b):
-                        guard received.readableBytes + b.readableBytes <= limit else {
-                            throw PeerError.responseTooLarge(address)
-                        }
-                        received.writeBuffer(&b)
-                    case .end:
-                        guard let status else { throw PeerError.streamFailed(address, "no response head") }
-                        return PeerResponse(status: status, body: received, headers: responseHeaders)
-                    }
-                }
-                throw PeerError.timedOut(address)
-            }
-        } catch let error as PeerError {
-            throw error
-        } catch {
-            throw .streamFailed(address, "\(error)")
+        return try await exchange(to: address, timeout: timeout) { [head] outbound in
+            try await outbound.write(.head(head))
+            if let body { try await outbound.write(.body(.byteBuffer(body))) }
+            try await outbound.write(.end(nil))
+        } receive: { inbound in
+            try await PeerResponse.collect(&inbound, limit: limit, from: address)
         }
     }
 
@@ -133,12 +134,18 @@ public final class PeerClient: Sendable {
     /// `send` is cancelled then if still running.
     public func exchange<R: Sendable>(
         to address: String,
+        timeout: TimeAmount? = nil,
         send: @escaping @Sendable (NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) async throws -> Void,
         receive:
             @escaping @Sendable (inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator)
             async throws -> R
     ) async throws(PeerError) -> R {
         let stream = try await openStream(to: address)
+        // A stream that outlives its deadline is closed, which ends its reads and writes.
+        let deadline = timeout.map { timeout in
+            stream.channel.eventLoop.scheduleTask(in: timeout) { stream.channel.close(promise: nil) }
+        }
+        defer { deadline?.cancel() }
         do {
             return try await stream.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: R?.self) { group in

@@ -121,7 +121,7 @@ struct LiveRoutes: Sendable {
         let forwarded = request.headers.first(name: SessionRouter.forwardedHeader) != nil
         let snapshot = sessions.view.snapshot
         let draining = sessions.drainingNodeIDs()
-        let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue))
+        let alive = snapshot.aliveIDs
         let candidates = sessions.preferenceList(group: group, snapshot: snapshot).filter {
             alive.contains($0) && !draining.contains($0)
         }

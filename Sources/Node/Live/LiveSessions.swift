@@ -236,7 +236,7 @@ public final class LiveSessions: Service, Sendable {
     func maintain() async {
         let snapshot = view.snapshot
         let drainingNodes = drainingNodeIDs()
-        let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue)).subtracting(drainingNodes)
+        let alive = snapshot.aliveIDs.subtracting(drainingNodes)
         // A suspect member keeps its place (a brief false suspicion must not move replicas);
         // dead, left and draining members are replaced.
         let present = Set(snapshot.members.filter { $0.status == .alive || $0.status == .suspect }.map(\.id.rawValue))

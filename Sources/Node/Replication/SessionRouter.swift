@@ -96,13 +96,8 @@ final class SessionRouter: Sendable {
         {
             return cached
         }
-        let snapshot = view.snapshot
-        let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue))
-        let order = sessions.preferenceList(group: group, snapshot: snapshot).filter {
-            alive.contains($0) && $0 != nodeID
-        }
         var found: SessionLocation?
-        for node in order.prefix(sessions.shell.replicas + 2) {
+        for node in likelyHolders(group: group) {
             guard let answer = await askLocation(group: group, node: node) else { continue }
             if found == nil || (found!.primary == nil && answer.primary != nil) || answer.epoch > found!.epoch {
                 found = answer
@@ -124,6 +119,18 @@ final class SessionRouter: Sendable {
             primary: nil,
             members: await copy.members.filter { $0 != nodeID }
         )
+    }
+
+    /// The other alive nodes most likely to hold a copy of the group's session, best placed
+    /// first: its replicas sit at the head of its preference list, give or take the two places a
+    /// replacement or a rebalance in progress may have moved them.
+    func likelyHolders(group: String) -> ArraySlice<String> {
+        let snapshot = view.snapshot
+        let alive = snapshot.aliveIDs
+        let order = sessions.preferenceList(group: group, snapshot: snapshot).filter {
+            alive.contains($0) && $0 != nodeID
+        }
+        return order.prefix(sessions.shell.replicas + 2)
     }
 
     func forget(group: String) {
@@ -298,21 +305,7 @@ final class SessionRouter: Sendable {
                 for try await chunk in body { try await outbound.write(.body(.byteBuffer(chunk))) }
                 try await outbound.write(.end(nil))
             } receive: { inbound in
-                var status = HTTPResponseStatus.badGateway
-                var headers = HTTPHeaders()
-                var received = ByteBuffer()
-                while let part = try await inbound.next() {
-                    switch part {
-                    case .head(let h):
-                        status = h.status
-                        headers = h.headers
-                    case .body(var b):
-                        if received.readableBytes < 1 << 20 { received.writeBuffer(&b) }
-                    case .end:
-                        return PeerResponse(status: status, body: received, headers: headers)
-                    }
-                }
-                return PeerResponse(status: status, body: received, headers: headers)
+                try await PeerResponse.collect(&inbound, limit: 1 << 20, from: address)
             }
         } catch {
             forget(group: group)
@@ -328,12 +321,7 @@ final class SessionRouter: Sendable {
     /// Asks the nodes that may hold a copy of the group's sessions (its preference list), in
     /// order, and returns the first answer that found something; nil when none did.
     func fromHolders(_ request: Request, group: String) async throws -> Response? {
-        let snapshot = view.snapshot
-        let alive = Set(snapshot.members.filter { $0.status == .alive }.map(\.id.rawValue))
-        let order = sessions.preferenceList(group: group, snapshot: snapshot).filter {
-            alive.contains($0) && $0 != nodeID
-        }
-        for node in order.prefix(sessions.shell.replicas + 2) {
+        for node in likelyHolders(group: group) {
             guard let address = address(of: node),
                 let response = try? await forwardBuffered(request, body: nil, to: address),
                 response.status != .notFound

@@ -20,30 +20,8 @@ struct SessionSummary: Sendable, Encodable {
     var lag: [String: UInt64]
     var phase: LivePhase
 
-    /// The API's shape: `{"group", "session", "role", "lastSeq", "lagSeq"}` plus details.
-    struct JSON: Encodable {
-        var group: String
-        var session: String
-        var role: String
-        var epoch: UInt64
-        var primary: String?
-        var members: [String]
-        /// The last event seq in the log here (the API's `seq`).
-        var lastSeq: UInt64
-        /// The last event seq shown to viewers here (committed).
-        var committedSeq: UInt64
-        /// Replication-log positions (entries, including config entries).
-        var logLastSeq: UInt64
-        var logCommitSeq: UInt64
-        /// In log entries. Primary: the largest lag of any replica; replica: entries not yet
-        /// known to be committed.
-        var lagSeq: UInt64
-        var lagByReplica: [String: UInt64]
-        var ended: Bool
-    }
-
-    var json: JSON {
-        JSON(
+    var json: AdminAPI.SessionJSON {
+        AdminAPI.SessionJSON(
             group: group,
             session: session,
             role: role == .primary ? "primary" : "replica",
