@@ -105,6 +105,52 @@ def open_viewers(node, n, path, token):
     return sel, socks
 
 
+def paced_writer(port, tokens, rate, end, out, conns=64):
+    """POSTs comments at `rate`/s until `end` over keep-alive connections from one epoll loop,
+    each request in a single write (split head and body meet Nagle + delayed ACK: ~40 ms
+    stalls); sends {seq: send time} of every 201 to `out` at the end."""
+    sel = selectors.DefaultSelector()
+    idle, sent, pending = [], {}, {}
+    for _ in range(conns):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        state = {"sock": sock, "buf": b""}
+        sel.register(sock, selectors.EVENT_READ, state)
+        idle.append(state)
+    n, nxt = 0, time.monotonic()
+    while time.monotonic() < end or len(idle) < conns:
+        now = time.monotonic()
+        while now >= nxt and now < end:
+            nxt += 1 / rate
+            if not idle:
+                continue  # every connection busy: this slot is not offered (the node is behind)
+            state = idle.pop()
+            n += 1
+            body = json.dumps({"text": f"m{n}", "id": f"k{n}"}).encode()
+            state["sent"] = time.monotonic()
+            state["sock"].sendall(
+                f"POST /v1/groups/g/live/comments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                f"{tokens[n % len(tokens)]}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        for key, _ in sel.select(timeout=max(0.0, min(0.05, nxt - time.monotonic()))):
+            state = key.data
+            chunk = state["sock"].recv(65536)
+            if not chunk:
+                raise SystemExit("a writer connection closed")
+            state["buf"] += chunk
+            if b"\r\n\r\n" not in state["buf"]:
+                continue
+            head, rest = state["buf"].split(b"\r\n\r\n", 1)
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            if len(rest) < length:
+                continue
+            if head.startswith(b"HTTP/1.1 201"):
+                sent[json.loads(rest[:length])["seq"]] = state["sent"]
+            state["buf"] = rest[length:]
+            idle.append(state)
+    out.put(sent)
+
+
 def events(args, binary):
     rows = []
     for n in args.viewers:
@@ -123,42 +169,16 @@ def events(args, binary):
                     key.fileobj.recv(1 << 16)
                 if time.monotonic() > deadline + 20:
                     break
-            stop = threading.Event()
-
-            def writer(w, threads):
-                # One keep-alive connection per writer, each request sent in a single write
-                # (urllib splits head and body, which Nagle + delayed ACK turn into ~40 ms stalls).
-                k = w
-                users = [f"w{i}" for i in range(1024)]  # spread over users: per-user rate limits
-                interval = threads / args.rate
-                nxt = time.monotonic()
-                conn = socket.create_connection(("127.0.0.1", node.port))
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                buf = b""
-                while not stop.is_set():
-                    body = json.dumps({"text": f"m{k}", "id": f"k{k}"}).encode()
-                    req = (f"POST /v1/groups/g/live/comments HTTP/1.1\r\nHost: x\r\n"
-                           f"Authorization: Bearer {node.token(users[k % len(users)])}\r\n"
-                           f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-                    t = time.monotonic()
-                    conn.sendall(req)
-                    while b"\r\n\r\n" not in buf or len(buf) < buf.index(b"\r\n\r\n") + 4 + int(
-                            buf.split(b"Content-Length: ")[1].split(b"\r\n")[0]):
-                        buf += conn.recv(65536)
-                    head_end = buf.index(b"\r\n\r\n") + 4
-                    length = int(buf.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-                    resp, buf = buf[:head_end + length], buf[head_end + length:]
-                    if resp.startswith(b"HTTP/1.1 201"):
-                        sent[json.loads(resp[head_end:])["seq"]] = t
-                    k += threads
-                    nxt += interval
-                    time.sleep(max(0, nxt - time.monotonic()))
-                conn.close()
-
+            # The writer is its own process: in this one it would share the GIL with the loop
+            # reading every viewer, and the load it could offer would depend on that loop.
+            import multiprocessing as mp
+            ctx = mp.get_context("fork")
+            results = ctx.Queue()
+            tokens = [node.token(f"w{i}") for i in range(1024)]  # per-user rate limits
             t0 = time.monotonic()
-            writers = [threading.Thread(target=writer, args=(w, 8)) for w in range(8)]
-            for th in writers:
-                th.start()
+            writer = ctx.Process(target=paced_writer,
+                                 args=(node.port, tokens, args.rate, t0 + args.seconds, results), daemon=True)
+            writer.start()
             while time.monotonic() - t0 < args.seconds:
                 for key, _ in sel.select(0.05):
                     i = key.data
@@ -175,10 +195,9 @@ def events(args, binary):
                             if line.isdigit():
                                 arrivals.setdefault(int(line), []).append(now)
                         tail[i] = buf[-64:]
-            stop.set()
-            for th in writers:
-                th.join()
             elapsed = time.monotonic() - t0
+            sent = results.get(timeout=30)
+            writer.join(5)
             total = sum(counts)
             lat = sorted(a - sent[s] for s, lst in arrivals.items() if s in sent for a in lst)
             p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")

@@ -7,6 +7,7 @@ import JWTKit
 /// and friends are refused outright whatever key lookup jwt-kit would do.
 public struct TokenVerifier: Sendable {
     private let keys: JWTKeyCollection?
+    private let verified = VerifiedTokenCache()
 
     /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 32 bytes.
     public static let minimumSecretBytes = 32
@@ -37,6 +38,7 @@ public struct TokenVerifier: Sendable {
     public func verify(_ token: String) async throws(APIError) -> Principal {
         guard let keys else { throw .unauthorized("this node has no --auth-secret; client tokens cannot be checked") }
         guard token.utf8.count <= 8192 else { throw .unauthorized("token too long") }
+        if let principal = verified.principal(for: token) { return principal }
         guard Self.headerAlgorithm(of: token) == "HS256" else {
             throw .unauthorized("token must be an HS256 JWT")
         }
@@ -52,12 +54,14 @@ public struct TokenVerifier: Sendable {
         } catch {
             throw .unauthorized("invalid token")
         }
-        return Principal(
+        let principal = Principal(
             user: claims.sub.value,
             name: claims.name,
             groups: claims.groups,
             isAdmin: claims.admin ?? false
         )
+        verified.remember(token, .init(principal: principal, expires: claims.exp.value, notBefore: claims.nbf?.value))
+        return principal
     }
 
     /// The `alg` of a compact JWT's header, nil if it does not parse.

@@ -111,6 +111,12 @@ final class SessionRouter: Sendable {
         if let local = await localLocation(group: group) { return local }
         // Just restarted, with a copy not yet confirmed and peers not yet answering: the session
         // exists, its primary is unknown for now (callers retry, viewers go to its members).
+        return await unconfirmedLocation(group: group)
+    }
+
+    /// A copy held here that no primary has confirmed yet (restored after a restart), as a
+    /// location with no primary: proof the session exists, not where to send writes.
+    func unconfirmedLocation(group: String) async -> SessionLocation? {
         guard let copy = await sessions.anyLiveCopy(group: group) else { return nil }
         return SessionLocation(
             group: group,
@@ -159,7 +165,12 @@ final class SessionRouter: Sendable {
         guard let secret, secret.authenticates(request.headers) else {
             throw APIError.forbidden("cluster routes need the cluster secret", code: "bad_cluster_secret")
         }
-        guard let location = await localLocation(group: request.parameters["g"] ?? "") else {
+        let group = request.parameters["g"] ?? ""
+        // An unconfirmed copy answers too (with no primary): during a rolling restart it may be
+        // the only sign of the session a node can find, and "no session" would be a false 404.
+        var location = await localLocation(group: group)
+        if location == nil { location = await unconfirmedLocation(group: group) }
+        guard let location else {
             throw APIError.notFound("no replica of a live session here", code: "no_live_session")
         }
         return .json(location)
