@@ -16,10 +16,12 @@ media: ffmpeg pushes a pre-encoded 2 Mb/s TS file (-re -c copy, no encoding cost
   the count to pass; CPU seconds per GB = node CPU time / bytes delivered.
 idle: RSS growth of the node per open, idle SSE connection.
 """
-import argparse, json, os, random, resource, selectors, socket, subprocess, sys, tempfile, threading, time
+import argparse, json, os, random, resource, selectors, socket, subprocess, sys, tempfile, time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pacedwriter import paced_posts  # noqa: E402
 SECRET = "bench-secret-0123456789-abcdefghijklmnop"
 
 
@@ -105,49 +107,10 @@ def open_viewers(node, n, path, token):
     return sel, socks
 
 
-def paced_writer(port, tokens, rate, end, out, conns=64):
-    """POSTs comments at `rate`/s until `end` over keep-alive connections from one epoll loop,
-    each request in a single write (split head and body meet Nagle + delayed ACK: ~40 ms
-    stalls); sends {seq: send time} of every 201 to `out` at the end."""
-    sel = selectors.DefaultSelector()
-    idle, sent, pending = [], {}, {}
-    for _ in range(conns):
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
-        state = {"sock": sock, "buf": b""}
-        sel.register(sock, selectors.EVENT_READ, state)
-        idle.append(state)
-    n, nxt = 0, time.monotonic()
-    while time.monotonic() < end or len(idle) < conns:
-        now = time.monotonic()
-        while now >= nxt and now < end:
-            nxt += 1 / rate
-            if not idle:
-                continue  # every connection busy: this slot is not offered (the node is behind)
-            state = idle.pop()
-            n += 1
-            body = json.dumps({"text": f"m{n}", "id": f"k{n}"}).encode()
-            state["sent"] = time.monotonic()
-            state["sock"].sendall(
-                f"POST /v1/groups/g/live/comments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                f"{tokens[n % len(tokens)]}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-        for key, _ in sel.select(timeout=max(0.0, min(0.05, nxt - time.monotonic()))):
-            state = key.data
-            chunk = state["sock"].recv(65536)
-            if not chunk:
-                raise SystemExit("a writer connection closed")
-            state["buf"] += chunk
-            if b"\r\n\r\n" not in state["buf"]:
-                continue
-            head, rest = state["buf"].split(b"\r\n\r\n", 1)
-            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-            if len(rest) < length:
-                continue
-            if head.startswith(b"HTTP/1.1 201"):
-                sent[json.loads(rest[:length])["seq"]] = state["sent"]
-            state["buf"] = rest[length:]
-            idle.append(state)
+def paced_writer(port, tokens, rate, end, out):
+    """The comment writer's process: sends {seq: send time} of every 201 to `out` at the end."""
+    codes, sent = paced_posts(port, "/v1/groups/g/live/comments", tokens, rate, end,
+                              lambda n: json.dumps({"text": f"m{n}", "id": f"k{n}"}).encode())
     out.put(sent)
 
 

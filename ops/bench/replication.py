@@ -18,12 +18,14 @@ compression: node-to-node bytes before/after LZ4 (qunbo_replication_bytes_sent_t
 QUNBO_BIN=path uses that binary; otherwise `swift build -c release` runs first. The cluster
 lives in a temporary QUNBO_CLUSTER_DIR and is torn down at the end, also on failure.
 """
-import argparse, http.client, json, os, random, socket, statistics, subprocess, sys
+import argparse, http.client, json, os, random, statistics, subprocess, sys
 import tempfile, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "cluster"))
 from chaoslib import free_base, mint_token  # noqa: E402  (shared with the chaos harness)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pacedwriter import paced_posts  # noqa: E402
 
 
 def release_binary():
@@ -246,53 +248,9 @@ def _viewer_process(c, node, out):
 
 
 def _writer_process(c, node, k, rate, end, out):
-    """Paced keep-alive POSTs from one epoll loop over raw sockets: ~20 µs of Python per request
-    (http.client costs ~15 times that, and on 2 cores the load generator's CPU is the node's)."""
-    import selectors
-    conns = 32
-    users = [c.token(f"writer{64 * k + i}", "member") for i in range(max(64, int(rate)))]
-    sel = selectors.DefaultSelector()
-    idle, codes = [], {}
-    for _ in range(conns):
-        sock = socket.create_connection(("127.0.0.1", c.port(node)))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
-        state = {"sock": sock, "buf": b""}
-        sel.register(sock, selectors.EVENT_READ, state)
-        idle.append(state)
-    n, nxt = 0, time.monotonic()
-    while time.monotonic() < end or len(idle) < conns:
-        now = time.monotonic()
-        while now >= nxt and idle and now < end:
-            state = idle.pop()
-            n += 1
-            body = json.dumps({"text": f"t={time.monotonic_ns()}", "id": f"p{k}-{n}"}).encode()
-            state["sock"].sendall(
-                b"POST /v1/groups/g/live/comments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                + users[n % len(users)].encode() + b"\r\nContent-Type: application/json\r\nContent-Length: "
-                + str(len(body)).encode() + b"\r\n\r\n" + body)
-            nxt += 1 / rate
-        if now >= nxt and not idle and now < end:
-            codes["skipped (no idle connection)"] = codes.get("skipped (no idle connection)", 0) + 1
-            nxt += 1 / rate
-        for key, _ in sel.select(timeout=max(0.0, min(0.05, nxt - time.monotonic()))):
-            state = key.data
-            chunk = state["sock"].recv(65536)
-            if not chunk:
-                raise SystemExit("a writer connection closed")
-            state["buf"] += chunk
-            while b"\r\n\r\n" in state["buf"]:
-                head, rest = state["buf"].split(b"\r\n\r\n", 1)
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                if len(rest) < length:
-                    break
-                code = int(head.split(b" ", 2)[1])
-                codes[code] = codes.get(code, 0) + 1
-                state["buf"] = rest[length:]
-                idle.append(state)
+    tokens = [c.token(f"writer{64 * k + i}", "member") for i in range(max(64, int(rate)))]
+    codes, _ = paced_posts(c.port(node), "/v1/groups/g/live/comments", tokens, rate, end,
+                           lambda n: json.dumps({"text": f"t={time.monotonic_ns()}", "id": f"p{k}-{n}"}).encode())
     out.put(codes)
 
 
@@ -336,7 +294,7 @@ def latency(args):
                 lat[item[0]].append(item[1])
         for v in viewers:
             v.terminate()
-        sent = sum(codes.values())
+        sent = sum(n for code, n in codes.items() if code != "skipped")
         for node, label in ((watch, f"-> SSE viewer at replica {watch}"), (primary, "-> SSE viewer at the primary")):
             xs = sorted(lat[node])
             if not xs:
