@@ -28,6 +28,28 @@ public enum ServerError: Error, CustomStringConvertible, Sendable {
 
 typealias HTTPStreamChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
+/// A channel's async inbound and outbound without `executeThenClose`'s scope, which closes the
+/// channel when its body returns. The server needs that once: a response handed off to a
+/// `DirectViewer` outlives the task that served its request (see `Response.Body.handOff`), and
+/// the server closes every other connection itself, as the scope would. NIO marks the unscoped
+/// accessors deprecated to steer users to the scope; reaching them through this protocol's
+/// witnesses is deliberate.
+protocol UnscopedAsyncChannel {
+    associatedtype Inbound: Sendable
+    associatedtype Outbound: Sendable
+    var channel: any Channel { get }
+    var inbound: NIOAsyncChannelInboundStream<Inbound> { get }
+    var outbound: NIOAsyncChannelOutboundWriter<Outbound> { get }
+}
+
+extension NIOAsyncChannel: UnscopedAsyncChannel {}
+
+extension UnscopedAsyncChannel {
+    var unscopedParts: (NIOAsyncChannelInboundStream<Inbound>, NIOAsyncChannelOutboundWriter<Outbound>) {
+        (inbound, outbound)
+    }
+}
+
 /// What protocol negotiation produced for one accepted connection.
 enum NegotiatedConnection: Sendable {
     case http1(HTTPStreamChannel)
@@ -242,48 +264,67 @@ public final class HTTPServer: Service, Sendable {
         }
     }
 
-    /// Serves the requests of one HTTP/1.1 connection (in order) or of one HTTP/2 stream.
-    private func serveRequests(on channel: HTTPStreamChannel, isHTTP2: Bool) async {
-        let remote = channel.channel.remoteAddress ?? channel.channel.parent?.remoteAddress
+    /// Serves the requests of one HTTP/1.1 connection (in order) or of one HTTP/2 stream, and
+    /// closes it after, unless a response handed it off (`Response.Body.handOff`): then its
+    /// writer owns it and closes it when done.
+    private func serveRequests(on stream: HTTPStreamChannel, isHTTP2: Bool) async {
+        let channel = stream.channel
+        let remote = channel.remoteAddress ?? channel.parent?.remoteAddress
+        let (inbound, outbound) = stream.unscopedParts
         do {
-            try await channel.executeThenClose { inbound, outbound in
-                let body = RequestBody(iterator: inbound.makeAsyncIterator())
-                while let head = try await body.nextHead() {
-                    let started = ContinuousClock.now
-                    let request = Request(head: head, isHTTP2: isHTTP2, remoteAddress: remote, body: body)
-                    var response = await router.respond(to: request)
-                    let keepAlive = isHTTP2 || head.isKeepAlive
-                    response.headers.replaceOrAdd(name: "Qunbo-Node", value: config.id)
-                    if !isHTTP2 && !keepAlive { response.headers.replaceOrAdd(name: "Connection", value: "close") }
-                    let status = response.status.code
-                    try await write(
-                        response,
-                        to: outbound,
-                        channel: channel.channel,
-                        version: head.version,
-                        isHead: head.method == .HEAD
-                    )
-                    metrics.request(
-                        route: response.route,
-                        method: head.method.rawValue,
-                        status: Int(status),
-                        duration: ContinuousClock.now - started
-                    )
-                    guard keepAlive, try await body.drain(limit: config.maxBodyBytes) else { break }
+            let body = RequestBody(iterator: inbound.makeAsyncIterator())
+            while let head = try await body.nextHead() {
+                let started = ContinuousClock.now
+                let request = Request(head: head, isHTTP2: isHTTP2, remoteAddress: remote, body: body)
+                var response = await router.respond(to: request)
+                let keepAlive = isHTTP2 || head.isKeepAlive
+                response.headers.replaceOrAdd(name: "Qunbo-Node", value: config.id)
+                if !isHTTP2 && !keepAlive { response.headers.replaceOrAdd(name: "Connection", value: "close") }
+                let status = response.status.code
+                let handedOff = try await write(
+                    response,
+                    to: outbound,
+                    channel: channel,
+                    version: head.version,
+                    isHead: head.method == .HEAD
+                )
+                metrics.request(
+                    route: response.route,
+                    method: head.method.rawValue,
+                    status: Int(status),
+                    duration: ContinuousClock.now - started
+                )
+                if let done = handedOff {
+                    // From here on writes come from the channel's side. The async writer must be
+                    // finished before it is dropped (NIO traps otherwise); with half-closure off
+                    // that closes nothing.
+                    outbound.finish()
+                    // The inbound stream stays alive until then, unread: were it dropped, NIO
+                    // would stop reading the socket, and a viewer that hangs up would go unseen
+                    // until a write failed. Read on, the hang-up closes the channel at once.
+                    done.whenComplete { _ in withExtendedLifetime(body) {} }
+                    return
                 }
+                guard keepAlive, try await body.drain(limit: config.maxBodyBytes) else { break }
             }
         } catch {
             logger.trace("request stream ended", metadata: ["error": "\(error)"])
         }
+        // What `executeThenClose` does at the end of its scope.
+        outbound.finish()
+        channel.close(promise: nil)
+        try? await channel.closeFuture.get()
     }
 
+    /// Writes `response`; when it was handed off (the connection is its writer's now), returns
+    /// the future of its end.
     private func write(
         _ response: Response,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
         channel: any Channel,
         version: HTTPVersion,
         isHead: Bool
-    ) async throws {
+    ) async throws -> EventLoopFuture<Void>? {
         var headers = response.headers
         switch response.body {
         case .empty:
@@ -306,6 +347,23 @@ public final class HTTPServer: Service, Sendable {
             )
             if !isHead { try await produce(BodyWriter(outbound: outbound, channel: channel)) }
             try await outbound.write(.end(nil))
+        case .handOff(let start):
+            try await outbound.write(
+                .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
+            )
+            if isHead {
+                try await outbound.write(.end(nil))
+                return nil
+            }
+            let done = try await start(BodyWriter(outbound: outbound, channel: channel))
+            done.whenComplete { _ in
+                // Written from the channel's side: the async writer's task is gone by now.
+                channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
+                    channel.close(promise: nil)
+                }
+            }
+            return done
         }
+        return nil
     }
 }

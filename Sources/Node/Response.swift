@@ -16,6 +16,12 @@ public struct Response: Sendable {
         case buffer(ByteBuffer)
         /// Produced by the closure; the response ends when it returns. A throw cuts the stream.
         case stream(@Sendable (BodyWriter) async throws -> Void)
+        /// Written by something that feeds the channel itself (a `DirectViewer`): the closure sets
+        /// it up and returns a future that completes when the body is over; the response ends
+        /// then, and the connection (or HTTP/2 stream) is closed. No task waits meanwhile: an
+        /// idle viewer costs its channel, not a parked task that keeps every async frame its
+        /// request ever used (about two thirds of an idle viewer's memory).
+        case handOff(@Sendable (BodyWriter) async throws -> EventLoopFuture<Void>)
     }
 
     public init(status: HTTPResponseStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: Body = .empty) {

@@ -220,24 +220,44 @@ def media(args, binary):
 
 
 def idle(args, binary):
+    """RSS per idle connection of each kind, so the viewer's cost can be split: a bare TCP
+    connection (accepted, nothing sent), an idle keep-alive HTTP/1.1 connection (one /healthz
+    answered), an idle SSE viewer (the session publishes nothing)."""
     for n in args.viewers:
-        node = Node(binary)
-        try:
-            node.start_session()
-            time.sleep(1)
-            before = node.rss_kib()
-            sel, socks = open_viewers(node, n, "/live/events", node.token("viewer"))
-            t0 = time.monotonic()
-            while node.metric("qunbo_live_viewers") < n and time.monotonic() - t0 < 60:
+        for kind in args.kinds:
+            node = Node(binary)
+            try:
+                node.start_session()
+                time.sleep(1)
+                before = node.rss_kib()
+                if kind == "sse":
+                    sel, socks = open_viewers(node, n, "/live/events", node.token("viewer"))
+                    ready = lambda: node.metric("qunbo_live_viewers") >= n
+                else:
+                    sel, socks = selectors.DefaultSelector(), []
+                    for i in range(n):
+                        s = socket.create_connection(("127.0.0.1", node.port))
+                        if kind == "keepalive":
+                            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                        s.setblocking(False)
+                        sel.register(s, selectors.EVENT_READ, i)
+                        socks.append(s)
+                    opened = "qunbo_http_open_connections"
+                    ready = lambda: node.metric(opened) >= n if kind == "keepalive" else True
+                t0 = time.monotonic()
+                while not ready() and time.monotonic() - t0 < 60:
+                    for key, _ in sel.select(0.1):
+                        key.fileobj.recv(1 << 16)
+                time.sleep(2)
                 for key, _ in sel.select(0.1):
                     key.fileobj.recv(1 << 16)
-            time.sleep(2)
-            after = node.rss_kib()
-            print(f"idle SSE viewers: {n}, node RSS {before} -> {after} KiB: {(after - before) * 1024 / n / 1024:.1f} KiB per viewer")
-            for s in socks:
-                s.close()
-        finally:
-            node.stop()
+                after = node.rss_kib()
+                print(f"idle {kind} connections: {n}, node RSS {before} -> {after} KiB: "
+                      f"{(after - before) / n:.1f} KiB per connection")
+                for s in socks:
+                    s.close()
+            finally:
+                node.stop()
 
 
 def main():
@@ -248,6 +268,7 @@ def main():
     m = sub.add_parser("media"); m.add_argument("--viewers", type=int, nargs="+", default=[500, 1000, 2000])
     m.add_argument("--seconds", type=int, default=20)
     i = sub.add_parser("idle"); i.add_argument("--viewers", type=int, nargs="+", default=[5000])
+    i.add_argument("--kinds", nargs="+", default=["sse"], choices=["tcp", "keepalive", "sse"])
     args = ap.parse_args()
     binary = release_binary()
     {"events": events, "media": media, "idle": idle}[args.cmd](args, binary)

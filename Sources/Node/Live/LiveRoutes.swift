@@ -311,7 +311,9 @@ struct LiveRoutes: Sendable {
             }
             guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
             var response = Response(
-                body: .stream { writer in
+                // Handed off: the viewer's channel is fed by the session's fan-out, and no task
+                // stays parked per viewer (an idle viewer costs its connection only).
+                body: .handOff { writer in
                     let (viewer, backlog) = await host.subscribeEvents(
                         user: actor.user,
                         channel: writer.channel,
@@ -320,8 +322,9 @@ struct LiveRoutes: Sendable {
                     )
                     viewer.activate(initial: [ByteBuffer(string: "retry: 1000\n\n")] + backlog)
                     if await host.state.phase == .ended { viewer.finish() }
-                    try? await viewer.done.futureResult.get()
-                    await host.unsubscribeEvents(viewer.id)
+                    let done = viewer.done.futureResult
+                    done.whenComplete { _ in Task { await host.unsubscribeEvents(viewer.id) } }
+                    return done
                 }
             )
             response.headers.add(name: "Content-Type", value: "text/event-stream")

@@ -271,6 +271,19 @@ actor SessionHost {
             }
             return
         }
+        let stall = ReplicationDuration.milliseconds(UInt64(settings.learnerStall.components.seconds * 1000))
+        if let stalled = replica.stalledLearners(now: now, stall: stall).first {
+            let lag = replica.lag[stalled] ?? 0
+            if case .success(let directives) = replica.removeMember(stalled, now: now) {
+                logger.warning(
+                    "a new replica made no progress; starting it again",
+                    metadata: ["replication.member": "\(stalled)", "replication.lag": "\(lag)"]
+                )
+                execute(directives, now: now)
+                transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: stalled)
+            }
+            return
+        }
         if let stale = replica.learners.first(where: { !present.contains($0) }) {
             if case .success(let directives) = replica.removeMember(stale, now: now) {
                 execute(directives, now: now)

@@ -90,28 +90,56 @@ final class SessionRouter: Sendable {
     /// The group's live session: from the local replica, the cache, or the preference list.
     /// `needPrimary` keeps asking while the answers know of no primary.
     func locate(group: String, needPrimary: Bool = false) async -> SessionLocation? {
-        if let local = await localLocation(group: group), !needPrimary || local.primary != nil { return local }
+        await lookup(group: group, needPrimary: needPrimary).location
+    }
+
+    /// Like `locate`, and says whether a miss is certain: every node asked answered that it holds
+    /// no copy, and those include every node where the group's replicas belong. A miss is not
+    /// certain while one of them does not answer or is not alive (a restart, a partition): the
+    /// session may well exist, and the caller answers 503 (retry), not 404.
+    func lookup(group: String, needPrimary: Bool = false) async -> (location: SessionLocation?, certain: Bool) {
+        if let local = await localLocation(group: group), !needPrimary || local.primary != nil { return (local, true) }
         if let (cached, at) = cache.withLock({ $0[group] }), ContinuousClock.now - at < settings.cacheTTL,
             !needPrimary || cached.primary != nil
         {
-            return cached
+            return (cached, true)
         }
         var found: SessionLocation?
-        for node in likelyHolders(group: group) {
-            guard let answer = await askLocation(group: group, node: node) else { continue }
-            if found == nil || (found!.primary == nil && answer.primary != nil) || answer.epoch > found!.epoch {
-                found = answer
+        let holders = likelyHolders(group: group)
+        var certain = true
+        var answered: Set<String> = [nodeID]
+        for node in holders {
+            switch await askLocation(group: group, node: node) {
+            case .unreachable:
+                certain = false
+                continue
+            case .none:
+                answered.insert(node)
+                continue
+            case .found(let answer):
+                answered.insert(node)
+                if found == nil || (found!.primary == nil && answer.primary != nil) || answer.epoch > found!.epoch {
+                    found = answer
+                }
             }
             if let f = found, f.primary != nil { break }
         }
+        // Where its replicas belong (suspect nodes included) must all have said "none".
+        let placed = sessions.preferenceList(group: group).prefix(sessions.shell.replicas)
+        if !placed.allSatisfy(answered.contains) { certain = false }
         if let found { cache.withLock { $0[group] = (found, .now) } }
         // Nobody answered with a primary, but this node holds a replica: the session exists, its
         // primary is just unknown (an election, or this node is cut off), which is not a 404.
-        if let found { return found }
-        if let local = await localLocation(group: group) { return local }
+        if let found { return (found, true) }
+        if let local = await localLocation(group: group) { return (local, true) }
         // Just restarted, with a copy not yet confirmed and peers not yet answering: the session
         // exists, its primary is unknown for now (callers retry, viewers go to its members).
-        return await unconfirmedLocation(group: group)
+        return (await unconfirmedLocation(group: group), certain)
+    }
+
+    /// A miss that is not certain: answered 503, so clients retry rather than give up.
+    func uncertain(_ group: String) -> APIError {
+        .unavailable("cannot tell where the live session of group \(group) is right now; retry", code: "no_primary")
     }
 
     /// A copy held here that no primary has confirmed yet (restored after a restart), as a
@@ -143,8 +171,16 @@ final class SessionRouter: Sendable {
         cache.withLock { $0[group] = nil }
     }
 
-    private func askLocation(group: String, node: String) async -> SessionLocation? {
-        guard let address = address(of: node) else { return nil }
+    enum LookupAnswer {
+        case found(SessionLocation)
+        /// The node answered that it holds no copy.
+        case none
+        /// No answer (unreachable, timed out) or one that makes no sense.
+        case unreachable
+    }
+
+    private func askLocation(group: String, node: String) async -> LookupAnswer {
+        guard let address = address(of: node) else { return .unreachable }
         var headers = HTTPHeaders()
         if let secret { headers.add(name: ClusterSecret.header, value: secret.value) }
         guard
@@ -154,10 +190,13 @@ final class SessionRouter: Sendable {
                 to: address,
                 headers: headers,
                 timeout: settings.lookupTimeout
-            ),
-            response.status == .ok
-        else { return nil }
-        return try? JSONDecoder().decode(SessionLocation.self, from: Data(response.body.readableBytesView))
+            )
+        else { return .unreachable }
+        if response.status == .notFound { return .none }
+        guard response.status == .ok,
+            let location = try? JSONDecoder().decode(SessionLocation.self, from: Data(response.body.readableBytesView))
+        else { return .unreachable }
+        return .found(location)
     }
 
     /// The internal lookup route: this node's replica of the group's live session, or 404.
@@ -214,8 +253,8 @@ final class SessionRouter: Sendable {
             if let h = hint, h != nodeID {
                 target = h
             } else {
-                let location = await locate(group: group, needPrimary: true)
-                if location == nil {
+                let (location, certain) = await lookup(group: group, needPrimary: true)
+                if location == nil, certain {
                     throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
                 }
                 target = location?.primary == nodeID ? nil : location?.primary
@@ -292,13 +331,14 @@ final class SessionRouter: Sendable {
     /// Streams the broadcaster's body to the primary and relays its answer.
     func forwardIngest(_ request: Request, group: String) async throws -> Response {
         let deadline = ContinuousClock.now + settings.failoverWait
-        var location = await locate(group: group, needPrimary: true)
+        var (location, certain) = await lookup(group: group, needPrimary: true)
         while location?.primary == nil || location?.primary == nodeID, ContinuousClock.now < deadline {
             forget(group: group)
             try await Task.sleep(for: .milliseconds(50))
-            location = await locate(group: group, needPrimary: true)
+            (location, certain) = await lookup(group: group, needPrimary: true)
         }
         guard let location else {
+            if !certain { throw uncertain(group) }
             throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
         }
         guard let primary = location.primary, let address = address(of: primary) else {
@@ -346,11 +386,15 @@ final class SessionRouter: Sendable {
     /// A read that is not a viewer stream (the session, comment history): relayed from the
     /// primary, or any replica.
     func read(_ request: Request, group: String) async throws -> Response {
-        guard request.headers.first(name: Self.forwardedHeader) == nil,
-            let location = await locate(group: group),
-            let node = location.primary ?? location.members.first,
-            let address = address(of: node)
-        else { throw APIError.notFound("no live session in group \(group)", code: "no_live_session") }
+        guard request.headers.first(name: Self.forwardedHeader) == nil else {
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
+        let (location, certain) = await lookup(group: group)
+        guard let location, let node = location.primary ?? location.members.first, let address = address(of: node)
+        else {
+            if !certain { throw uncertain(group) }
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
         do {
             return try await forwardBuffered(request, body: nil, to: address)
         } catch {
@@ -368,7 +412,9 @@ final class SessionRouter: Sendable {
         guard request.headers.first(name: Self.forwardedHeader) == nil else {
             throw APIError.notFound("no replica of this session here", code: "no_live_session")
         }
-        guard let location = await locate(group: group), let replica = nearest(location.members) else {
+        let (location, certain) = await lookup(group: group)
+        guard let location, let replica = nearest(location.members) else {
+            if !certain { throw uncertain(group) }
             throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
         }
         let proxy = mode == .proxy || request.headers.first(name: "qunbo-route")?.lowercased() == "proxy"

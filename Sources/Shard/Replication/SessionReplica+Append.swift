@@ -178,7 +178,11 @@ extension SessionReplica {
         guard role == .primary, var progress = progress[sender] else { return }
         progress.lastAckAt = now
         if success {
-            progress.matchSeq = max(progress.matchSeq, min(matchSeq, log.lastSeq))
+            let match = min(matchSeq, log.lastSeq)
+            if match > progress.matchSeq {
+                progress.matchSeq = match
+                progress.advancedAt = now
+            }
             progress.nextSeq = max(progress.nextSeq, progress.matchSeq + 1)
             self.progress[sender] = progress
             advanceCommit(into: &directives)

@@ -93,7 +93,7 @@ extension SessionReplica {
         learners = []
         progress = [:]
         for follower in followers {
-            progress[follower] = Progress(nextSeq: log.lastSeq + 1, lastAckAt: now)
+            progress[follower] = Progress(nextSeq: log.lastSeq + 1, lastAckAt: now, advancedAt: now)
         }
         directives.append(.becamePrimary(epoch: epoch))
         let entry = ReplicationEntry(seq: log.lastSeq + 1, epoch: epoch, kind: .config(members))

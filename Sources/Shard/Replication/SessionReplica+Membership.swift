@@ -13,7 +13,12 @@ extension SessionReplica {
         }
         var directives: [ReplicationDirective] = []
         learners.append(newMember)
-        progress[newMember] = Progress(nextSeq: log.lastSeq + 1, lastAckAt: now, catchUpTarget: commitSeq)
+        progress[newMember] = Progress(
+            nextSeq: log.lastSeq + 1,
+            lastAckAt: now,
+            catchUpTarget: commitSeq,
+            advancedAt: now
+        )
         if log.lastSeq - log.baseSeq > settings.snapshotHintEntries { directives.append(.needSnapshot) }
         sendAppend(to: newMember, into: &directives)
         return .success(directives)

@@ -33,6 +33,9 @@ public struct SessionReplica: Sendable {
         var lastAckAt: ReplicationTime
         /// Learners only: the commit point when it was added, which it must hold to become a voter.
         var catchUpTarget: UInt64 = 0
+        /// When `matchSeq` last advanced (or the replica was added): how a stalled learner is told
+        /// from a slow one.
+        var advancedAt: ReplicationTime
     }
 
     /// A write handed to the shell's serial disk writer and not yet reported durable.
@@ -200,6 +203,17 @@ public struct SessionReplica: Sendable {
         var lag: [String: UInt64] = [:]
         for (id, progress) in progress { lag[id] = log.lastSeq - min(progress.matchSeq, log.lastSeq) }
         return lag
+    }
+
+    /// Primary only: learners whose durable log has not advanced for `stall` while behind: the
+    /// shell removes them, and the replica count is restored afresh (a newcomer that never
+    /// catches up must not leave the set one short for good).
+    public func stalledLearners(now: ReplicationTime, stall: ReplicationDuration) -> [String] {
+        guard role == .primary else { return [] }
+        return learners.filter { id in
+            guard let progress = progress[id] else { return false }
+            return progress.matchSeq < log.lastSeq && now >= progress.advancedAt + stall
+        }
     }
 
     /// Primary only: the target of a leadership transfer in progress.

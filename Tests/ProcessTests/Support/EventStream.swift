@@ -53,10 +53,12 @@ final class EventReader: @unchecked Sendable {
         lastEventID: UInt64? = nil,
         headers: [String] = [],
         followRedirects: Bool = false,
+        http2: Bool = false,
         maxSeconds: Double = 120
     ) throws {
         self.url = url
         var args = ["-sN", "--max-time", String(maxSeconds)]
+        if http2 { args.append("--http2-prior-knowledge") }
         if !followRedirects { args += ["-H", "Authorization: Bearer \(token)"] }
         if let lastEventID { args += ["-H", "Last-Event-ID: \(lastEventID)"] }
         for h in headers { args += ["-H", h] }

@@ -61,6 +61,44 @@ import Testing
         #expect(harness["a"].commitSeq == harness["a"].lastSeq)
     }
 
+    /// A learner that never acknowledges is reported stalled once its log has stood still for
+    /// the given time; one that catches up is not (the shell removes stalled learners).
+    @Test func aLearnerThatMakesNoProgressIsReportedStalled() {
+        var harness = ReplicaHarness(["a", "b", "c", "d"], memberCount: 3)
+        harness.deliverAll()
+        for byte in 0..<5 { _ = harness.propose("a", UInt8(byte)) }
+        harness.deliverAll()
+        harness.down = ["d"]
+        guard case .success(let directives) = harness["a"].addMember("d", now: harness.now) else {
+            Issue.record("addMember refused")
+            return
+        }
+        harness.apply("a", directives)
+        let stall = ReplicationDuration.milliseconds(10_000)
+        #expect(harness["a"].stalledLearners(now: harness.now, stall: stall).isEmpty)
+        // Heartbeat by heartbeat (b and c keep acking, so a stays primary), 5 s then 6 s more.
+        let heartbeat = ReplicationSettings.lan.heartbeatInterval
+        func run(_ beats: Int) {
+            for _ in 0..<beats {
+                harness.tick("a", after: heartbeat)
+                harness.deliverAll()
+                harness.tick("b", after: .zero)
+                harness.tick("c", after: .zero)
+                harness.deliverAll()
+            }
+        }
+        run(100)
+        #expect(harness["a"].stalledLearners(now: harness.now, stall: stall).isEmpty, "only 5 s so far")
+        run(120)
+        #expect(harness["a"].stalledLearners(now: harness.now, stall: stall) == ["d"])
+        // Once it answers, it catches up, becomes a voter, and is no learner at all.
+        harness.down = []
+        run(5)
+        #expect(harness["a"].role == .primary)
+        #expect(harness["a"].stalledLearners(now: harness.now, stall: stall).isEmpty)
+        #expect(harness["a"].members.contains("d"))
+    }
+
     @Test func removesAVoterOneChangeAtATime() {
         var harness = ReplicaHarness(["a", "b", "c"])
         harness.deliverAll()
