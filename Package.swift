@@ -80,7 +80,10 @@ let package = Package(
         .testTarget(name: "LiveTests", dependencies: ["Live"]),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["Node", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "Node", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         // Real `qunbo` processes driven by real clients (curl, nghttp, promtool).
         .testTarget(name: "ProcessTests", dependencies: ["qunbo"]),

@@ -14,7 +14,8 @@ events: comments are POSTed at --rate/s by a writer thread; every viewer counts 
 media: ffmpeg pushes a pre-encoded 2 Mb/s TS file (-re -c copy, no encoding cost); each viewer
   must receive >= 95% of the pushed bytes' rate and the node must report no skipped GOP for
   the count to pass; CPU seconds per GB = node CPU time / bytes delivered.
-idle: RSS growth of the node per open, idle SSE connection.
+idle: RSS growth of the node per open, idle connection: SSE and stream.ts viewers (default), or
+  --kinds tcp keepalive sse media to split the cost.
 """
 import argparse, json, os, random, resource, selectors, socket, subprocess, sys, tempfile, time
 import urllib.request
@@ -222,7 +223,8 @@ def media(args, binary):
 def idle(args, binary):
     """RSS per idle connection of each kind, so the viewer's cost can be split: a bare TCP
     connection (accepted, nothing sent), an idle keep-alive HTTP/1.1 connection (one /healthz
-    answered), an idle SSE viewer (the session publishes nothing)."""
+    answered), an idle SSE viewer (the session publishes nothing), an idle stream.ts viewer
+    (no ingest)."""
     for n in args.viewers:
         for kind in args.kinds:
             node = Node(binary)
@@ -230,8 +232,9 @@ def idle(args, binary):
                 node.start_session()
                 time.sleep(1)
                 before = node.rss_kib()
-                if kind == "sse":
-                    sel, socks = open_viewers(node, n, "/live/events", node.token("viewer"))
+                if kind in ("sse", "media"):
+                    path = "/live/events" if kind == "sse" else "/live/stream.ts"
+                    sel, socks = open_viewers(node, n, path, node.token("viewer"))
                     ready = lambda: node.metric("qunbo_live_viewers") >= n
                 else:
                     sel, socks = selectors.DefaultSelector(), []
@@ -268,7 +271,7 @@ def main():
     m = sub.add_parser("media"); m.add_argument("--viewers", type=int, nargs="+", default=[500, 1000, 2000])
     m.add_argument("--seconds", type=int, default=20)
     i = sub.add_parser("idle"); i.add_argument("--viewers", type=int, nargs="+", default=[5000])
-    i.add_argument("--kinds", nargs="+", default=["sse"], choices=["tcp", "keepalive", "sse"])
+    i.add_argument("--kinds", nargs="+", default=["sse", "media"], choices=["tcp", "keepalive", "sse", "media"])
     args = ap.parse_args()
     binary = release_binary()
     {"events": events, "media": media, "idle": idle}[args.cmd](args, binary)

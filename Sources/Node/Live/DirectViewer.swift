@@ -141,6 +141,7 @@ final class FanoutGroup: Sendable {
     private struct Pending: Sendable {
         var buffer: ByteBuffer
         var seq: UInt64?
+        var keyframe = false
     }
 
     private struct LoopViewers: Sendable {
@@ -154,13 +155,23 @@ final class FanoutGroup: Sendable {
     private let loops = Mutex<[ObjectIdentifier: LoopViewers]>([:])
     private let perViewerFlush: TimeAmount
     private let maxWindow: TimeAmount
+    /// Events merge a batch into one buffer per viewer; media does not, since a viewer that
+    /// skips to the next keyframe must see where each chunk starts.
+    private let merges: Bool
 
     /// - Parameters:
     ///   - perViewerFlush: the window each viewer on a loop adds (default 40 µs).
     ///   - maxWindow: the longest a loop coalesces events (default 10 ms).
-    init(perViewerFlush: TimeAmount = .microseconds(40), maxWindow: TimeAmount = .milliseconds(10)) {
+    ///   - merges: whether a batch goes to each viewer as one buffer (events) or chunk by chunk,
+    ///     with keyframe flags (media).
+    init(
+        perViewerFlush: TimeAmount = .microseconds(40),
+        maxWindow: TimeAmount = .milliseconds(10),
+        merges: Bool = true
+    ) {
         self.perViewerFlush = perViewerFlush
         self.maxWindow = maxWindow
+        self.merges = merges
     }
 
     func add(_ viewer: DirectViewer) {
@@ -182,13 +193,14 @@ final class FanoutGroup: Sendable {
 
     var count: Int { loops.withLock { $0.values.reduce(0) { $0 + $1.viewers.count } } }
 
-    /// Queues `buffer` for every viewer; `seq` is the event it carries, if any.
-    func broadcast(_ buffer: ByteBuffer, seq: UInt64? = nil) {
+    /// Queues `buffer` for every viewer; `seq` is the event (or media chunk) it carries, if any;
+    /// `keyframe` marks a media chunk a skipping viewer may resume at.
+    func broadcast(_ buffer: ByteBuffer, seq: UInt64? = nil, keyframe: Bool = false) {
         let now = NIODeadline.now()
         let toSchedule = loops.withLock { all -> [(ObjectIdentifier, any EventLoop, TimeAmount)] in
             var out: [(ObjectIdentifier, any EventLoop, TimeAmount)] = []
             for key in all.keys where !all[key]!.viewers.isEmpty {
-                all[key]!.pending.append(Pending(buffer: buffer, seq: seq))
+                all[key]!.pending.append(Pending(buffer: buffer, seq: seq, keyframe: keyframe))
                 if !all[key]!.flushScheduled {
                     all[key]!.flushScheduled = true
                     let viewers = Int64(all[key]!.viewers.count)
@@ -222,6 +234,15 @@ final class FanoutGroup: Sendable {
             return (Array(entry.viewers.values), taken)
         }
         guard !pending.isEmpty, !viewers.isEmpty else { return }
+        guard merges else {
+            for viewer in viewers {
+                for item in pending where item.seq.map({ $0 > viewer.startAfterSeq }) ?? true {
+                    viewer.deliver(item.buffer, keyframe: item.keyframe)
+                }
+            }
+            for viewer in viewers { viewer.channel.flush() }
+            return
+        }
         var merged = ByteBuffer()
         if pending.count == 1 {
             merged = pending[0].buffer

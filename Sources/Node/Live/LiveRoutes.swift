@@ -254,20 +254,19 @@ struct LiveRoutes: Sendable {
                 return try await cluster.viewer(request, group: group, streaming: "video/mp2t")
             }
             guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
-            let (start, queue, id) = await host.subscribeMedia(user: actor.user)
             var response = Response(
-                body: .stream { writer in
-                    writer.onClose { queue.close() }
-                    do {
-                        if !start.isEmpty { try await writer.write(contentsOf: start) }
-                        while let batch = await queue.next() {
-                            try await writer.write(contentsOf: batch.map(\.bytes))
-                        }
-                    } catch {
-                        await host.unsubscribeMedia(id)
-                        throw error
-                    }
-                    await host.unsubscribeMedia(id)
+                // Handed off like event viewers: the session's media fan-out feeds the channel.
+                body: .handOff { writer in
+                    let (viewer, start) = await host.subscribeMedia(
+                        user: actor.user,
+                        channel: writer.channel,
+                        isHTTP2: request.isHTTP2
+                    )
+                    viewer.activate(initial: start)
+                    if await host.state.phase == .ended { viewer.finish() }
+                    let done = viewer.done.futureResult
+                    done.whenComplete { _ in Task { await host.unsubscribeMedia(viewer.id) } }
+                    return done
                 }
             )
             response.headers.add(name: "Content-Type", value: "video/mp2t")

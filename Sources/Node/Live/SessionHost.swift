@@ -40,7 +40,9 @@ actor SessionHost {
     private var endedNotified = false
 
     private let eventFanout = FanoutGroup()
-    private var mediaViewers: [UInt64: (user: String, queue: ViewerQueue)] = [:]
+    private let mediaFanout = FanoutGroup(merges: false)
+    /// Media chunks fanned out so far: a viewer's start (PAT/PMT + GOP) covers up to this one.
+    private var mediaChunkSeq: UInt64 = 0
     private var nextViewerID: UInt64 = 0
     private var statsDirty = false
     /// The event this primary just proposed, by log seq: applying its own entry needs no decode
@@ -380,7 +382,7 @@ actor SessionHost {
     func retire(notice epoch: UInt64) -> Bool {
         guard replica.role != .primary, epoch >= replica.epoch else { return false }
         for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
-        for id in Array(mediaViewers.keys) { unsubscribeMedia(id) }
+        for _ in mediaFanout.finish() { metrics.mediaViewers.decrement() }
         discard()
         return true
     }
@@ -520,11 +522,11 @@ actor SessionHost {
             guard let user = event.targetUser else { return }
             for _ in eventFanout.finish(where: { $0.user == user }) { metrics.eventViewers.decrement() }
             updateViewers()
-            for (id, viewer) in mediaViewers where viewer.user == user { unsubscribeMedia(id) }
+            for _ in mediaFanout.finish(where: { $0.user == user }) { metrics.mediaViewers.decrement() }
         case .ended:
             finishMedia()
             for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
-            for id in Array(mediaViewers.keys) { unsubscribeMedia(id) }
+            for _ in mediaFanout.finish() { metrics.mediaViewers.decrement() }
             if !endedNotified {
                 endedNotified = true
                 hooks.ended(session.state)
@@ -605,12 +607,9 @@ actor SessionHost {
         let chunks = demuxer.feed(bytes.readableBytesView)
         for chunk in chunks {
             let buffer = ByteBuffer(bytes: chunk.bytes)
-            for (_, viewer) in mediaViewers {
-                let skippedBefore = viewer.queue.gopsSkipped
-                viewer.queue.push(.init(buffer, keyframe: chunk.keyframe))
-                if viewer.queue.gopsSkipped > skippedBefore { metrics.gopsSkipped.increment() }
-            }
-            metrics.mediaBytesQueued.increment(by: Int64(buffer.readableBytes * mediaViewers.count))
+            mediaChunkSeq += 1
+            mediaFanout.broadcast(buffer, seq: mediaChunkSeq, keyframe: chunk.keyframe)
+            metrics.mediaBytesQueued.increment(by: Int64(buffer.readableBytes * mediaFanout.count))
             gop.append(chunk)
             for segment in segmenter.append(chunk, programInfo: demuxer.programInfo) {
                 try store(segment)
@@ -666,23 +665,37 @@ actor SessionHost {
     }
 
     /// Registers a `stream.ts` viewer: PAT/PMT and the cached GOP first, then live chunks.
-    func subscribeMedia(user: String) -> (start: [ByteBuffer], queue: ViewerQueue, id: UInt64) {
+    /// Registers a `stream.ts` viewer writing to `channel` and returns it with its start
+    /// (PAT/PMT and the cached GOP), atomically: chunks fanned out after this instant follow.
+    /// A viewer that falls behind skips to the next keyframe; it never slows the ingest.
+    func subscribeMedia(
+        user: String,
+        channel: any Channel,
+        isHTTP2: Bool
+    ) -> (viewer: DirectViewer, start: [ByteBuffer]) {
         let start = gop.startChunks(programInfo: demuxer.programInfo).map { ByteBuffer(bytes: $0) }
-        let queue = ViewerQueue(limitBytes: settings.mediaQueueBytes, policy: .skipToKeyframe)
-        if session.state.phase == .ended {
-            queue.close()
-            return (start, queue, 0)
-        }
         nextViewerID += 1
-        mediaViewers[nextViewerID] = (user, queue)
-        metrics.mediaViewers.increment()
-        updateViewers()
-        return (start, queue, nextViewerID)
+        let metrics = self.metrics
+        let viewer = DirectViewer(
+            id: nextViewerID,
+            user: user,
+            startAfterSeq: mediaChunkSeq,
+            channel: channel,
+            isHTTP2: isHTTP2,
+            policy: .skipToKeyframe,
+            limitBytes: settings.mediaQueueBytes,
+            onSkip: { metrics.gopsSkipped.increment() }
+        )
+        if session.state.phase != .ended {
+            mediaFanout.add(viewer)
+            metrics.mediaViewers.increment()
+            updateViewers()
+        }
+        return (viewer, start)
     }
 
     func unsubscribeMedia(_ id: UInt64) {
-        guard let viewer = mediaViewers.removeValue(forKey: id) else { return }
-        viewer.queue.close()
+        guard mediaFanout.remove(id) != nil else { return }
         metrics.mediaViewers.decrement()
         updateViewers()
     }
@@ -703,7 +716,7 @@ actor SessionHost {
     // MARK: Stats and pings
 
     private func updateViewers() {
-        session.setViewers(eventFanout.count + mediaViewers.count)
+        session.setViewers(eventFanout.count + mediaFanout.count)
         statsDirty = true
     }
 
