@@ -1,6 +1,7 @@
 import Foundation
 import Live
 import Logging
+import Metrics
 import NIOCore
 import Shard
 
@@ -549,10 +550,8 @@ actor SessionHost {
     ) -> (viewer: DirectViewer, backlog: [ByteBuffer]) {
         let from = Int(min(after, publishedSeq))
         let backlog = Array(rendered[from..<Int(publishedSeq)])
-        nextViewerID += 1
         let metrics = self.metrics
-        let viewer = DirectViewer(
-            id: nextViewerID,
+        let viewer = addViewer(
             user: user,
             // A viewer resuming ahead of this replica (it read further elsewhere) must not get
             // again what it has: it starts after the later of the two.
@@ -560,22 +559,51 @@ actor SessionHost {
             channel: channel,
             isHTTP2: isHTTP2,
             policy: .disconnectWhenBehind,
-            limitBytes: settings.eventQueueBytes,
+            to: eventFanout,
+            counted: metrics.eventViewers,
             onSkip: { metrics.viewersDisconnected.increment() }
         )
-        if session.state.phase != .ended {
-            eventFanout.add(viewer)
-            metrics.eventViewers.increment()
-            updateViewers()
-        }
         return (viewer, backlog)
     }
 
-    func unsubscribeEvents(_ id: UInt64) {
-        guard eventFanout.remove(id) != nil else { return }
-        metrics.eventViewers.decrement()
+    /// A viewer of this session, added to `fanout` (and counted) unless the session has ended:
+    /// then it only gets its start, and the caller finishes it.
+    private func addViewer(
+        user: String,
+        startAfterSeq: UInt64,
+        channel: any Channel,
+        isHTTP2: Bool,
+        policy: DirectViewer.Policy,
+        to fanout: FanoutGroup,
+        counted gauge: Meter,
+        onSkip: @escaping @Sendable () -> Void
+    ) -> DirectViewer {
+        nextViewerID += 1
+        let viewer = DirectViewer(
+            id: nextViewerID,
+            user: user,
+            startAfterSeq: startAfterSeq,
+            channel: channel,
+            isHTTP2: isHTTP2,
+            policy: policy,
+            limitBytes: policy == .skipToKeyframe ? settings.mediaQueueBytes : settings.eventQueueBytes,
+            onSkip: onSkip
+        )
+        if session.state.phase != .ended {
+            fanout.add(viewer)
+            gauge.increment()
+            updateViewers()
+        }
+        return viewer
+    }
+
+    private func removeViewer(_ id: UInt64, from fanout: FanoutGroup, counted gauge: Meter) {
+        guard fanout.remove(id) != nil else { return }
+        gauge.decrement()
         updateViewers()
     }
+
+    func unsubscribeEvents(_ id: UInt64) { removeViewer(id, from: eventFanout, counted: metrics.eventViewers) }
 
     // MARK: Media
 
@@ -674,31 +702,21 @@ actor SessionHost {
         isHTTP2: Bool
     ) -> (viewer: DirectViewer, start: [ByteBuffer]) {
         let start = gop.startChunks(programInfo: demuxer.programInfo).map { ByteBuffer(bytes: $0) }
-        nextViewerID += 1
         let metrics = self.metrics
-        let viewer = DirectViewer(
-            id: nextViewerID,
+        let viewer = addViewer(
             user: user,
             startAfterSeq: mediaChunkSeq,
             channel: channel,
             isHTTP2: isHTTP2,
             policy: .skipToKeyframe,
-            limitBytes: settings.mediaQueueBytes,
+            to: mediaFanout,
+            counted: metrics.mediaViewers,
             onSkip: { metrics.gopsSkipped.increment() }
         )
-        if session.state.phase != .ended {
-            mediaFanout.add(viewer)
-            metrics.mediaViewers.increment()
-            updateViewers()
-        }
         return (viewer, start)
     }
 
-    func unsubscribeMedia(_ id: UInt64) {
-        guard mediaFanout.remove(id) != nil else { return }
-        metrics.mediaViewers.decrement()
-        updateViewers()
-    }
+    func unsubscribeMedia(_ id: UInt64) { removeViewer(id, from: mediaFanout, counted: metrics.mediaViewers) }
 
     /// The live HLS playlist, or nil before the first segment.
     func livePlaylist(uri: @Sendable (Int) -> String) -> String? {
