@@ -453,9 +453,11 @@ public final class LiveSessions: Service, Sendable {
                 return true
             }
             if dropped { metrics.sessions.decrement() }
-            // The notice is from the current or a later epoch (older ones were refused), so a
-            // re-add comes after it and starts a fresh copy: the old log is of no use any more.
-            try? FileManager.default.removeItem(atPath: directory(group: group, session: session))
+            // The log stays on disk. The notice may be older than this node's place in the set:
+            // a primary of another epoch can have removed it while the current one had already
+            // added it back and counted on what it acknowledged (deleting the log then left a
+            // learner the primary believed ahead of where it was, stuck for good: long chaos run).
+            // A re-add resumes from the log; the consistency check trims what diverged.
             logger.info(
                 "removed from the replica set",
                 metadata: ["live.group": "\(group)", "live.session": "\(session)"]

@@ -190,6 +190,16 @@ extension SessionReplica {
             maybeSendTimeoutNow(to: sender, into: &directives)
             return
         }
+        // A learner whose log ends below what it once acknowledged has lost it (its copy was
+        // dropped and started afresh): start it over from what it has. Voters never lose
+        // acknowledged entries, so their match point never goes back.
+        if learners.contains(sender), hint < progress.matchSeq {
+            progress.matchSeq = hint
+            progress.nextSeq = hint + 1
+            self.progress[sender] = progress
+            sendAppend(to: sender, into: &directives)
+            return
+        }
         // Back off to where the replica said its log can continue; a stale rejection (not lower
         // than what we already plan to send) is ignored.
         let next = max(progress.matchSeq + 1, min(hint + 1, log.lastSeq + 1))

@@ -99,6 +99,46 @@ import Testing
         #expect(harness["a"].members.contains("d"))
     }
 
+    /// A learner that acknowledged entries and then lost its copy (dropped and started afresh on
+    /// its node) answers with an empty log: the primary starts it over instead of waiting
+    /// forever for it to continue from what it once acknowledged (seen in a long chaos run).
+    @Test func aLearnerThatLostItsCopyIsStartedOver() {
+        var harness = ReplicaHarness(["a", "b", "c", "d"], memberCount: 3)
+        harness.deliverAll()
+        for n in 0..<400 { _ = harness.propose("a", UInt8(truncatingIfNeeded: n)) }
+        harness.deliverAll()
+        // d acknowledges the first append's worth (256 entries) as a learner: still too far
+        // behind to be promoted.
+        guard case .success(let directives) = harness["a"].addMember("d", now: harness.now) else {
+            Issue.record("addMember refused")
+            return
+        }
+        harness.apply("a", directives)
+        harness.deliverAll()
+        #expect(harness["a"].learners == ["d"])
+        #expect((harness["a"].lag["d"] ?? 0) > 64)
+        // d's copy is dropped; a fresh one takes its place, and a primary's write follows.
+        harness.replicas["d"] = SessionReplica(
+            session: ReplicaHarness.session,
+            me: "d",
+            members: [],
+            random: 7,
+            now: harness.now
+        )
+        _ = harness.propose("a", 9)
+        let heartbeat = ReplicationSettings.lan.heartbeatInterval
+        for _ in 0..<10 {
+            harness.tick("a", after: heartbeat)
+            harness.deliverAll()
+            harness.tick("b", after: .zero)
+            harness.tick("c", after: .zero)
+            harness.deliverAll()
+        }
+        #expect(harness["d"].entries == harness["a"].entries)
+        #expect(harness["a"].lag["d"] == 0)
+        #expect(harness["a"].members.contains("d"))
+    }
+
     @Test func removesAVoterOneChangeAtATime() {
         var harness = ReplicaHarness(["a", "b", "c"])
         harness.deliverAll()
