@@ -124,9 +124,13 @@ final class SessionRouter: Sendable {
             }
             if let f = found, f.primary != nil { break }
         }
-        // Where its replicas belong (suspect nodes included) must all have said "none".
-        let placed = sessions.preferenceList(group: group).prefix(sessions.shell.replicas)
+        // Where its replicas belong (suspect nodes included) must all have said "none", and this
+        // node must not be cut off: one that sees most of the cluster dead (a partition) cannot
+        // tell a session away from a session out of reach.
+        let snapshot = view.snapshot
+        let placed = sessions.preferenceList(group: group, snapshot: snapshot).prefix(sessions.shell.replicas)
         if !placed.allSatisfy(answered.contains) { certain = false }
+        if snapshot.aliveIDs.count < min(sessions.shell.replicas, snapshot.members.count) { certain = false }
         if let found { cache.withLock { $0[group] = (found, .now) } }
         // Nobody answered with a primary, but this node holds a replica: the session exists, its
         // primary is just unknown (an election, or this node is cut off), which is not a 404.
