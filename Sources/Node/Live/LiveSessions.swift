@@ -147,7 +147,8 @@ public final class LiveSessions: Service, Sendable {
         for group in (try? fm.contentsOfDirectory(atPath: groupsDir)) ?? [] where GroupID(group) != nil {
             for session in (try? fm.contentsOfDirectory(atPath: "\(groupsDir)/\(group)")) ?? [] {
                 let dir = directory(group: group, session: session)
-                guard ReplicaStore.exists(in: dir) else { continue }
+                // A copy removed from its replica set is nobody's replica: not loaded.
+                guard ReplicaStore.exists(in: dir), !ReplicaStore.isRemoved(in: dir) else { continue }
                 let host = try await makeHost(group: group, session: session, origin: .restore)
                 hosts.withLock { $0[session] = host }
                 let state = await host.state
@@ -453,11 +454,13 @@ public final class LiveSessions: Service, Sendable {
                 return true
             }
             if dropped { metrics.sessions.decrement() }
-            // The log stays on disk. The notice may be older than this node's place in the set:
-            // a primary of another epoch can have removed it while the current one had already
-            // added it back and counted on what it acknowledged (deleting the log then left a
-            // learner the primary believed ahead of where it was, stuck for good: long chaos run).
-            // A re-add resumes from the log; the consistency check trims what diverged.
+            ReplicaStore.markRemoved(in: directory(group: group, session: session), epoch: epoch)
+            // The log stays on disk, marked removed (a restart does not load it). The notice may
+            // be older than this node's place in the set: a primary of another epoch can have
+            // removed it while the current one had already added it back and counted on what it
+            // acknowledged (deleting the log then left a learner the primary believed ahead of
+            // where it was, stuck for good: long chaos run). A re-add resumes from the log; the
+            // consistency check trims what diverged.
             logger.info(
                 "removed from the replica set",
                 metadata: ["live.group": "\(group)", "live.session": "\(session)"]
@@ -473,6 +476,7 @@ public final class LiveSessions: Service, Sendable {
             let dir = directory(group: group, session: session)
             let origin: SessionHost.Origin = ReplicaStore.exists(in: dir) ? .restore : .replica
             let host = try await makeHost(group: group, session: session, origin: origin)
+            ReplicaStore.clearRemoved(in: dir)
             let (stored, fresh) = hosts.withLock { hosts -> (SessionHost, Bool) in
                 if let existing = hosts[session] { return (existing, false) }
                 hosts[session] = host

@@ -27,6 +27,21 @@ final class ReplicaStore: Sendable {
         FileManager.default.fileExists(atPath: directory + "/replication.log")
     }
 
+    /// Marks the copy in `directory` as removed from its replica set: a restart does not load
+    /// it (it is nobody's replica), but its log stays, so a re-add resumes from it.
+    static func markRemoved(in directory: String, epoch: UInt64) {
+        FileManager.default.createFile(atPath: directory + "/removed", contents: Data("\(epoch)\n".utf8))
+    }
+
+    static func isRemoved(in directory: String) -> Bool {
+        FileManager.default.fileExists(atPath: directory + "/removed")
+    }
+
+    /// The copy is a replica again (a primary shipped it entries).
+    static func clearRemoved(in directory: String) {
+        try? FileManager.default.removeItem(atPath: directory + "/removed")
+    }
+
     /// Queues a truncation and entries; `completion` runs once they are on disk, in call order.
     func submit(
         _ entries: [ReplicationEntry],

@@ -23,6 +23,20 @@ struct ReplicaStoreTests {
         }
     }
 
+    @Test("a removed copy keeps its log, is marked, and is a replica again once cleared")
+    func removedMarker() async throws {
+        let dir = Self.tempDir()
+        let store = try ReplicaStore(directory: dir)
+        await Self.submit(store, [Self.data(1, 1, "a"), Self.data(2, 1, "b")])
+        #expect(!ReplicaStore.isRemoved(in: dir))
+        ReplicaStore.markRemoved(in: dir, epoch: 4)
+        #expect(ReplicaStore.isRemoved(in: dir))
+        #expect(ReplicaStore.exists(in: dir))
+        #expect(try ReplicaStore(directory: dir).load().entries.map(\.seq) == [1, 2])
+        ReplicaStore.clearRemoved(in: dir)
+        #expect(!ReplicaStore.isRemoved(in: dir))
+    }
+
     @Test("entries, config entries and truncations replay into the log the core had")
     func replay() async throws {
         let dir = Self.tempDir()
