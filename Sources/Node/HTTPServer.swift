@@ -37,7 +37,6 @@ typealias HTTPStreamChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerR
 protocol UnscopedAsyncChannel {
     associatedtype Inbound: Sendable
     associatedtype Outbound: Sendable
-    var channel: any Channel { get }
     var inbound: NIOAsyncChannelInboundStream<Inbound> { get }
     var outbound: NIOAsyncChannelOutboundWriter<Outbound> { get }
 }

@@ -257,16 +257,7 @@ struct LiveRoutes: Sendable {
             var response = Response(
                 // Handed off like event viewers: the session's media fan-out feeds the channel.
                 body: .handOff { writer in
-                    let (viewer, start) = await host.subscribeMedia(
-                        user: actor.user,
-                        channel: writer.channel,
-                        isHTTP2: request.isHTTP2
-                    )
-                    viewer.activate(initial: start)
-                    if await host.state.phase == .ended { viewer.finish() }
-                    let done = viewer.done.futureResult
-                    done.whenComplete { _ in Task { await host.unsubscribeMedia(viewer.id) } }
-                    return done
+                    await host.subscribeMedia(user: actor.user, channel: writer.channel, isHTTP2: request.isHTTP2)
                 }
             )
             response.headers.add(name: "Content-Type", value: "video/mp2t")
@@ -313,17 +304,12 @@ struct LiveRoutes: Sendable {
                 // Handed off: the viewer's channel is fed by the session's fan-out, and no task
                 // stays parked per viewer (an idle viewer costs its connection only).
                 body: .handOff { writer in
-                    let (viewer, backlog) = await host.subscribeEvents(
+                    await host.subscribeEvents(
                         user: actor.user,
                         channel: writer.channel,
                         isHTTP2: request.isHTTP2,
                         after: after
                     )
-                    viewer.activate(initial: [ByteBuffer(string: "retry: 1000\n\n")] + backlog)
-                    if await host.state.phase == .ended { viewer.finish() }
-                    let done = viewer.done.futureResult
-                    done.whenComplete { _ in Task { await host.unsubscribeEvents(viewer.id) } }
-                    return done
                 }
             )
             response.headers.add(name: "Content-Type", value: "text/event-stream")

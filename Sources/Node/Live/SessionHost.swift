@@ -539,23 +539,25 @@ actor SessionHost {
 
     // MARK: Event viewers
 
-    /// Registers an event viewer writing to `channel` and returns it with the backlog after
+    /// Registers an event viewer writing to `channel` and starts it with the backlog after
     /// `after`, atomically: the viewer buffers every event published from this instant until
-    /// it is activated with the backlog, so it sees each event once, in order.
+    /// it is activated with the backlog, so it sees each event once, in order. Returns the
+    /// future of its end.
     func subscribeEvents(
         user: String,
         channel: any Channel,
         isHTTP2: Bool,
         after: UInt64
-    ) -> (viewer: DirectViewer, backlog: [ByteBuffer]) {
+    ) -> EventLoopFuture<Void> {
         let from = Int(min(after, publishedSeq))
         let backlog = Array(rendered[from..<Int(publishedSeq)])
         let metrics = self.metrics
-        let viewer = addViewer(
+        return addViewer(
             user: user,
             // A viewer resuming ahead of this replica (it read further elsewhere) must not get
             // again what it has: it starts after the later of the two.
             startAfterSeq: max(publishedSeq, after),
+            initial: [ByteBuffer(string: "retry: 1000\n\n")] + backlog,
             channel: channel,
             isHTTP2: isHTTP2,
             policy: .disconnectWhenBehind,
@@ -563,21 +565,22 @@ actor SessionHost {
             counted: metrics.eventViewers,
             onSkip: { metrics.viewersDisconnected.increment() }
         )
-        return (viewer, backlog)
     }
 
-    /// A viewer of this session, added to `fanout` (and counted) unless the session has ended:
-    /// then it only gets its start, and the caller finishes it.
+    /// A viewer of this session, started with `initial`, added to `fanout` (and counted) and
+    /// removed again when it ends; when the session has ended, it only gets `initial`. Returns
+    /// the future of its end.
     private func addViewer(
         user: String,
         startAfterSeq: UInt64,
+        initial: [ByteBuffer],
         channel: any Channel,
         isHTTP2: Bool,
         policy: DirectViewer.Policy,
         to fanout: FanoutGroup,
         counted gauge: Meter,
         onSkip: @escaping @Sendable () -> Void
-    ) -> DirectViewer {
+    ) -> EventLoopFuture<Void> {
         nextViewerID += 1
         let viewer = DirectViewer(
             id: nextViewerID,
@@ -589,12 +592,19 @@ actor SessionHost {
             limitBytes: policy == .skipToKeyframe ? settings.mediaQueueBytes : settings.eventQueueBytes,
             onSkip: onSkip
         )
-        if session.state.phase != .ended {
-            fanout.add(viewer)
-            gauge.increment()
-            updateViewers()
+        viewer.activate(initial: initial)
+        guard session.state.phase != .ended else {
+            viewer.finish()
+            return viewer.done.futureResult
         }
-        return viewer
+        fanout.add(viewer)
+        gauge.increment()
+        updateViewers()
+        let id = viewer.id
+        viewer.done.futureResult.whenComplete { _ in
+            Task { await self.removeViewer(id, from: fanout, counted: gauge) }
+        }
+        return viewer.done.futureResult
     }
 
     private func removeViewer(_ id: UInt64, from fanout: FanoutGroup, counted gauge: Meter) {
@@ -602,8 +612,6 @@ actor SessionHost {
         gauge.decrement()
         updateViewers()
     }
-
-    func unsubscribeEvents(_ id: UInt64) { removeViewer(id, from: eventFanout, counted: metrics.eventViewers) }
 
     // MARK: Media
 
@@ -692,20 +700,15 @@ actor SessionHost {
         ingestActive = false
     }
 
-    /// Registers a `stream.ts` viewer: PAT/PMT and the cached GOP first, then live chunks.
-    /// Registers a `stream.ts` viewer writing to `channel` and returns it with its start
-    /// (PAT/PMT and the cached GOP), atomically: chunks fanned out after this instant follow.
-    /// A viewer that falls behind skips to the next keyframe; it never slows the ingest.
-    func subscribeMedia(
-        user: String,
-        channel: any Channel,
-        isHTTP2: Bool
-    ) -> (viewer: DirectViewer, start: [ByteBuffer]) {
-        let start = gop.startChunks(programInfo: demuxer.programInfo).map { ByteBuffer(bytes: $0) }
+    /// Registers a `stream.ts` viewer writing to `channel` and starts it with PAT/PMT and the
+    /// cached GOP, atomically: chunks fanned out after this instant follow. A viewer that falls
+    /// behind skips to the next keyframe; it never slows the ingest. Returns the future of its end.
+    func subscribeMedia(user: String, channel: any Channel, isHTTP2: Bool) -> EventLoopFuture<Void> {
         let metrics = self.metrics
-        let viewer = addViewer(
+        return addViewer(
             user: user,
             startAfterSeq: mediaChunkSeq,
+            initial: gop.startChunks(programInfo: demuxer.programInfo).map { ByteBuffer(bytes: $0) },
             channel: channel,
             isHTTP2: isHTTP2,
             policy: .skipToKeyframe,
@@ -713,10 +716,7 @@ actor SessionHost {
             counted: metrics.mediaViewers,
             onSkip: { metrics.gopsSkipped.increment() }
         )
-        return (viewer, start)
     }
-
-    func unsubscribeMedia(_ id: UInt64) { removeViewer(id, from: mediaFanout, counted: metrics.mediaViewers) }
 
     /// The live HLS playlist, or nil before the first segment.
     func livePlaylist(uri: @Sendable (Int) -> String) -> String? {
