@@ -105,9 +105,7 @@ final class SessionRouter: Sendable {
             return (cached, true)
         }
         var found: SessionLocation?
-        let snapshot = view.snapshot
-        let preference = sessions.preferenceList(group: group, snapshot: snapshot)
-        let holders = likelyHolders(in: preference, alive: snapshot.aliveIDs)
+        let holders = likelyHolders(group: group)
         var certain = true
         var answered: Set<String> = [nodeID]
         for node in holders {
@@ -129,7 +127,8 @@ final class SessionRouter: Sendable {
         // Where its replicas belong (suspect nodes included) must all have said "none", and this
         // node must not be cut off: one that sees most of the cluster dead (a partition) cannot
         // tell a session away from a session out of reach.
-        let placed = preference.prefix(sessions.shell.replicas)
+        let snapshot = view.snapshot
+        let placed = sessions.preferenceList(group: group, snapshot: snapshot).prefix(sessions.shell.replicas)
         if !placed.allSatisfy(answered.contains) { certain = false }
         if snapshot.aliveIDs.count < min(sessions.shell.replicas, snapshot.members.count) { certain = false }
         if let found { cache.withLock { $0[group] = (found, .now) } }
@@ -142,16 +141,9 @@ final class SessionRouter: Sendable {
         return (await unconfirmedLocation(group: group), certain)
     }
 
-    /// What a lookup that found nothing answers: 404 when the miss is certain, else 503, so
-    /// clients retry rather than give up.
-    func miss(_ group: String, certain: Bool) -> APIError {
-        guard certain else {
-            return .unavailable(
-                "cannot tell where the live session of group \(group) is right now; retry",
-                code: "no_primary"
-            )
-        }
-        return .notFound("no live session in group \(group)", code: "no_live_session")
+    /// A miss that is not certain: answered 503, so clients retry rather than give up.
+    func uncertain(_ group: String) -> APIError {
+        .unavailable("cannot tell where the live session of group \(group) is right now; retry", code: "no_primary")
     }
 
     /// A copy held here that no primary has confirmed yet (restored after a restart), as a
@@ -172,11 +164,11 @@ final class SessionRouter: Sendable {
     /// replacement or a rebalance in progress may have moved them.
     func likelyHolders(group: String) -> ArraySlice<String> {
         let snapshot = view.snapshot
-        return likelyHolders(in: sessions.preferenceList(group: group, snapshot: snapshot), alive: snapshot.aliveIDs)
-    }
-
-    private func likelyHolders(in preference: [String], alive: Set<String>) -> ArraySlice<String> {
-        preference.filter { alive.contains($0) && $0 != nodeID }.prefix(sessions.shell.replicas + 2)
+        let alive = snapshot.aliveIDs
+        let order = sessions.preferenceList(group: group, snapshot: snapshot).filter {
+            alive.contains($0) && $0 != nodeID
+        }
+        return order.prefix(sessions.shell.replicas + 2)
     }
 
     func forget(group: String) {
@@ -266,7 +258,9 @@ final class SessionRouter: Sendable {
                 target = h
             } else {
                 let (location, certain) = await lookup(group: group, needPrimary: true)
-                if location == nil, certain { throw miss(group, certain: true) }
+                if location == nil, certain {
+                    throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+                }
                 target = location?.primary == nodeID ? nil : location?.primary
             }
             hint = nil
@@ -348,7 +342,8 @@ final class SessionRouter: Sendable {
             (location, certain) = await lookup(group: group, needPrimary: true)
         }
         guard let location else {
-            throw miss(group, certain: certain)
+            if !certain { throw uncertain(group) }
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
         }
         guard let primary = location.primary, let address = address(of: primary) else {
             throw APIError.unavailable("no primary is reachable for this session; retry", code: "no_primary")
@@ -395,11 +390,14 @@ final class SessionRouter: Sendable {
     /// A read that is not a viewer stream (the session, comment history): relayed from the
     /// primary, or any replica.
     func read(_ request: Request, group: String) async throws -> Response {
-        guard request.headers.first(name: Self.forwardedHeader) == nil else { throw miss(group, certain: true) }
+        guard request.headers.first(name: Self.forwardedHeader) == nil else {
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
         let (location, certain) = await lookup(group: group)
         guard let location, let node = location.primary ?? location.members.first, let address = address(of: node)
         else {
-            throw miss(group, certain: certain)
+            if !certain { throw uncertain(group) }
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
         }
         do {
             return try await forwardBuffered(request, body: nil, to: address)
@@ -420,7 +418,8 @@ final class SessionRouter: Sendable {
         }
         let (location, certain) = await lookup(group: group)
         guard let location, let replica = nearest(location.members) else {
-            throw miss(group, certain: certain)
+            if !certain { throw uncertain(group) }
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
         }
         let proxy = mode == .proxy || request.headers.first(name: "qunbo-route")?.lowercased() == "proxy"
         guard proxy else {
