@@ -17,6 +17,8 @@ public final class NodeState: Sendable {
 
     public var isDraining: Bool { draining.load(ordering: .acquiring) }
 
+    public var isJoined: Bool { joined.load(ordering: .acquiring) }
+
     /// Ready to serve: listening, joined, not draining.
     public var isReady: Bool {
         listening.load(ordering: .acquiring) && joined.load(ordering: .acquiring) && !isDraining

@@ -10,6 +10,13 @@ public final class ClusterView: Sendable {
         public var selfID: String
         public var members: [Member]
         public var ring: HashRing
+        /// The ring over every member not known to have left, dead ones included: where a group's
+        /// replicas may sit while a node restarts or a stale view calls a holder dead. A lookup
+        /// that finds nothing may call the miss certain only if these places answered.
+        public var holderRing: HashRing
+        /// When this node first saw each dead member dead: a lookup counts a recently dead node as
+        /// a possible holder, one dead for long as replaced.
+        public var deadSince: [String: ContinuousClock.Instant]
         /// Bumped on every change, for cheap "did anything change" checks.
         public var version: Int
 
@@ -23,7 +30,16 @@ public final class ClusterView: Sendable {
     public init(myself: Member, vnodesPerNode: Int = PlacementSettings().vnodesPerNode) {
         self.vnodesPerNode = vnodesPerNode
         let ring = Self.ring(for: [myself], vnodes: vnodesPerNode)
-        current = Mutex(Snapshot(selfID: myself.id.rawValue, members: [myself], ring: ring, version: 0))
+        current = Mutex(
+            Snapshot(
+                selfID: myself.id.rawValue,
+                members: [myself],
+                ring: ring,
+                holderRing: ring,
+                deadSince: [:],
+                version: 0
+            )
+        )
     }
 
     public var snapshot: Snapshot { current.withLock { $0 } }
@@ -33,8 +49,16 @@ public final class ClusterView: Sendable {
         current.withLock { snap in
             let before = Self.placementSet(snap.members)
             let after = Self.placementSet(members)
+            let holdersBefore = Self.holderSet(snap.members)
+            let holdersAfter = Self.holderSet(members)
+            var deadSince: [String: ContinuousClock.Instant] = [:]
+            for member in members where member.status == .dead {
+                deadSince[member.id.rawValue] = snap.deadSince[member.id.rawValue] ?? .now
+            }
+            snap.deadSince = deadSince
             snap.members = members
-            if before != after { snap.ring = Self.ring(for: members, vnodes: vnodesPerNode) }
+            if before != after { snap.ring = Self.ring(over: after, vnodes: vnodesPerNode) }
+            if holdersBefore != holdersAfter { snap.holderRing = Self.ring(over: holdersAfter, vnodes: vnodesPerNode) }
             snap.version += 1
         }
     }
@@ -49,9 +73,17 @@ public final class ClusterView: Sendable {
         )
     }
 
+    /// Members that may hold a copy: every one not known to have left.
+    static func holderSet(_ members: [Member]) -> Set<ShardNode> {
+        Set(members.filter { $0.status != .left }.map { ShardNode(id: $0.id.rawValue, zone: $0.zone) })
+    }
+
     static func ring(for members: [Member], vnodes: Int) -> HashRing {
+        ring(over: placementSet(members), vnodes: vnodes)
+    }
+
+    static func ring(over nodes: Set<ShardNode>, vnodes: Int) -> HashRing {
         // Ids are unique in a member list, so the ring cannot refuse them.
-        (try? HashRing(nodes: placementSet(members), vnodesPerNode: vnodes))
-            ?? (try! HashRing(nodes: [], vnodesPerNode: vnodes))
+        (try? HashRing(nodes: nodes, vnodesPerNode: vnodes)) ?? (try! HashRing(nodes: [], vnodesPerNode: vnodes))
     }
 }

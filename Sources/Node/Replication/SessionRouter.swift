@@ -33,6 +33,10 @@ final class SessionRouter: Sendable {
         var lookupTimeout: TimeAmount = .milliseconds(500)
         /// How long a lookup answer is reused. Default 1 s; failures drop it at once.
         var cacheTTL: Duration = .seconds(1)
+        /// How long a dead node still counts as a possible holder of a group's copy, so a lookup
+        /// that cannot ask it answers 503 rather than 404. Default 30 s: well past a restart and
+        /// the replacement of its replicas.
+        var deadHolderGrace: Duration = .seconds(30)
     }
 
     static let lookupRoute = "/internal/v1/groups/:g/live"
@@ -124,13 +128,7 @@ final class SessionRouter: Sendable {
             }
             if let f = found, f.primary != nil { break }
         }
-        // Where its replicas belong (suspect nodes included) must all have said "none", and this
-        // node must not be cut off: one that sees most of the cluster dead (a partition) cannot
-        // tell a session away from a session out of reach.
-        let snapshot = view.snapshot
-        let placed = sessions.preferenceList(group: group, snapshot: snapshot).prefix(sessions.shell.replicas)
-        if !placed.allSatisfy(answered.contains) { certain = false }
-        if snapshot.aliveIDs.count < min(sessions.shell.replicas, snapshot.members.count) { certain = false }
+        if !missIsCertain(group: group, answered: answered) { certain = false }
         if let found { cache.withLock { $0[group] = (found, .now) } }
         // Nobody answered with a primary, but this node holds a replica: the session exists, its
         // primary is just unknown (an election, or this node is cut off), which is not a 404.
@@ -139,6 +137,46 @@ final class SessionRouter: Sendable {
         // Just restarted, with a copy not yet confirmed and peers not yet answering: the session
         // exists, its primary is unknown for now (callers retry, viewers go to its members).
         return (await unconfirmedLocation(group: group), certain)
+    }
+
+    /// Whether "no node answered with a copy" proves there is no session, given the nodes that
+    /// answered "none" (this one included). Not before this node has joined (a node just
+    /// restarted knows only itself, and would call every group empty); not while this node is cut
+    /// off (one that sees most of the cluster dead cannot tell a session away from one out of
+    /// reach); and only if every node where the group's replicas belong has answered: those of
+    /// the placement ring (suspect nodes included), and those of the ring with the dead added,
+    /// except nodes dead for longer than `deadHolderGrace` (replaced by now). The latter covers a
+    /// view that calls a holder dead while it restarts, or before gossip hears it is back.
+    func missIsCertain(group: String, answered: Set<String>) -> Bool {
+        Self.missIsCertain(
+            group: group,
+            answered: answered,
+            snapshot: view.snapshot,
+            replicas: sessions.shell.replicas,
+            joined: sessions.state.isJoined,
+            deadHolderGrace: settings.deadHolderGrace,
+            now: .now
+        )
+    }
+
+    static func missIsCertain(
+        group: String,
+        answered: Set<String>,
+        snapshot: ClusterView.Snapshot,
+        replicas: Int,
+        joined: Bool,
+        deadHolderGrace: Duration,
+        now: ContinuousClock.Instant
+    ) -> Bool {
+        guard joined else { return false }
+        if snapshot.aliveIDs.count < min(replicas, snapshot.members.count) { return false }
+        let placed = snapshot.ring.preferenceList(for: group, count: replicas)
+        if !placed.allSatisfy(answered.contains) { return false }
+        return snapshot.holderRing.preferenceList(for: group, count: replicas).allSatisfy { node in
+            if answered.contains(node) { return true }
+            guard let since = snapshot.deadSince[node] else { return false }
+            return now - since > deadHolderGrace
+        }
     }
 
     /// A miss that is not certain: answered 503, so clients retry rather than give up.
