@@ -131,7 +131,26 @@ extension SessionReplica {
             commitSeq = newCommit
             directives.append(.committed(upTo: newCommit))
         }
-        sendAck(into: &directives)
+        if needsAck(newEntries: !appended.isEmpty, duplicates: entries.count > appended.count, now: now) {
+            sendAck(now: now, into: &directives)
+        }
+    }
+
+    /// Whether an append just handled needs an answer now. Not when it brought new entries that
+    /// are not on disk yet (the ack follows when they are: `localDurable`), and not for an empty
+    /// append (a heartbeat or a commit notice) that would repeat, within half a heartbeat, an ack
+    /// already sent to this primary for the same point. Under steady writes those two answers
+    /// were two of the five link messages a write cost per replica, and carried nothing; a
+    /// heartbeat still gets an answer when the replica has been quiet, which keeps the primary's
+    /// check-quorum fed.
+    mutating func needsAck(newEntries: Bool, duplicates: Bool, now: ReplicationTime) -> Bool {
+        let match = min(primaryMatchSeq, durableSeq)
+        if match > lastAckedSeq || duplicates { return true }
+        if newEntries { return false }
+        guard let last = lastAck, last.epoch == epoch, last.primary == primary, last.matchSeq == match else {
+            return true
+        }
+        return now >= last.at + ReplicationDuration(nanoseconds: settings.heartbeatInterval.nanoseconds / 2)
     }
 
     /// Common to append and snapshot: reject an older epoch, adopt a newer one, follow the sender.
@@ -160,10 +179,11 @@ extension SessionReplica {
     }
 
     /// Acknowledges the durable part of what matches the primary.
-    mutating func sendAck(into directives: inout [ReplicationDirective]) {
+    mutating func sendAck(now: ReplicationTime, into directives: inout [ReplicationDirective]) {
         guard let primary else { return }
         let match = min(primaryMatchSeq, durableSeq)
         lastAckedSeq = max(lastAckedSeq, match)
+        lastAck = SentAck(epoch: epoch, primary: primary, matchSeq: match, at: now)
         directives.append(.send(message(.appendAck(success: true, matchSeq: match, lastSeq: log.lastSeq)), to: primary))
     }
 

@@ -44,6 +44,14 @@ public struct SessionReplica: Sendable {
         var lastSeq: UInt64
     }
 
+    /// An ack this replica sent: to whom (primary and epoch), for which point, when.
+    struct SentAck: Sendable, Hashable {
+        var epoch: UInt64
+        var primary: String
+        var matchSeq: UInt64
+        var at: ReplicationTime
+    }
+
     struct Transfer: Sendable, Hashable {
         var target: String
         var deadline: ReplicationTime
@@ -80,6 +88,8 @@ public struct SessionReplica: Sendable {
     /// Highest seq known to equal the current primary's log (reset when the epoch or primary changes).
     var primaryMatchSeq: UInt64 = 0
     var lastAckedSeq: UInt64 = 0
+    /// The last ack sent, so an empty append that changes nothing is not answered twice in a row.
+    var lastAck: SentAck?
     var lastHeardFromPrimary: ReplicationTime?
     var electionDeadline: ReplicationTime
 
@@ -397,7 +407,7 @@ public struct SessionReplica: Sendable {
         case .primary:
             advanceCommit(into: &directives)
         case .replica:
-            if primary != nil, min(primaryMatchSeq, durableSeq) > lastAckedSeq { sendAck(into: &directives) }
+            if primary != nil, min(primaryMatchSeq, durableSeq) > lastAckedSeq { sendAck(now: now, into: &directives) }
         case .candidate:
             break
         }

@@ -80,12 +80,14 @@ import Testing
     /// earliest is a minimal timeout after the last heartbeat before the kill): failover is
     /// gossip's doing. Not every time: the two survivors hear the news together and may both
     /// campaign before either's request arrives, splitting the vote (then the fallback decides).
+    /// Over 1,000 seeds gossip wins 76-77% of failovers; 200 seeds and a 70% floor leave room
+    /// for the random draws to move with any change to the message flow (40 seeds and 80% did not).
     @Test func gossipDrivesFailoverOfAKilledPrimary() {
         var options = ReplicationSimulation.Options()
         options.faults = false
         options.killPrimaryAt = .milliseconds(150)
         let fallbackEarliest = options.settings.electionTimeoutMin - options.settings.heartbeatInterval
-        let seeds = ReplicationSeeds.replay.map { [$0] } ?? Array(0..<40)
+        let seeds = ReplicationSeeds.replay.map { [$0] } ?? Array(0..<200)
         var fast = 0
         for seed in seeds {
             let simulation = ReplicationSimulation(seed: seed, options: options)
@@ -100,6 +102,6 @@ import Testing
             #expect(stats.failovers == 1, "seed \(seed): the kill did not lead to one election")
             if stats.worstFailover < fallbackEarliest { fast += 1 }
         }
-        #expect(fast * 10 >= seeds.count * 8, "only \(fast) of \(seeds.count) failovers beat the fallback timeout")
+        #expect(fast * 10 >= seeds.count * 7, "only \(fast) of \(seeds.count) failovers beat the fallback timeout")
     }
 }
