@@ -43,6 +43,13 @@ public struct Response: Sendable {
         return response
     }
 
+    /// A JSON response whose body the caller rendered (a fixed shape on a hot path).
+    static func rawJSON(_ json: String, status: HTTPResponseStatus = .ok) -> Response {
+        var response = Response(status: status, body: .buffer(ByteBuffer(string: json)))
+        response.headers.add(name: "Content-Type", value: "application/json")
+        return response
+    }
+
     /// A plain-text response.
     public static func text(
         _ text: String,

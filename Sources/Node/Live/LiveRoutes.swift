@@ -59,8 +59,9 @@ struct LiveRoutes: Sendable {
 
     func seqResponse(_ result: SessionHost.WriteResult, status: HTTPResponseStatus = .created) -> Response {
         switch result {
-        case .logged(let seq): return .json(["seq": seq], status: status)
-        case .likes(let total): return .json(["likes": total], status: .accepted)
+        // Hand-written: one number, on every write (Foundation's encoder was 2.5% of the primary's CPU).
+        case .logged(let seq): return .rawJSON(#"{"seq":\#(seq)}"#, status: status)
+        case .likes(let total): return .rawJSON(#"{"likes":\#(total)}"#, status: .accepted)
         }
     }
 

@@ -202,7 +202,7 @@ actor SessionHost {
             return .logged(seq: seq)
         case .success(.append(let event)):
             let started = ContinuousClock.now
-            let payload = Array(try JSONCoding.encoder.encode(event))
+            let payload = LiveEventCodec.encode(event)
             let clock = hooks.now()
             switch replica.propose(payload, now: clock) {
             case .failure(.transferInProgress(let target)):
@@ -478,7 +478,7 @@ actor SessionHost {
             if let proposed, proposed.logSeq == entry.seq {
                 event = proposed.event
             } else {
-                event = try JSONCoding.decoder.decode(LiveEvent.self, from: Data(payload))
+                event = try Self.decodeEvent(payload)
             }
             proposed = nil
             try session.apply(event)
@@ -491,6 +491,14 @@ actor SessionHost {
                 metadata: ["replication.seq": "\(entry.seq)", "error": "\(error)"]
             )
         }
+    }
+
+    /// An event from the log: the binary form, or JSON (`{`), the form of logs written before it.
+    static func decodeEvent(_ payload: [UInt8]) throws -> LiveEvent {
+        if payload.first == UInt8(ascii: "{") {
+            return try JSONCoding.decoder.decode(LiveEvent.self, from: Data(payload))
+        }
+        return try LiveEventCodec.decode(payload)
     }
 
     /// Shows committed events to viewers and answers their writers.
