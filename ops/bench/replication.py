@@ -10,8 +10,10 @@ failover: a writer POSTs a comment every 10 ms at a node that is not the primary
   primary. `kill -9` the primary; the figure is the time from the kill to the first event
   delivered to the viewer that was sent after the kill. The killed node is restarted and the
   replica set given time to heal before the next kill.
-latency: comments are POSTed at the primary at --rate/s (8 keep-alive connections, paced); a
-  viewer on another replica timestamps each arrival; p50/p99 of arrival - send.
+latency: comments are POSTed at the primary at --rate/s (64 keep-alive connections, paced,
+  --pattern reuse|spread); SSE viewers on another replica and on the primary timestamp each
+  arrival; p50/p99 of arrival - send. Writer and viewers are ops/bench/latencyprobe.c (built
+  with cc on first use), so the measuring takes almost none of the cores the nodes need.
 compression: node-to-node bytes before/after LZ4 (qunbo_replication_bytes_sent_total{stage})
   for an event workload, then for a 2 Mb/s ffmpeg media stream, with the primary's CPU time.
 
@@ -25,7 +27,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "cluster"))
 from chaoslib import free_base, mint_token  # noqa: E402  (shared with the chaos harness)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pacedwriter import paced_posts  # noqa: E402
 
 
 def release_binary():
@@ -234,80 +235,45 @@ def failover(args):
         c.down()
 
 
-def _viewer_process(c, node, out, end):
-    """A viewer in its own process (no GIL shared with the writers). It keeps the latencies and
-    sends them once, after the run: per-event messages to the parent cost the machine CPU (at
-    1,000 events/s, two viewers) that showed up in the very latencies being measured."""
-    import re
-    stamp = re.compile(rb't=(\d+)')
-    latencies = []
-
-    def on_event(seq, data, arrival):
-        m = stamp.search(data.encode())
-        if m:
-            latencies.append((arrival - int(m.group(1))) / 1e6)
-
-    def report():
-        out.put((node, latencies))
-        out.close()
-        out.join_thread()
-        os._exit(0)
-
-    threading.Timer(max(0.0, end + 1.5 - time.monotonic()), report).start()
-    Viewer(c, node, on_event).run()
-
-
-def _writer_process(c, node, k, rate, end, out):
-    tokens = [c.token(f"writer{64 * k + i}", "member") for i in range(max(64, int(rate)))]
-    codes, _ = paced_posts(c.port(node), "/v1/groups/g/live/comments", tokens, rate, end,
-                           lambda n: json.dumps({"text": f"t={time.monotonic_ns()}", "id": f"p{k}-{n}"}).encode())
-    out.put(codes)
+def latencyprobe():
+    """Builds ops/bench/latencyprobe.c (the load side in C, so the measuring does not take the
+    cores the nodes need) into the temp dir, once per source change."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "latencyprobe.c")
+    out = os.path.join(tempfile.gettempdir(), f"qunbo-latencyprobe-{int(os.path.getmtime(src))}")
+    if not os.path.exists(out):
+        subprocess.run(["cc", "-O2", "-Wall", "-o", out, src], check=True)
+    return out
 
 
 def latency(args):
     """POST at the primary; SSE viewers at a replica (cross-node, the issue's figure) and at the
-    primary itself (local: what the majority ack costs without the commit's extra hop). Writers
-    and viewers are separate processes, so the measuring side does not queue behind itself."""
-    import multiprocessing as mp
-    ctx = mp.get_context("fork")
+    primary itself (local: what the majority ack costs without the commit's extra hop). The
+    writer and each viewer are separate processes of `latencyprobe` (C): the Python harness took
+    a quarter of a core at 1,000 events/s, and its CPU was the nodes' latency."""
+    probe = latencyprobe()
     c = Cluster(args.nodes)
     try:
         nodes = [f"n{i}" for i in range(1, args.nodes + 1)]
         c.call("n1", "POST", "/v1/groups/g/live", {"title": "latency"})
         primary, s = wait(lambda: primary_of(c, nodes), 10, "a primary")
         watch = next(m for m in s["members"] if m != primary)
-        results = ctx.Queue()
-        processes = args.writers
-        end = time.monotonic() + 1 + args.seconds
-        viewers = [ctx.Process(target=_viewer_process, args=(c, n, results, end), daemon=True)
-                   for n in (watch, primary)]
-        for v in viewers:
-            v.start()
+        path = "/v1/groups/g/live"
+        viewers = {n: subprocess.Popen([probe, "view", str(c.port(n)), path + "/events?after=0",
+                                        c.token("viewer", "member"), str(args.seconds + 4)],
+                                       stdout=subprocess.PIPE, text=True)
+                   for n in (watch, primary)}
+        # Many users: one user's writes are rate limited (API: 429), and this measures the cluster.
+        with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as f:
+            f.write("\n".join(c.token(f"writer{i}", "member") for i in range(max(64, int(args.rate)))))
         time.sleep(1)
-        writers = [ctx.Process(target=_writer_process, args=(c, primary, k, args.rate / processes, end, results))
-                   for k in range(processes)]
-        for w in writers:
-            w.start()
-        lat = {}
-        codes = {}
-        finished = 0
-        deadline = end + 30
-        while (finished < processes or len(lat) < len(viewers)) and time.monotonic() < deadline:
-            try:
-                item = results.get(timeout=0.2)
-            except Exception:
-                continue
-            if isinstance(item, dict):
-                finished += 1
-                for code, n in item.items():
-                    codes[code] = codes.get(code, 0) + n
-            else:
-                lat[item[0]] = item[1]
-        for v in viewers:
-            v.terminate()
-        sent = sum(n for code, n in codes.items() if code != "skipped")
+        writer = subprocess.run([probe, "write", str(c.port(primary)), path + "/comments", f.name,
+                                 str(args.rate), str(args.seconds), str(args.conns), args.pattern], capture_output=True, text=True, check=True)
+        os.unlink(f.name)
+        codes = dict(kv.split("=") for kv in writer.stdout.split()[1:])
+        sent = sum(int(n) for code, n in codes.items() if code != "skipped")
         for node, label in ((watch, f"-> SSE viewer at replica {watch}"), (primary, "-> SSE viewer at the primary")):
-            xs = sorted(lat.get(node, []))
+            out, _ = viewers[node].communicate(timeout=60)
+            xs = sorted(int(x) / 1000 for x in out.split())
             if not xs:
                 print(f"{label}: nothing delivered")
                 continue
@@ -375,7 +341,10 @@ def main():
     l.add_argument("--nodes", type=int, default=3)
     l.add_argument("--rate", type=float, default=1000)
     l.add_argument("--seconds", type=float, default=20)
-    l.add_argument("--writers", type=int, default=1, help="writer processes")
+    l.add_argument("--conns", type=int, default=64, help="writer connections")
+    l.add_argument("--pattern", choices=["reuse", "spread"], default="reuse",
+                   help="reuse: the first idle connection (a few warm ones carry the load); "
+                        "spread: each in turn (every write on a connection idle for a while)")
     m = sub.add_parser("compression")
     m.add_argument("--nodes", type=int, default=3)
     m.add_argument("--seconds", type=float, default=15)
