@@ -298,10 +298,18 @@ public final class HTTPServer: Service, Sendable {
                     // finished before it is dropped (NIO traps otherwise); with half-closure off
                     // that closes nothing.
                     outbound.finish()
-                    // The inbound stream stays alive until then, unread: were it dropped, NIO
-                    // would stop reading the socket, and a viewer that hangs up would go unseen
-                    // until a write failed. Read on, the hang-up closes the channel at once.
-                    done.whenComplete { _ in withExtendedLifetime(body) {} }
+                    // At its end the response is ended and the connection closed, from the
+                    // channel's side (this task is gone by then). The inbound stream stays alive
+                    // until then, unread: were it dropped, NIO would stop reading the socket, and
+                    // a viewer that hangs up would go unseen until a write failed. Read on, the
+                    // hang-up closes the channel at once.
+                    done.whenComplete { _ in
+                        withExtendedLifetime(body) {
+                            channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
+                                channel.close(promise: nil)
+                            }
+                        }
+                    }
                     return
                 }
                 guard keepAlive, try await body.drain(limit: config.maxBodyBytes) else { break }
@@ -316,7 +324,7 @@ public final class HTTPServer: Service, Sendable {
     }
 
     /// Writes `response`; when it was handed off (the connection is its writer's now), returns
-    /// the future of its end.
+    /// the future of its end, at which the caller ends the response and closes the connection.
     private func write(
         _ response: Response,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
@@ -354,14 +362,7 @@ public final class HTTPServer: Service, Sendable {
                 try await outbound.write(.end(nil))
                 return nil
             }
-            let done = try await start(BodyWriter(outbound: outbound, channel: channel))
-            done.whenComplete { _ in
-                // Written from the channel's side: the async writer's task is gone by now.
-                channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
-                    channel.close(promise: nil)
-                }
-            }
-            return done
+            return try await start(BodyWriter(outbound: outbound, channel: channel))
         }
         return nil
     }

@@ -18,16 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "cluster"))
 from chaoslib import free_base, mint_token  # noqa: E402  (shared with the chaos harness)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import wait  # noqa: E402
 POOL = ThreadPoolExecutor(max_workers=16)
-
-
-def wait(cond, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return time.monotonic()
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 class QunboCluster:
@@ -150,7 +143,8 @@ def measure(cls, n, kills, binary):
             survivors = [i for i in ids if i != victim]
             t0 = time.monotonic()
             cluster.kill(victim)
-            t1 = wait(lambda: all_see(cluster, survivors, victim, "dead"), 120, f"{victim} dead")
+            wait(lambda: all_see(cluster, survivors, victim, "dead"), 120, f"{victim} dead")
+            t1 = time.monotonic()
             times.append(t1 - t0)
             print(f"  {cluster.name} n={n} kill {k + 1}/{kills}: {victim} dead everywhere after {t1 - t0:.2f} s",
                   file=sys.stderr)

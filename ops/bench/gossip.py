@@ -12,6 +12,7 @@ Loopback only; stops everything it started.
 import argparse, os, re, subprocess, sys, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import release_binary  # noqa: E402
 from detection import QunboCluster, ROOT, wait  # noqa: E402
 
 
@@ -29,15 +30,6 @@ def metrics(cluster, node):
 
 def totals(cluster, key):
     return sum(metrics(cluster, n).get(key, 0) for n in cluster.ids())
-
-
-def release_binary():
-    binary = os.environ.get("QUNBO_BIN")
-    if binary:
-        return binary
-    subprocess.run(["swift", "build", "-c", "release", "--product", "qunbo"], cwd=ROOT, check=True)
-    return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
-                          capture_output=True, text=True, check=True).stdout.strip() + "/qunbo"
 
 
 def converge(cluster):

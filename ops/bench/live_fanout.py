@@ -23,16 +23,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pacedwriter import paced_posts  # noqa: E402
+from benchlib import release_binary  # noqa: E402
 SECRET = "bench-secret-0123456789-abcdefghijklmnop"
-
-
-def release_binary():
-    b = os.environ.get("QUNBO_BIN")
-    if b:
-        return b
-    subprocess.run(["swift", "build", "-c", "release", "--product", "qunbo"], cwd=ROOT, check=True)
-    return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip() + "/qunbo"
 
 
 class Node:

@@ -22,6 +22,8 @@ import argparse, os, sys, tempfile, time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "cluster"))
 from chaoslib import Cluster, mint_token, request  # noqa: E402  (shared with the chaos harness)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import release_binary, wait  # noqa: E402
 
 FLAGS = ["--log-level", "warning", "--ingest-grace", "1h", "--replicas", "3"]
 
@@ -30,30 +32,10 @@ def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def binary():
-    b = os.environ.get("QUNBO_BIN")
-    if b:
-        return b
-    import subprocess
-    subprocess.run(["swift", "build", "-c", "release", "--product", "qunbo"], cwd=ROOT, check=True)
-    return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip() + "/qunbo"
-
-
-def wait(cond, timeout, what, every=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(every)
-    raise SystemExit(f"timed out after {timeout} s waiting for {what}")
-
-
 class Bench:
     def __init__(self, nodes):
         self.dir = tempfile.mkdtemp(prefix="qunbo-ops-bench-")
-        self.c = Cluster(nodes, self.dir, node_flags=FLAGS, binary=binary(), log=log)
+        self.c = Cluster(nodes, self.dir, node_flags=FLAGS, binary=release_binary(), log=log)
         self.c.up()
         log(f"{nodes} nodes up in {self.dir}")
 

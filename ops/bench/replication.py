@@ -27,15 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "cluster"))
 from chaoslib import free_base, mint_token  # noqa: E402  (shared with the chaos harness)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-def release_binary():
-    b = os.environ.get("QUNBO_BIN")
-    if b:
-        return b
-    subprocess.run(["swift", "build", "-c", "release", "--product", "qunbo"], cwd=ROOT, check=True)
-    return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip() + "/qunbo"
+from benchlib import release_binary, wait  # noqa: E402
 
 
 class Cluster:
@@ -83,16 +75,6 @@ class Cluster:
 
     def pid(self, node):
         return int(open(f"{self.dir}/{node}/pid").read())
-
-
-def wait(cond, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 class Viewer(threading.Thread):
