@@ -106,7 +106,12 @@ final class ReplicaStore: Sendable {
     static func record(_ entry: ReplicationEntry) -> [UInt8] {
         switch entry.kind {
         case .data(let payload):
-            return Array("E \(entry.seq) \(entry.epoch) ".utf8) + payload
+            // Records are lines: a payload with a newline byte (binary events can hold one) is
+            // written in base64; the others, JSON events included, as they are.
+            guard payload.contains(UInt8(ascii: "\n")) else {
+                return Array("E \(entry.seq) \(entry.epoch) ".utf8) + payload
+            }
+            return Array("B \(entry.seq) \(entry.epoch) \(Data(payload).base64EncodedString())".utf8)
         case .config(let members):
             let json = (try? JSONEncoder().encode(members)).map { Array($0) } ?? Array("[]".utf8)
             return Array("C \(entry.seq) \(entry.epoch) ".utf8) + json
@@ -126,6 +131,11 @@ final class ReplicaStore: Sendable {
         case UInt8(ascii: "E"):
             guard let seq = number(1), let epoch = number(2), parts.count == 4 else { return nil }
             return .entry(ReplicationEntry(seq: seq, epoch: epoch, kind: .data(Array(parts[3]))))
+        case UInt8(ascii: "B"):
+            guard let seq = number(1), let epoch = number(2), parts.count == 4,
+                let payload = Data(base64Encoded: Data(parts[3]))
+            else { return nil }
+            return .entry(ReplicationEntry(seq: seq, epoch: epoch, kind: .data(Array(payload))))
         case UInt8(ascii: "C"):
             guard let seq = number(1), let epoch = number(2), parts.count == 4,
                 let members = try? JSONDecoder().decode([String].self, from: Data(parts[3]))

@@ -37,6 +37,18 @@ struct ReplicaStoreTests {
         #expect(!ReplicaStore.isRemoved(in: dir))
     }
 
+    @Test("binary payloads, newline bytes and all, load back byte for byte")
+    func binaryPayloads() async throws {
+        let dir = Self.tempDir()
+        let store = try ReplicaStore(directory: dir)
+        let payloads: [[UInt8]] = [
+            [0x01, 0x0A, 0x02, 0x0A], [0x01, 0x20, 0x0D, 0x00], Array(0...255), [0x0A], Array("{\"t\":\"x\"}".utf8),
+        ]
+        let entries = payloads.enumerated().map { ReplicationEntry(seq: UInt64($0 + 1), epoch: 2, kind: .data($1)) }
+        await Self.submit(store, entries)
+        #expect(try ReplicaStore(directory: dir).load().entries == entries)
+    }
+
     @Test("entries, config entries and truncations replay into the log the core had")
     func replay() async throws {
         let dir = Self.tempDir()
