@@ -119,7 +119,7 @@ public final class PeerClient: Sendable {
         head.headers.replaceOrAdd(name: "host", value: address)
         if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
         let limit = settings.maxResponseBytes
-        return try await exchange(to: address, timeout: timeout) { [head] outbound in
+        return try await exchange(to: address, timeout: timeout) { [head] outbound, _ in
             try await outbound.write(.head(head))
             if let body { try await outbound.write(.body(.byteBuffer(body))) }
             try await outbound.write(.end(nil))
@@ -135,7 +135,8 @@ public final class PeerClient: Sendable {
     public func exchange<R: Sendable>(
         to address: String,
         timeout: TimeAmount? = nil,
-        send: @escaping @Sendable (NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>) async throws -> Void,
+        send:
+            @escaping @Sendable (NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>, any Channel) async throws -> Void,
         receive:
             @escaping @Sendable (inout NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator)
             async throws -> R
@@ -150,7 +151,7 @@ public final class PeerClient: Sendable {
             return try await stream.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: R?.self) { group in
                     group.addTask {
-                        try await send(outbound)
+                        try await send(outbound, stream.channel)
                         return nil
                     }
                     group.addTask {

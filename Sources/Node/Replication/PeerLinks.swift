@@ -150,8 +150,32 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         let options = settings.compression
         let metrics = self.metrics
         let peers = self.peers
-        try await peers.exchange(to: address) { outbound in
+        // Without fault injection, batches are written from `push` straight to the stream (see
+        // `LinkQueue.DirectSink`); with it, this task sends them, where a fault can delay or
+        // drop a frame in order.
+        let direct = peers.faults == nil
+        defer { if direct { queue.detach() } }
+        try await peers.exchange(to: address) { outbound, channel in
             try await outbound.write(.head(head))
+            if direct {
+                try await channel.pipeline.addHandler(WritabilityRelay { queue.resume() }, position: .first).get()
+                queue.attach(
+                    LinkQueue.DirectSink(
+                        loop: channel.eventLoop,
+                        isWritable: { channel.isWritable },
+                        write: { payload in
+                            var frame = ByteBuffer()
+                            let result = BatchFrame.encode(payload, into: &frame, options: options)
+                            channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(frame)), promise: nil)
+                            metrics.batchesSent.increment()
+                            metrics.rawBytesSent.increment(by: Int64(result.rawBytes))
+                            metrics.wireBytesSent.increment(by: Int64(result.wireBytes))
+                            sent.value.add(1, ordering: .relaxed)
+                        }
+                    )
+                )
+                return
+            }
             while let payload = await queue.take() {
                 if let faults = peers.faults {
                     switch faults.verdict(node: node) {
@@ -233,6 +257,19 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
             }
             buffer.discardReadBytes()
         }
+    }
+}
+
+/// Tells the link queue when its stream takes writes again.
+private final class WritabilityRelay: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Any
+    let onWritable: @Sendable () -> Void
+
+    init(_ onWritable: @escaping @Sendable () -> Void) { self.onWritable = onWritable }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { onWritable() }
+        context.fireChannelWritabilityChanged()
     }
 }
 

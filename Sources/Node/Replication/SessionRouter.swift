@@ -393,7 +393,7 @@ final class SessionRouter: Sendable {
         let body = request.body
         let answer: PeerResponse
         do {
-            answer = try await peers.exchange(to: address) { [head] outbound in
+            answer = try await peers.exchange(to: address) { [head] outbound, _ in
                 try await outbound.write(.head(head))
                 for try await chunk in body { try await outbound.write(.body(.byteBuffer(chunk))) }
                 try await outbound.write(.end(nil))
@@ -486,7 +486,7 @@ final class SessionRouter: Sendable {
         let address = replica.address
         var response = Response(
             body: .stream { [head] writer in
-                _ = try await peers.exchange(to: address) { outbound in
+                _ = try await peers.exchange(to: address) { outbound, _ in
                     try await outbound.write(.head(head))
                     try await outbound.write(.end(nil))
                 } receive: { inbound in
