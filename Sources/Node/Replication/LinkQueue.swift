@@ -82,14 +82,32 @@ final class LinkQueue: Sendable {
         loop?.execute { self.flushDirect() }
     }
 
+    private enum FlushStep {
+        case nothing
+        case hop(any EventLoop)
+        case write(DirectSink, ByteBuffer)
+    }
+
+    /// Runs on the attached stream's loop, so frames leave in push order. One scheduled before a
+    /// reconnect can run on the old stream's loop: it moves to the new one rather than write
+    /// from there, where a frame could overtake one the new loop writes first.
     private func flushDirect() {
-        let batch = state.withLock { s -> (DirectSink, ByteBuffer)? in
+        let step = state.withLock { s -> FlushStep in
+            guard let sink = s.sink else {
+                s.flushScheduled = false
+                return .nothing
+            }
+            guard sink.loop.inEventLoop else { return .hop(sink.loop) }
             s.flushScheduled = false
-            guard let sink = s.sink, s.payload.readableBytes > 0, sink.isWritable() else { return nil }
+            guard s.payload.readableBytes > 0, sink.isWritable() else { return .nothing }
             defer { s.payload = ByteBuffer() }
-            return (sink, s.payload)
+            return .write(sink, s.payload)
         }
-        if let (sink, payload) = batch { sink.write(payload) }
+        switch step {
+        case .nothing: break
+        case .hop(let loop): loop.execute { self.flushDirect() }
+        case .write(let sink, let payload): sink.write(payload)
+        }
     }
 
     var queuedBytes: Int { state.withLock { $0.payload.readableBytes } }
