@@ -155,6 +155,16 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         // drop a frame in order.
         let direct = peers.faults == nil
         defer { if direct { queue.detach() } }
+        /// One batch as a frame, counted as sent.
+        let frame: @Sendable (ByteBuffer) -> HTTPClientRequestPart = { payload in
+            var frame = ByteBuffer()
+            let result = BatchFrame.encode(payload, into: &frame, options: options)
+            metrics.batchesSent.increment()
+            metrics.rawBytesSent.increment(by: Int64(result.rawBytes))
+            metrics.wireBytesSent.increment(by: Int64(result.wireBytes))
+            sent.value.add(1, ordering: .relaxed)
+            return .body(.byteBuffer(frame))
+        }
         try await peers.exchange(to: address) { outbound, channel in
             try await outbound.write(.head(head))
             if direct {
@@ -163,15 +173,7 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
                     LinkQueue.DirectSink(
                         loop: channel.eventLoop,
                         isWritable: { channel.isWritable },
-                        write: { payload in
-                            var frame = ByteBuffer()
-                            let result = BatchFrame.encode(payload, into: &frame, options: options)
-                            channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(frame)), promise: nil)
-                            metrics.batchesSent.increment()
-                            metrics.rawBytesSent.increment(by: Int64(result.rawBytes))
-                            metrics.wireBytesSent.increment(by: Int64(result.wireBytes))
-                            sent.value.add(1, ordering: .relaxed)
-                        }
+                        write: { payload in channel.writeAndFlush(frame(payload), promise: nil) }
                     )
                 )
                 return
@@ -184,13 +186,7 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
                     case .deliver: break
                     }
                 }
-                var frame = ByteBuffer()
-                let result = BatchFrame.encode(payload, into: &frame, options: options)
-                try await outbound.write(.body(.byteBuffer(frame)))
-                metrics.batchesSent.increment()
-                metrics.rawBytesSent.increment(by: Int64(result.rawBytes))
-                metrics.wireBytesSent.increment(by: Int64(result.wireBytes))
-                sent.value.add(1, ordering: .relaxed)
+                try await outbound.write(frame(payload))
             }
             try await outbound.write(.end(nil))
         } receive: { inbound in
