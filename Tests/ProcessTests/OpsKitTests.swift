@@ -7,7 +7,8 @@ import Glibc
 
 /// The operator's kit under ops/ checked against the real thing: the alert rules with promtool,
 /// the dashboard's and the rules' metric names against what live nodes export, the example
-/// config against the node's own flags, and the systemd unit's stop sequence against a cluster.
+/// config against the node's own flags, the systemd unit's stop sequence against a cluster, and
+/// what `cluster/down --wipe` keeps.
 @Suite("Operator kit (ops/)", .serialized)
 struct OpsKitTests {
     // MARK: Prometheus rules
@@ -244,6 +245,53 @@ struct OpsKitTests {
         #expect(nodeHelp.contains("--config") && nodeHelp.contains("--data-dir"))
         let drainHelp = try await Tools.run(NodeProcess.binary, ["drain", "--help"]).stdout
         #expect(drainHelp.contains("--timeout"), "\(drainHelp)")
+    }
+
+    // MARK: Local cluster scripts
+
+    /// On a stopped cluster's directory (an emptied node list, as plain `cluster/down` leaves it), so
+    /// no process is needed: `--wipe` keeps each node's log under `logs/<time>/<id>.log` and removes
+    /// the rest; `--wipe --logs` removes everything. (Stopping real nodes is exercised by every
+    /// `LocalCluster` test.)
+    @Test("cluster/down --wipe keeps the node logs, --wipe --logs removes them too")
+    func clusterDownWipeKeepsLogs() async throws {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("qunbo-down-\(UUID())")
+        defer { try? fm.removeItem(at: dir) }
+        for id in ["n1", "n2"] {
+            try fm.createDirectory(
+                at: dir.appendingPathComponent("\(id)/data/groups"),
+                withIntermediateDirectories: true
+            )
+            try "log of \(id)\n".write(
+                to: dir.appendingPathComponent("\(id)/node.log"),
+                atomically: true,
+                encoding: .utf8
+            )
+        }
+        try "".write(to: dir.appendingPathComponent("nodes"), atomically: true, encoding: .utf8)
+        try "QUNBO_AUTH_SECRET=x\n".write(to: dir.appendingPathComponent("env"), atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment
+        environment["QUNBO_CLUSTER_DIR"] = dir.path
+        let down = LocalCluster.root.appendingPathComponent("cluster/down").path
+
+        let wipe = try await Tools.run(down, ["--wipe"], environment: environment)
+        #expect(wipe.status == 0, "\(wipe.stderr)")
+        #expect(try fm.contentsOfDirectory(atPath: dir.path) == ["logs"])
+        let runs = try fm.contentsOfDirectory(atPath: dir.appendingPathComponent("logs").path)
+        #expect(runs.count == 1, "\(runs)")
+        let kept = dir.appendingPathComponent("logs/\(runs.first ?? "")")
+        #expect(Set(try fm.contentsOfDirectory(atPath: kept.path)) == ["n1.log", "n2.log"])
+        #expect(try String(contentsOf: kept.appendingPathComponent("n2.log"), encoding: .utf8) == "log of n2\n")
+        #expect(wipe.stderr.contains("kept in \(kept.path)"), "\(wipe.stderr)")
+
+        let lone = try await Tools.run(down, ["--logs"], environment: environment)
+        #expect(lone.status == 2, "--logs without --wipe: \(lone.stderr)")
+        #expect(fm.fileExists(atPath: kept.path))
+
+        let all = try await Tools.run(down, ["--wipe", "--logs"], environment: environment)
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(!fm.fileExists(atPath: dir.path))
     }
 
     @Test(
