@@ -157,7 +157,7 @@ class Cluster:
                     os.kill(pid, 18)  # SIGCONT
                 except OSError:
                     pass
-        self.script("down", *(["--wipe"] if wipe else []), timeout=60)
+        self.script("down", *(["--wipe", "--logs"] if wipe else []), timeout=60)
         # A node spawned by a cluster/restart that was cut short may be missing from the nodes
         # file: find this cluster's own processes by their (unique) data dir and kill them.
         for pid in self.stray_pids():

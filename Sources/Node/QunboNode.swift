@@ -95,6 +95,7 @@ public struct QunboNode: Sendable {
             state: state,
             metricsFactory: factory,
             replicationMetrics: replicationMetrics,
+            timerLoop: group.next(),
             logger: logger
         )
         do {

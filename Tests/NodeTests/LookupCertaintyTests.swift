@@ -1,4 +1,5 @@
 import Gossip
+import Shard
 import Testing
 
 @testable import Node
@@ -28,15 +29,34 @@ struct LookupCertaintyTests {
         joined: Bool = true,
         at now: ContinuousClock.Instant = .now
     ) -> Bool {
-        SessionRouter.missIsCertain(
-            group: group,
-            answered: answered,
-            snapshot: snapshot,
-            replicas: 3,
-            joined: joined,
-            deadHolderGrace: grace,
-            now: now
+        // The node's snapshot as the directory sees it (what `SessionRouter` hands it), on a
+        // replication clock whose origin is an hour before `now`.
+        let origin = now - .seconds(3600)
+        let time = { (instant: ContinuousClock.Instant) in
+            ReplicationTime(nanoseconds: UInt64(max(0, (instant - origin).nanoseconds)))
+        }
+        var members: [String: DirectoryView.MemberState] = [:]
+        for member in snapshot.members {
+            members[member.id.rawValue] =
+                switch member.status {
+                case .alive: .alive
+                case .suspect: .suspect
+                case .dead: .dead
+                case .left: .left
+                }
+        }
+        let view = DirectoryView(
+            selfID: snapshot.selfID,
+            members: members,
+            ring: snapshot.ring,
+            holderRing: snapshot.holderRing,
+            deadSince: snapshot.deadSince.mapValues(time),
+            joined: joined
         )
+        var settings = DirectorySettings()
+        settings.deadHolderGrace = .milliseconds(UInt64(grace.components.seconds * 1000))
+        return SessionDirectory.verdict(group: group, answered: answered, view: view, settings: settings, now: time(now))
+            == .certainlyNone
     }
 
     @Test("the holder ring keeps dead members, drops left ones, and remembers when each died")

@@ -56,7 +56,7 @@ class QunboCluster:
         subprocess.run([f"{ROOT}/cluster/restart", node], env=self.env, check=True, stderr=subprocess.DEVNULL)
 
     def stop(self):
-        subprocess.run([f"{ROOT}/cluster/down", "--wipe"], env=self.env, stderr=subprocess.DEVNULL)
+        subprocess.run([f"{ROOT}/cluster/down", "--wipe", "--logs"], env=self.env, stderr=subprocess.DEVNULL)
 
 
 class SerfCluster:

@@ -46,7 +46,7 @@ class Cluster:
     def down(self):
         # QUNBO_BENCH_KEEP=1 keeps the cluster's logs and data for a look after a failure.
         keep = os.environ.get("QUNBO_BENCH_KEEP") == "1"
-        subprocess.run([ROOT + "/cluster/down"] + ([] if keep else ["--wipe"]), env=self.env, stdout=subprocess.DEVNULL)
+        subprocess.run([ROOT + "/cluster/down"] + ([] if keep else ["--wipe", "--logs"]), env=self.env, stdout=subprocess.DEVNULL)
         if keep:
             print("cluster kept in", self.dir)
 

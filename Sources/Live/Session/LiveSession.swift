@@ -57,6 +57,13 @@ public struct LiveSession: Sendable {
         try state.apply(event)
     }
 
+    /// Adds likes another node counted: a likes record of the replicated log (`LiveLikesRecord`).
+    /// Saturates rather than overflowing.
+    public mutating func addLikes(_ count: Int64) {
+        let (sum, overflow) = state.likes.addingReportingOverflow(count)
+        state.likes = overflow ? .max : max(0, sum)
+    }
+
     /// Sets the viewer count (not logged).
     public mutating func setViewers(_ viewers: Int) {
         state.viewers = max(0, viewers)

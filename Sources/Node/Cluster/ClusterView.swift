@@ -25,6 +25,8 @@ public final class ClusterView: Sendable {
     }
 
     private let current: Mutex<Snapshot>
+    /// Called with each new snapshot, outside the lock (the session directory's view).
+    private let observers = Mutex<[@Sendable (Snapshot) -> Void]>([])
     public let vnodesPerNode: Int
 
     public init(myself: Member, vnodesPerNode: Int = PlacementSettings().vnodesPerNode) {
@@ -44,9 +46,15 @@ public final class ClusterView: Sendable {
 
     public var snapshot: Snapshot { current.withLock { $0 } }
 
+    /// Calls `observer` with every snapshot from now on, and at once with the current one.
+    public func observe(_ observer: @escaping @Sendable (Snapshot) -> Void) {
+        observers.withLock { $0.append(observer) }
+        observer(snapshot)
+    }
+
     /// Replaces the member list; rebuilds the ring only when the placement set changed.
     public func update(members: [Member]) {
-        current.withLock { snap in
+        let snapshot = current.withLock { snap in
             let before = Self.placementSet(snap.members)
             let after = Self.placementSet(members)
             let holdersBefore = Self.holderSet(snap.members)
@@ -60,7 +68,9 @@ public final class ClusterView: Sendable {
             if before != after { snap.ring = Self.ring(over: after, vnodes: vnodesPerNode) }
             if holdersBefore != holdersAfter { snap.holderRing = Self.ring(over: holdersAfter, vnodes: vnodesPerNode) }
             snap.version += 1
+            return snap
         }
+        for observer in observers.withLock({ $0 }) { observer(snapshot) }
     }
 
     /// Members that hold placement: alive and suspect ones. A suspect keeps its groups so a

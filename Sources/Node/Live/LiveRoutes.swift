@@ -230,6 +230,7 @@ struct LiveRoutes: Sendable {
             guard await actor.user == host.info.host else {
                 throw APIError.forbidden("only the host who started the session may send its media", code: "not_host")
             }
+            guard await host.state.phase != .ended else { throw LiveError.notLive.apiError }
             guard await host.ingestStarted() else {
                 throw APIError.conflict("another ingest is already running for this session", code: "ingest_busy")
             }

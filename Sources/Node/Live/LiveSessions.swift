@@ -3,6 +3,7 @@ import Foundation
 import Gossip
 import Live
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Shard
 import Synchronization
@@ -13,17 +14,15 @@ import Synchronization
 public final class LiveSessions: Service, Sendable {
     /// Replication timing of the shell; the protocol's own timers are in `ReplicationSettings`.
     public struct Settings: Sendable {
-        /// How often every session's replication core is ticked. Default 10 ms: a fifth of the
-        /// 50 ms heartbeat, so timers fire close to their deadline at negligible cost.
-        public var tickInterval: Duration = .milliseconds(10)
-        /// How often primaries check their replica sets against gossip. Default 500 ms.
-        public var maintenanceInterval: Duration = .milliseconds(500)
         /// Target replica-set size, primary included (`--replicas`). Default 3.
         public var replicas: Int = 3
         /// How long a drain waits for primaries to hand over and replicas to be replaced before
         /// the node goes anyway. Default 20 s.
         public var drainDeadline: Duration = .seconds(20)
         public var protocolSettings = ReplicationSettings()
+        /// The session directory's timing (its replica count and ingest grace are set from
+        /// `replicas` and `LiveSettings.ingestGrace`).
+        public var directory = DirectorySettings()
         public init() {}
     }
 
@@ -31,8 +30,8 @@ public final class LiveSessions: Service, Sendable {
     let nodeID: String
     private let settings: LiveSettings
     let shell: Settings
-    private let logger: Logger
-    private let metrics: LiveMetrics
+    let logger: Logger
+    let metrics: LiveMetrics
     let replicationMetrics: ReplicationMetrics
     let view: ClusterView
     let links: PeerLinks
@@ -40,9 +39,15 @@ public final class LiveSessions: Service, Sendable {
     private let start = ContinuousClock.now
 
     /// Every session held here, by session id.
-    private let hosts = Mutex<[String: SessionHost]>([:])
-    /// The live (not yet ended) session of each group, as far as this node knows.
-    private let live = Mutex<[String: SessionHost]>([:])
+    let hosts = Mutex<[String: SessionHost]>([:])
+    /// The placement and lifecycle policy of the copies held here (`SessionDirectory`): which copy
+    /// serves each group, campaigns, settling, retiring, replica-set maintenance, the ingest
+    /// grace. This shell feeds it and executes its directives (`LiveSessions+Directory.swift`).
+    let directory: Mutex<SessionDirectory>
+    /// Directives waiting for the executor, in the order the directory gave them.
+    let directives = AsyncStream<DirectoryWork>.makeStream()
+    /// The directory's one timer.
+    let directoryTimer = Mutex<Scheduled<Void>?>(nil)
     /// Ended sessions by group, oldest first.
     private let ended = Mutex<[String: [LiveSessionState]]>([:])
     /// Nodes that announced they are draining, with when we heard it.
@@ -50,7 +55,9 @@ public final class LiveSessions: Service, Sendable {
     private let drainingSelf = Atomic<Bool>(false)
     private let drainRequests = AsyncStream<Bool>.makeStream(bufferingPolicy: .bufferingNewest(4))
     /// Replicas whose lag gauge this node set last round.
-    private let lagReported = Mutex<Set<String>>([])
+    let lagReported = Mutex<Set<String>>([])
+    /// Where timers (the directory's, every session's replication core) are armed.
+    let timerLoop: any EventLoop
     /// Groups with a start in progress here.
     private let starting = Mutex<Set<String>>([])
 
@@ -64,8 +71,15 @@ public final class LiveSessions: Service, Sendable {
         state: NodeState,
         metricsFactory: any MetricsFactory,
         replicationMetrics: ReplicationMetrics,
+        timerLoop: any EventLoop,
         logger: Logger
     ) {
+        self.timerLoop = timerLoop
+        var directorySettings = shell.directory
+        directorySettings.replicas = shell.replicas
+        directorySettings.ingestGrace = .milliseconds(UInt64(max(0, settings.ingestGrace / .milliseconds(1))))
+        directorySettings.learnerStall = .milliseconds(UInt64(max(0, settings.learnerStall / .milliseconds(1))))
+        self.directory = Mutex(SessionDirectory(me: nodeID, settings: directorySettings, now: .zero))
         self.metrics = LiveMetrics(factory: metricsFactory)
         self.replicationMetrics = replicationMetrics
         self.dataDir = dataDir
@@ -106,7 +120,18 @@ public final class LiveSessions: Service, Sendable {
                 if failover { replicationMetrics.failovers.increment() }
             },
             replicaChange: { [replicationMetrics] in replicationMetrics.replicaChanges.increment() },
-            confirmed: { [weak self] in self?.confirmedCopy(group: group, session: session) }
+            statusChanged: { [weak self] copy, confirmed in
+                self?.feed { $0.update(copy, confirmed: confirmed, now: $1) }
+            },
+            ingestChanged: { [weak self] active in
+                self?.feed { directory, now in
+                    guard !active else {
+                        directory.ingestStarted(session: session)
+                        return []
+                    }
+                    return directory.ingestStopped(session: session, now: now)
+                }
+            }
         )
     }
 
@@ -126,6 +151,7 @@ public final class LiveSessions: Service, Sendable {
             transport: links,
             hooks: hooks(group: group, session: session),
             now: replicationNow,
+            timerLoop: timerLoop,
             metrics: metrics,
             logger: logger
         )
@@ -147,10 +173,13 @@ public final class LiveSessions: Service, Sendable {
         for group in (try? fm.contentsOfDirectory(atPath: groupsDir)) ?? [] where GroupID(group) != nil {
             for session in (try? fm.contentsOfDirectory(atPath: "\(groupsDir)/\(group)")) ?? [] {
                 let dir = directory(group: group, session: session)
-                // A copy removed from its replica set is nobody's replica: not loaded.
-                guard ReplicaStore.exists(in: dir), !ReplicaStore.isRemoved(in: dir) else { continue }
+                guard ReplicaStore.exists(in: dir),
+                    SessionDirectory.loadsFromDisk(markedRemoved: ReplicaStore.isRemoved(in: dir))
+                else { continue }
                 let host = try await makeHost(group: group, session: session, origin: .restore)
                 hosts.withLock { $0[session] = host }
+                let copy = await host.copy
+                feed { $0.restored(copy, now: $1) }
                 let state = await host.state
                 switch state.phase {
                 case .pending:
@@ -177,10 +206,14 @@ public final class LiveSessions: Service, Sendable {
     }
 
     public func run() async throws {
-        for host in hosts.withLock({ Array($0.values) }) { await host.campaignSoon() }
+        view.observe { [weak self] snapshot in
+            guard let self else { return }
+            let view = self.directoryView(snapshot)
+            self.feed { $0.viewChanged(view, now: $1) }
+        }
+        feed { $0.tick(now: $1) }
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.replicationLoop() }
-            group.addTask { await self.maintenanceLoop() }
+            group.addTask { await self.executeDirectives() }
             group.addTask {
                 for await leave in self.drainRequests.stream {
                     await self.drain(deadline: self.shell.drainDeadline) { line in
@@ -204,93 +237,15 @@ public final class LiveSessions: Service, Sendable {
                 self.logger.info("draining", metadata: ["drain.progress": "\(line)"])
             }
             drainRequests.continuation.finish()
+            directives.continuation.finish()
             group.cancelAll()
         }
     }
 
-    private func replicationLoop() async {
-        var lastVersion = -1
-        while !Task.isCancelled {
-            try? await Task.sleep(for: shell.tickInterval)
-            let all = hosts.withLock { Array($0.values) }
-            let snapshot = view.snapshot
-            var lost: Set<String>? = nil
-            if snapshot.version != lastVersion {
-                lastVersion = snapshot.version
-                lost = Set(snapshot.members.filter { $0.status != .alive }.map(\.id.rawValue))
-            }
-            for host in all {
-                if let lost, !lost.isEmpty { await host.membersLost(lost) }
-                await host.tickReplication()
-            }
-        }
-    }
-
-    private func maintenanceLoop() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: shell.maintenanceInterval)
-            await maintain()
-        }
-    }
-
-    /// Primaries keep their replica sets whole; metrics of roles and lag.
-    func maintain() async {
-        let snapshot = view.snapshot
-        let drainingNodes = drainingNodeIDs()
-        let alive = snapshot.aliveIDs.subtracting(drainingNodes)
-        // A suspect member keeps its place (a brief false suspicion must not move replicas);
-        // dead, left and draining members are replaced.
-        let present = Set(snapshot.members.filter { $0.status == .alive || $0.status == .suspect }.map(\.id.rawValue))
-            .subtracting(drainingNodes)
-        var primaries = 0
-        var replicas = 0
-        var worstLag: [String: UInt64] = [:]
-        for host in hosts.withLock({ Array($0.values) }) {
-            let summary = await host.summary
-            if summary.phase == .ended { continue }
-            if summary.role == .primary {
-                primaries += 1
-                for (node, lag) in summary.lag { worstLag[node] = max(worstLag[node] ?? 0, lag) }
-                let preference = preferenceList(group: summary.group, snapshot: snapshot)
-                let target = min(shell.replicas, max(1, alive.count + (alive.contains(nodeID) ? 0 : 1)))
-                await host.maintainMembers(
-                    present: present.union([nodeID]),
-                    // Newcomers must be alive; placement (where replicas belong) counts suspects
-                    // too, so a brief suspicion moves nothing.
-                    candidates: preference.filter { alive.contains($0) },
-                    placement: preference.filter { present.contains($0) || $0 == nodeID },
-                    target: target
-                )
-            } else {
-                replicas += 1
-            }
-        }
-        replicationMetrics.primaries.set(primaries)
-        replicationMetrics.replicas.set(replicas)
-        // Replicas no longer led from here report 0, not their last lag forever.
-        let reported = lagReported.withLock { reported in
-            defer { reported = Set(worstLag.keys) }
-            return reported
-        }
-        for node in reported.subtracting(worstLag.keys) { replicationMetrics.lag(0, replica: node) }
-        for (node, lag) in worstLag { replicationMetrics.lag(lag, replica: node) }
-        for (node, bytes) in links.queuedBytes() { replicationMetrics.queued(bytes, peer: node) }
-    }
-
-    /// Stats, pings, and the end of sessions whose ingest stayed away past the grace period.
+    /// Stats and pings of the sessions served here, about once a second.
     func tick() async {
-        let hosts = live.withLock { Array($0.values) }
-        for host in hosts {
-            await host.tick()
-            if await host.role == .primary, await host.ingestGraceExpired(settings.ingestGrace) {
-                let info = await host.info
-                logger.info(
-                    "ending session: no ingest within the grace period",
-                    metadata: ["live.group": "\(info.group)"]
-                )
-                _ = try? await host.write(.end, by: LiveActor(user: info.host, role: .owner), now: Self.nowMillis())
-            }
-        }
+        for host in servedHosts { await host.tick() }
+        await reportReplicationMetrics()
     }
 
     // MARK: Placement
@@ -302,7 +257,11 @@ public final class LiveSessions: Service, Sendable {
     }
 
     func drainingNodeIDs() -> Set<String> {
-        let cutoff = ContinuousClock.now - .seconds(120)
+        drainingIDs(at: .now)
+    }
+
+    private func drainingIDs(at now: ContinuousClock.Instant) -> Set<String> {
+        let cutoff = now - .seconds(120)
         var ids = draining.withLock { d -> Set<String> in
             d = d.filter { $0.value > cutoff }
             return Set(d.keys)
@@ -315,20 +274,27 @@ public final class LiveSessions: Service, Sendable {
 
     // MARK: Operations
 
-    /// The live session of `group` held here, if any.
-    func host(group: String) -> SessionHost? { live.withLock { $0[group] } }
+    /// The live session of `group` held here and served (the directory's choice), if any.
+    func host(group: String) -> SessionHost? {
+        guard let session = directory.withLock({ $0.served[group] }) else { return nil }
+        return host(session: session)
+    }
 
     func host(session: String) -> SessionHost? { hosts.withLock { $0[session] } }
+
+    /// The hosts serving a group here.
+    var servedHosts: [SessionHost] {
+        let sessions = directory.withLock { Array($0.served.values) }
+        return hosts.withLock { hosts in sessions.compactMap { hosts[$0] } }
+    }
 
     /// Any copy of a live session of `group` held here, served or not (a copy restored from
     /// disk awaits its primary's confirmation): proof the session exists while its primary is
     /// unknown.
-    func anyLiveCopy(group: String) async -> SessionHost? {
+    func anyLiveCopy(group: String) -> SessionHost? {
         if let served = host(group: group) { return served }
-        for host in allHosts where host.group == group {
-            if await host.state.phase == .live { return host }
-        }
-        return nil
+        guard let copy = directory.withLock({ $0.unconfirmedCopy(group: group) }) else { return nil }
+        return host(session: copy.session)
     }
 
     var allHosts: [SessionHost] { hosts.withLock { Array($0.values) } }
@@ -352,17 +318,14 @@ public final class LiveSessions: Service, Sendable {
         defer { starting.withLock { _ = $0.remove(group) } }
         let id = Self.newSessionID()
         let fresh = try await makeHost(group: group, session: id, origin: .bootstrap(members: members))
-        live.withLock { $0[group] = fresh }
         hosts.withLock { $0[id] = fresh }
-        metrics.sessions.increment()
+        let copy = await fresh.copy
+        feed { $0.started(copy, now: $1) }
         do {
             _ = try await fresh.write(.start(title: title, record: record), by: actor, now: Self.nowMillis())
         } catch {
-            live.withLock { hosts in
-                if hosts[group] === fresh { hosts[group] = nil }
-            }
             hosts.withLock { $0[id] = nil }
-            metrics.sessions.decrement()
+            feed { directory, _ in directory.dropped(id) }
             await fresh.discard()
             throw error
         }
@@ -376,28 +339,8 @@ public final class LiveSessions: Service, Sendable {
         return .started(await fresh.state, fresh)
     }
 
-    /// A copy restored from disk proved to be a member: serve it as the group's live session
-    /// (unless it has ended, or a newer session of the group is already served here).
-    private func confirmedCopy(group: String, session: String) {
-        guard let host = host(session: session) else { return }
-        let isEnded = ended.withLock { ($0[group] ?? []).contains { $0.info.id == session } }
-        guard !isEnded else { return }
-        let added = live.withLock { live -> Bool in
-            guard live[group] == nil else { return false }
-            live[group] = host
-            return true
-        }
-        if added { metrics.sessions.increment() }
-    }
-
     /// The `ended` event committed here (on every replica, not only the primary).
     private func sessionEnded(_ state: LiveSessionState) {
-        let removed = live.withLock { hosts -> Bool in
-            guard let host = hosts[state.info.group], host.sessionID == state.info.id else { return false }
-            hosts[state.info.group] = nil
-            return true
-        }
-        if removed { metrics.sessions.decrement() }
         ended.withLock { all in
             if !(all[state.info.group] ?? []).contains(where: { $0.info.id == state.info.id }) {
                 all[state.info.group, default: []].append(state)
@@ -444,27 +387,11 @@ public final class LiveSessions: Service, Sendable {
         case .media(_, let session, let bytes):
             await host(session: session)?.relayed(bytes)
         case .leaving(_, _, let node):
-            draining.withLock { $0[node] = ContinuousClock.now }
-        case .removed(let group, let session, let node, let epoch):
-            guard node == nodeID, let host = host(session: session), await host.retire(notice: epoch) else { return }
-            hosts.withLock { $0[session] = nil }
-            let dropped = live.withLock { live -> Bool in
-                guard live[group] === host else { return false }
-                live[group] = nil
-                return true
-            }
-            if dropped { metrics.sessions.decrement() }
-            ReplicaStore.markRemoved(in: directory(group: group, session: session), epoch: epoch)
-            // The log stays on disk, marked removed (a restart does not load it). The notice may
-            // be older than this node's place in the set: a primary of another epoch can have
-            // removed it while the current one had already added it back and counted on what it
-            // acknowledged (deleting the log then left a learner the primary believed ahead of
-            // where it was, stuck for good: long chaos run). A re-add resumes from the log; the
-            // consistency check trims what diverged.
-            logger.info(
-                "removed from the replica set",
-                metadata: ["live.group": "\(group)", "live.session": "\(session)"]
-            )
+            let known = draining.withLock { $0.updateValue(ContinuousClock.now, forKey: node) != nil }
+            if !known { viewChangedHere() }
+        case .removed(_, let session, let node, let epoch):
+            guard node == nodeID else { return }
+            feed { directory, _ in directory.removalNotice(session: session, epoch: epoch) }
         }
     }
 
@@ -483,12 +410,8 @@ public final class LiveSessions: Service, Sendable {
                 return (host, true)
             }
             if fresh {
-                let replaced = live.withLock { live -> Bool in
-                    let had = live[group] != nil
-                    live[group] = host
-                    return !had
-                }
-                if replaced { metrics.sessions.increment() }
+                let copy = await host.copy
+                feed { $0.adopted(copy, now: $1) }
                 logger.info("replica of a session", metadata: ["live.group": "\(group)", "live.session": "\(session)"])
             }
             return stored
@@ -504,6 +427,7 @@ public final class LiveSessions: Service, Sendable {
     /// it, which announces the leave to the cluster (`/admin/v1/leave`).
     func requestDrain(thenLeave: Bool) {
         drainingSelf.store(true, ordering: .relaxed)
+        viewChangedHere()
         state.markDraining()
         drainRequests.continuation.yield(thenLeave)
     }
@@ -513,6 +437,7 @@ public final class LiveSessions: Service, Sendable {
     /// here any more, or at the deadline. `progress` gets a line per round.
     func drain(deadline: Duration, progress: (@Sendable (String) -> Void)? = nil) async {
         drainingSelf.store(true, ordering: .relaxed)
+        viewChangedHere()
         state.markDraining()
         let until = ContinuousClock.now + deadline
         while ContinuousClock.now < until {

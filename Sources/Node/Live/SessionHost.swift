@@ -39,6 +39,20 @@ actor SessionHost {
     /// Writers waiting for their entry (by log seq) to commit.
     private var commitWaiters: [UInt64: [CheckedContinuation<Void, any Error>]] = [:]
     private var endedNotified = false
+    /// Likes counted here as primary and not yet written to the log (`LiveLikesRecord`).
+    private var pendingLikes: Int64 = 0
+    /// Likes records in the log (log seq, count): a truncation rebuilds the state with them.
+    private var likesRecords: [(logSeq: UInt64, count: Int64)] = []
+    /// Log seqs of likes records proposed here: already in this node's state when they return.
+    private var ownLikes: Set<UInt64> = []
+    /// The directory settled this copy: its timers are stopped for good (until woken).
+    private(set) var settled = false
+    /// The one timer of the replication core (`SessionReplica.nextTimer`), armed on `timerLoop`.
+    private var timer: Scheduled<Void>?
+    private var timerAt: ReplicationTime?
+    private let timerLoop: any EventLoop
+    /// What the directory was last told of this copy.
+    private var reported: DirectoryCopy?
 
     private let eventFanout = FanoutGroup()
     private let mediaFanout = FanoutGroup(merges: false)
@@ -57,7 +71,6 @@ actor SessionHost {
     private var segmenter: HLSSegmenter
     private var segmentBuffers: [Int: ByteBuffer] = [:]
     private(set) var ingestActive = false
-    private(set) var lastIngestEnd: ContinuousClock.Instant?
     private var recording: Recording?
 
     /// A session this node holds: a fresh primary (`bootstrap`), a restored one (`restore`), or a
@@ -79,9 +92,11 @@ actor SessionHost {
         transport: any ReplicationTransport,
         hooks: SessionHostHooks,
         now: ReplicationTime,
+        timerLoop: any EventLoop,
         metrics: LiveMetrics,
         logger: Logger
     ) throws(StorageError) {
+        self.timerLoop = timerLoop
         self.metrics = metrics
         self.sessionID = id
         self.group = group
@@ -111,6 +126,7 @@ actor SessionHost {
                 now: now
             )
         case .replica, .restore:
+            initial = []
             replica = SessionReplica(
                 session: id,
                 me: nodeID,
@@ -123,9 +139,14 @@ actor SessionHost {
         if case .restore = origin {
             let (persisted, entries) = try store.load()
             replica.restore(from: persisted, log: entries, now: now)
+            // A settled copy's commit point was stored with the mark: shown again at once, with
+            // no election to relearn it (an ended session never campaigns again).
+            if let committed = ReplicaStore.settledCommit(in: directory) {
+                initial = replica.restoreCommitted(upTo: committed)
+                settled = true
+            }
         }
         // A restored session counts its ingest grace from the restart.
-        self.lastIngestEnd = { if case .restore = origin { return ContinuousClock.now } else { return nil } }()
         self.initial = initial
     }
 
@@ -142,6 +163,48 @@ actor SessionHost {
         let directives = initial
         initial = []
         execute(directives, now: hooks.now())
+    }
+
+    /// This copy as the session directory sees it.
+    var copy: DirectoryCopy {
+        let phase: CopyPhase =
+            switch session.state.phase {
+            case .pending: .starting
+            case .live: .live
+            case .ended: endedNotified ? .settled : .ending
+            }
+        return DirectoryCopy(
+            group: group,
+            session: sessionID,
+            phase: phase,
+            role: replica.role,
+            epoch: replica.epoch,
+            primary: replica.primary ?? lastKnownPrimary,
+            members: replica.members,
+            learners: replica.learners,
+            lag: replica.lag,
+            stalledLearners: replica.stalledLearners(now: hooks.now(), stall: stall),
+            lastSeq: replica.lastSeq,
+            commitSeq: replica.commitSeq
+        )
+    }
+
+    private var stall: ReplicationDuration {
+        .milliseconds(UInt64(settings.learnerStall.components.seconds * 1000))
+    }
+
+    /// Tells the directory when what it decides from changed (role, epoch, members, learners,
+    /// phase, whether the log is all committed): not on every commit of a busy session.
+    private func report(confirmed: Bool = false) {
+        let now = copy
+        if !confirmed, let reported, reported.role == now.role, reported.epoch == now.epoch,
+            reported.primary == now.primary, reported.members == now.members, reported.learners == now.learners,
+            reported.phase == now.phase, (reported.commitSeq == reported.lastSeq) == (now.commitSeq == now.lastSeq)
+        {
+            return
+        }
+        reported = now
+        hooks.statusChanged(now, confirmed)
     }
 
     var state: LiveSessionState { session.state }
@@ -172,11 +235,6 @@ actor SessionHost {
         )
     }
 
-    /// Nothing left to replicate: ended, committed here, and (on the primary) everywhere.
-    var isDormant: Bool {
-        guard session.state.phase == .ended, replica.commitSeq == replica.lastSeq else { return false }
-        return replica.role != .primary || replica.lag.values.allSatisfy { $0 == 0 }
-    }
 
     // MARK: Writes
 
@@ -190,10 +248,14 @@ actor SessionHost {
     /// disk. Throws `LiveError` for refusals and `ReplicaRefusal` when this node cannot take it.
     func write(_ command: LiveCommand, by actor: LiveActor, now: Int64) async throws -> WriteResult {
         guard replica.role == .primary else { throw ReplicaRefusal.notPrimary(hint: replica.primary) }
+        // The likes counted so far go into the log before the end, so the replay shows them all.
+        if case .end = command { flushLikes() }
+        let likesBefore = session.state.likes
         switch session.decide(command, by: actor, now: now) {
         case .failure(let error):
             throw error
         case .success(.likes(let total)):
+            pendingLikes += total - likesBefore
             statsDirty = true
             return .likes(total: total)
         case .success(.duplicate(let seq)):
@@ -240,99 +302,86 @@ actor SessionHost {
         execute(replica.receive(message, from: sender, now: now), now: now)
     }
 
-    /// Timers; called every few milliseconds by `LiveSessions`. A dormant session (ended and
-    /// fully committed everywhere) neither heartbeats nor campaigns: nothing can change in it.
-    func tickReplication() {
-        guard !isDormant else { return }
+    /// The replication core's timer fired (armed by `rearm` for `SessionReplica.nextTimer`).
+    private func timerFired() {
+        timerAt = nil
+        timer = nil
+        guard !settled else { return }
         let now = hooks.now()
         execute(replica.tick(now: now), now: now)
     }
 
-    /// Gossip reports `suspects` (suspect, dead or left members): campaign now if one is our primary.
-    func membersLost(_ suspects: Set<String>) {
-        guard replica.role != .primary, let primary = replica.primary ?? lastKnownPrimary,
-            suspects.contains(primary)
-        else { return }
+    /// Arms the one timer for the core's next deadline; none once settled. Called after every
+    /// call into the core, so a deadline that moved earlier (a lost primary) is met.
+    private func rearm() {
+        guard !settled else {
+            timer?.cancel()
+            timer = nil
+            timerAt = nil
+            return
+        }
+        let next = replica.nextTimer
+        guard next != timerAt else { return }
+        timer?.cancel()
+        timerAt = next
+        let delay = next - hooks.now()
+        timer = timerLoop.scheduleTask(in: .nanoseconds(Int64(min(delay.nanoseconds, UInt64(Int64.max))))) {
+            [weak self] in
+            guard let self else { return }
+            Task { await self.timerFired() }
+        }
+    }
+
+    /// The directory decided this copy's primary is lost: campaign soon.
+    func campaign() {
+        guard !settled, replica.role != .primary else { return }
         let now = hooks.now()
         execute(replica.primaryLost(now: now), now: now)
     }
-    private var lastKnownPrimary: String?
 
-    /// Primary: keeps the replica set at `target` members drawn from `candidates` (preference
-    /// order, alive, not draining): a member not `present` (dead, left or draining) is removed,
-    /// then a newcomer added as
-    /// a learner (the core promotes it once caught up). One change at a time, as Raft requires.
-    func maintainMembers(present: Set<String>, candidates: [String], placement: [String], target: Int) {
-        guard replica.role == .primary, session.state.phase == .live else { return }
+    /// The directory settled this copy (ended, committed, and its primary done telling): stop the
+    /// timers for good, close the media, and store the commit point so a restart shows the replay
+    /// at once and never campaigns.
+    func settle() {
+        guard !settled else { return }
+        settled = true
+        rearm()
+        ingestActive = false
+        ReplicaStore.markSettled(in: directory, commitSeq: replica.commitSeq)
+    }
+
+    /// A settled copy was woken by a later epoch: its timers run until it settles again.
+    func wake() {
+        guard settled else { return }
+        settled = false
+        rearm()
+    }
+
+    /// Primary: carries out the directory's replica-set change (one at a time; a refusal by the
+    /// core, e.g. a change still in progress, is retried at the next round).
+    func changeReplicaSet(_ directive: DirectoryDirective) {
         let now = hooks.now()
-        if let gone = replica.members.first(where: { $0 != nodeID && !present.contains($0) }) {
-            if case .success(let directives) = replica.removeMember(gone, now: now) {
-                logger.info("replacing a lost replica", metadata: ["replication.member": "\(gone)"])
-                hooks.replicaChange()
-                execute(directives, now: now)
-                transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: gone)
-            }
-            return
-        }
-        let stall = ReplicationDuration.milliseconds(UInt64(settings.learnerStall.components.seconds * 1000))
-        if let stalled = replica.stalledLearners(now: now, stall: stall).first {
-            let lag = replica.lag[stalled] ?? 0
-            if case .success(let directives) = replica.removeMember(stalled, now: now) {
-                logger.warning(
-                    "a new replica made no progress; starting it again",
-                    metadata: ["replication.member": "\(stalled)", "replication.lag": "\(lag)"]
-                )
-                execute(directives, now: now)
-                transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: stalled)
-            }
-            return
-        }
-        if let stale = replica.learners.first(where: { !present.contains($0) }) {
-            if case .success(let directives) = replica.removeMember(stale, now: now) {
-                execute(directives, now: now)
-                transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: stale)
-            }
-            return
-        }
-        // Rebalance toward placement (a node joined): add the better-placed node first, then,
-        // once it is a voter, remove the worst-placed replica. The primary itself never moves.
-        let rank = { (id: String) in placement.firstIndex(of: id) ?? Int.max }
-        let ideal = Set(placement.prefix(target))
-        let lag = replica.lag
-        if replica.members.count > target,
-            let worst = replica.members.filter({ $0 != nodeID }).max(by: { rank($0) < rank($1) }),
-            !ideal.contains(worst),
-            // Only once every other member holds the whole log: removing a good replica while the
-            // newcomer still lags would leave the majority to nodes that lack entries.
-            replica.members.allSatisfy({ $0 == nodeID || $0 == worst || lag[$0] == 0 })
-        {
-            if case .success(let directives) = replica.removeMember(worst, now: now) {
-                logger.info("moving a replica to its placement", metadata: ["replication.member": "\(worst)"])
-                hooks.replicaChange()
-                execute(directives, now: now)
-                transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: worst)
-            }
-            return
-        }
-        if replica.members.count == target, replica.learners.isEmpty,
-            replica.members.contains(where: { $0 != nodeID && !ideal.contains($0) }),
-            let better = placement.prefix(target).first(where: {
-                !replica.members.contains($0) && candidates.contains($0)
-            })
-        {
-            if case .success(let directives) = replica.addMember(better, now: now) {
-                hooks.replicaChange()
-                execute(directives, now: now)
-            }
-            return
-        }
-        guard replica.members.count + replica.learners.count < target,
-            let newcomer = candidates.first(where: { !replica.members.contains($0) && !replica.learners.contains($0) })
-        else { return }
-        if case .success(let directives) = replica.addMember(newcomer, now: now) {
-            logger.info("adding a replica", metadata: ["replication.member": "\(newcomer)"])
+        switch directive {
+        case .addReplica(_, let node):
+            guard case .success(let directives) = replica.addMember(node, now: now) else { return }
+            logger.info("adding a replica", metadata: ["replication.member": "\(node)"])
             hooks.replicaChange()
             execute(directives, now: now)
+        case .removeReplica(_, let node, let reason):
+            let lag = replica.lag[node] ?? 0
+            guard case .success(let directives) = replica.removeMember(node, now: now) else { return }
+            logger.info(
+                "removing a replica",
+                metadata: [
+                    "replication.member": "\(node)", "replication.reason": "\(reason.rawValue)",
+                    "replication.lag": "\(lag)",
+                ]
+            )
+            if reason != .staleLearner { hooks.replicaChange() }
+            execute(directives, now: now)
+            transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: node)
+        default:
+            return
         }
     }
 
@@ -360,38 +409,24 @@ actor SessionHost {
     private func confirm() {
         guard !confirmed else { return }
         confirmed = true
-        hooks.confirmed()
+        report(confirmed: true)
     }
 
-    /// After a restart, a session whose only member is this node campaigns at once (nobody else
-    /// can lead it). A live one with other members waits for the primary's heartbeat, which arrives
-    /// within one heartbeat interval if there is a primary: campaigning early would only raise
-    /// the epoch and depose a healthy primary.
-    func campaignSoon() {
-        // An ended session has no primary heartbeating any more (it went dormant): campaigning
-        // now re-establishes its commit point, so its replay is served again at once.
-        guard replica.members == [nodeID] || session.state.phase == .ended else { return }
-        let now = hooks.now()
-        execute(replica.primaryLost(now: now), now: now)
-    }
-
-    /// This node was removed from the replica set (drain, or a false death): stop replicating,
-    /// close viewers (they resume on a replica). A primary ignores the notice (Raft removes a
-    /// primary only after it handed over), and so does a replica that already follows a later
-    /// epoch: the notice comes from an older primary, and the newer one may have added it back.
-    /// The log stays on disk: if this node is added back, it resumes from it.
-    func retire(notice epoch: UInt64) -> Bool {
-        guard replica.role != .primary, epoch >= replica.epoch else { return false }
+    /// Removed from the replica set (the directory checked the notice): stop replicating, close
+    /// viewers (they resume on a replica). The log stays on disk: if this node is added back, it
+    /// resumes from it.
+    func retire() {
         for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
         for _ in mediaFanout.finish() { metrics.mediaViewers.decrement() }
         discard()
-        return true
     }
 
     /// A session that lost the race to start: stop its replication before it is dropped.
     func discard() {
         failWaiters(above: nil, .outcomeUnknown)
         replica = SessionReplica(session: sessionID, me: nodeID, members: [], random: 0, now: hooks.now())
+        settled = true
+        rearm()
     }
 
     /// Executes the core's directives in order (see `ReplicationDirective` for the contract).
@@ -421,9 +456,6 @@ actor SessionHost {
                 logger.notice("primary", metadata: ["replication.epoch": "\(epoch)"])
                 confirm()
                 lastKnownPrimary = nodeID
-                // The ingest grace runs here from now on: a broadcaster that never reconnects
-                // after a failover still ends the session.
-                if epoch > 1, !ingestActive { lastIngestEnd = ContinuousClock.now }
                 hooks.roleChange(epoch > 1)
             case .steppedDown(let newPrimary):
                 logger.notice(
@@ -431,24 +463,42 @@ actor SessionHost {
                     metadata: ["replication.epoch": "\(replica.epoch)", "replication.primary": "\(newPrimary ?? "?")"]
                 )
                 failWaiters(above: replica.commitSeq, .outcomeUnknown)
+                // Likes never written to the log are lost with the role: take them back, so
+                // this node shows what every other does.
+                if pendingLikes > 0 {
+                    session.addLikes(-pendingLikes)
+                    pendingLikes = 0
+                    statsDirty = true
+                }
                 hooks.roleChange(false)
             }
         }
         if let primary = replica.primary { lastKnownPrimary = primary }
+        report()
+        rearm()
     }
+
+    /// The last primary this copy knew: the directory campaigns when gossip loses it, also after
+    /// the core forgot it (a higher epoch with no primary yet).
+    private var lastKnownPrimary: String?
 
     private func persist(_ entries: [ReplicationEntry], truncateAfter: UInt64?) {
         if let truncateAfter {
-            // Only uncommitted events can go: rebuild the domain state without them.
+            // Only uncommitted events and likes can go: rebuild the domain state without them.
             let keep = eventLogSeqs.prefix { $0 <= truncateAfter }.count
-            if keep < allEvents.count {
+            let keepLikes = likesRecords.prefix { $0.logSeq <= truncateAfter }.count
+            if keep < allEvents.count || keepLikes < likesRecords.count {
                 let kept = Array(allEvents.prefix(keep))
                 var state = LiveSessionState(id: sessionID, group: group, epoch: 1)
                 for event in kept { try? state.apply(event) }
                 session = LiveSession(state: state, settings: settings.session, filter: settings.filter)
+                likesRecords.removeLast(likesRecords.count - keepLikes)
+                session.addLikes(likesRecords.reduce(0) { $0 + $1.count } + pendingLikes)
+                ownLikes = ownLikes.filter { $0 <= truncateAfter }
                 allEvents = kept
                 eventLogSeqs.removeLast(eventLogSeqs.count - keep)
                 rendered.removeLast(rendered.count - keep)
+                statsDirty = true
             }
             failWaiters(above: truncateAfter, .outcomeUnknown)
         }
@@ -473,6 +523,19 @@ actor SessionHost {
     /// A data entry enters the log: apply its event to the domain state.
     private func applyEntry(_ entry: ReplicationEntry) {
         guard case .data(let payload) = entry.kind else { return }
+        if LiveLikesRecord.isRecord(payload) {
+            guard let count = LiveLikesRecord.decode(payload) else {
+                logger.error("malformed likes record in the log", metadata: ["replication.seq": "\(entry.seq)"])
+                return
+            }
+            likesRecords.append((entry.seq, count))
+            // A primary's own record is already in its state (counted when the likes came in).
+            if ownLikes.remove(entry.seq) == nil {
+                session.addLikes(count)
+                statsDirty = true
+            }
+            return
+        }
         do {
             let event: LiveEvent
             if let proposed, proposed.logSeq == entry.seq {
@@ -491,6 +554,18 @@ actor SessionHost {
                 metadata: ["replication.seq": "\(entry.seq)", "error": "\(error)"]
             )
         }
+    }
+
+    /// Primary: writes the likes counted since the last record as one record (not waited for:
+    /// likes are answered 202). About once a second, and before the end.
+    private func flushLikes() {
+        guard pendingLikes > 0, replica.role == .primary else { return }
+        let clock = hooks.now()
+        guard case .success(let (logSeq, directives)) = replica.propose(LiveLikesRecord.encode(pendingLikes), now: clock)
+        else { return }
+        ownLikes.insert(logSeq)
+        pendingLikes = 0
+        execute(directives, now: clock)
     }
 
     /// An event from the log: the binary form, or JSON (`{`), the form of logs written before it.
@@ -627,6 +702,9 @@ actor SessionHost {
     /// node, not acknowledged), then the local pipeline. Never waits on viewers or replicas.
     func ingest(_ bytes: ByteBuffer) throws {
         guard replica.role == .primary else { throw ReplicaRefusal.notPrimary(hint: replica.primary) }
+        // Ended at this position in the log: no media after it is relayed or recorded, and the
+        // broadcaster's request is answered (its connection closed) by the error.
+        guard session.state.phase != .ended else { throw LiveError.notLive }
         metrics.ingestBytes.increment(by: Int64(bytes.readableBytes))
         let others = replica.members.filter { $0 != nodeID } + replica.learners
         if !others.isEmpty { transport.relayMedia(bytes, group: group, session: sessionID, to: others) }
@@ -635,7 +713,7 @@ actor SessionHost {
 
     /// Media relayed by the primary: the same pipeline, so this replica serves viewers itself.
     func relayed(_ bytes: ByteBuffer) {
-        guard replica.role != .primary else { return }
+        guard replica.role != .primary, session.state.phase != .ended else { return }
         if mediaEpoch != replica.epoch {
             // A new primary's stream: never splice it onto a GOP the old one left half-sent.
             mediaEpoch = replica.epoch
@@ -662,8 +740,9 @@ actor SessionHost {
     }
 
     func ingestStarted() -> Bool {
-        guard !ingestActive else { return false }
+        guard !ingestActive, session.state.phase != .ended else { return false }
         ingestActive = true
+        hooks.ingestChanged(true)
         // A (re)connecting broadcaster starts a new stream: drop the partial PES and GOP of the
         // last one, so new viewers never get a frame spliced from two streams.
         mediaEpoch = replica.epoch
@@ -679,15 +758,9 @@ actor SessionHost {
         gop = GOPCache()
     }
 
-    /// Whether the ingest has been away longer than `grace` (the session should end).
-    func ingestGraceExpired(_ grace: Duration) -> Bool {
-        guard !ingestActive, session.state.phase == .live, let last = lastIngestEnd else { return false }
-        return ContinuousClock.now - last >= grace
-    }
-
     func ingestEnded() {
         ingestActive = false
-        lastIngestEnd = ContinuousClock.now
+        hooks.ingestChanged(false)
     }
 
     private func store(_ segment: HLSSegment) throws {
@@ -748,6 +821,7 @@ actor SessionHost {
 
     /// Called about once a second: a `stats` event if anything changed, `: ping` every 15 s.
     func tick() {
+        flushLikes()
         if statsDirty {
             statsDirty = false
             let s = session.state

@@ -42,6 +42,24 @@ final class ReplicaStore: Sendable {
         try? FileManager.default.removeItem(atPath: directory + "/removed")
     }
 
+    /// Marks the copy in `directory` settled: its `ended` event and everything up to `commitSeq`
+    /// (a log seq) are committed. A restart shows them at once and never campaigns for it. Written
+    /// to a temporary file then renamed, so a crash leaves either no mark or a whole one.
+    static func markSettled(in directory: String, commitSeq: UInt64) {
+        let path = directory + "/settled"
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data("\(commitSeq)\n".utf8)) else { return }
+        _ = rename(temporary, path)
+    }
+
+    /// The commit point stored by `markSettled`, if the copy settled.
+    static func settledCommit(in directory: String) -> UInt64? {
+        guard let data = FileManager.default.contents(atPath: directory + "/settled"),
+            let text = String(data: data, encoding: .utf8)
+        else { return nil }
+        return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     /// Queues a truncation and entries; `completion` runs once they are on disk, in call order.
     func submit(
         _ entries: [ReplicationEntry],

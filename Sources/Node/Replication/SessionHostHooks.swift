@@ -12,7 +12,10 @@ struct SessionHostHooks: Sendable {
     var roleChange: @Sendable (_ failover: Bool) -> Void
     /// The primary started a replica-set change (add or remove).
     var replicaChange: @Sendable () -> Void
-    /// A restored copy heard from a primary of its session (a commit) or became primary: it is a
-    /// member, not a leftover of a replica set it was removed from while down.
-    var confirmed: @Sendable () -> Void = {}
+    /// What the session directory decides from changed (`confirmed`: a restored copy heard from
+    /// a primary of its session, a commit, or became primary: it is a member, not a leftover of a
+    /// replica set it was removed from while down).
+    var statusChanged: @Sendable (_ copy: DirectoryCopy, _ confirmed: Bool) -> Void
+    /// The broadcaster's ingest started (`true`) or stopped at this copy.
+    var ingestChanged: @Sendable (_ active: Bool) -> Void
 }

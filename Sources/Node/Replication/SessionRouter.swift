@@ -3,6 +3,7 @@ import Gossip
 import Logging
 import NIOCore
 import NIOHTTP1
+import Shard
 import Synchronization
 
 /// Where a group's live session is: its replica set and primary, as one replica reports it.
@@ -140,43 +141,18 @@ final class SessionRouter: Sendable {
     }
 
     /// Whether "no node answered with a copy" proves there is no session, given the nodes that
-    /// answered "none" (this one included). Not before this node has joined (a node just
-    /// restarted knows only itself, and would call every group empty); not while this node is cut
-    /// off (one that sees most of the cluster dead cannot tell a session away from one out of
-    /// reach); and only if every node where the group's replicas belong has answered: those of
-    /// the placement ring (suspect nodes included), and those of the ring with the dead added,
-    /// except nodes dead for longer than `deadHolderGrace` (replaced by now). The latter covers a
-    /// view that calls a holder dead while it restarts, or before gossip hears it is back.
+    /// answered "none" (this one included): the directory's verdict (`SessionDirectory.verdict`)
+    /// on the current view.
     func missIsCertain(group: String, answered: Set<String>) -> Bool {
-        Self.missIsCertain(
+        let view = sessions.directoryView(view.snapshot)
+        let settings = sessions.directory.withLock { $0.settings }
+        return SessionDirectory.verdict(
             group: group,
             answered: answered,
-            snapshot: view.snapshot,
-            replicas: sessions.shell.replicas,
-            joined: sessions.state.isJoined,
-            deadHolderGrace: settings.deadHolderGrace,
-            now: .now
-        )
-    }
-
-    static func missIsCertain(
-        group: String,
-        answered: Set<String>,
-        snapshot: ClusterView.Snapshot,
-        replicas: Int,
-        joined: Bool,
-        deadHolderGrace: Duration,
-        now: ContinuousClock.Instant
-    ) -> Bool {
-        guard joined else { return false }
-        if snapshot.aliveIDs.count < min(replicas, snapshot.members.count) { return false }
-        let placed = snapshot.ring.preferenceList(for: group, count: replicas)
-        if !placed.allSatisfy(answered.contains) { return false }
-        return snapshot.holderRing.preferenceList(for: group, count: replicas).allSatisfy { node in
-            if answered.contains(node) { return true }
-            guard let since = snapshot.deadSince[node] else { return false }
-            return now - since > deadHolderGrace
-        }
+            view: view,
+            settings: settings,
+            now: sessions.replicationNow
+        ) == .certainlyNone
     }
 
     /// A miss that is not certain: answered 503, so clients retry rather than give up.
@@ -187,7 +163,7 @@ final class SessionRouter: Sendable {
     /// A copy held here that no primary has confirmed yet (restored after a restart), as a
     /// location with no primary: proof the session exists, not where to send writes.
     func unconfirmedLocation(group: String) async -> SessionLocation? {
-        guard let copy = await sessions.anyLiveCopy(group: group) else { return nil }
+        guard let copy = sessions.anyLiveCopy(group: group) else { return nil }
         return SessionLocation(
             group: group,
             session: copy.sessionID,
@@ -198,15 +174,11 @@ final class SessionRouter: Sendable {
     }
 
     /// The other alive nodes most likely to hold a copy of the group's session, best placed
-    /// first: its replicas sit at the head of its preference list, give or take the two places a
-    /// replacement or a rebalance in progress may have moved them.
-    func likelyHolders(group: String) -> ArraySlice<String> {
-        let snapshot = view.snapshot
-        let alive = snapshot.aliveIDs
-        let order = sessions.preferenceList(group: group, snapshot: snapshot).filter {
-            alive.contains($0) && $0 != nodeID
-        }
-        return order.prefix(sessions.shell.replicas + 2)
+    /// first (`SessionDirectory.likelyHolders` on the current view).
+    func likelyHolders(group: String) -> [String] {
+        let view = sessions.directoryView(view.snapshot)
+        let settings = sessions.directory.withLock { $0.settings }
+        return SessionDirectory.likelyHolders(group: group, view: view, settings: settings)
     }
 
     func forget(group: String) {

@@ -16,6 +16,9 @@ public enum DirectoryDirective: Sendable, Hashable {
     /// The copy's `ended` event is committed here: stop its replication timers for good, close
     /// its ingest and recording, keep a summary for replays.
     case settle(session: String)
+    /// A settled copy was woken by a later epoch (a lagging member's election): run its timers
+    /// again until it has heard the new commit point.
+    case wake(session: String)
     /// Removed from the replica set by a primary of `epoch`: stop replicating, close viewers,
     /// mark the copy removed on disk (a restart does not load it), drop it from memory.
     case retire(session: String, removedAtEpoch: UInt64)

@@ -37,10 +37,16 @@ extension SessionDirectory {
     /// The other alive nodes most likely to hold a copy of the group's session, best placed
     /// first: its replicas sit at the head of its preference list, give or take the two places a
     /// replacement or a rebalance in progress may have moved them.
-    public func likelyHolders(group: String) -> [String] {
+    public static func likelyHolders(group: String, view: DirectoryView, settings: DirectorySettings) -> [String] {
         let alive = view.alive
         return Array(
-            view.preferenceList(for: group).filter { alive.contains($0) && $0 != me }.prefix(settings.replicas + 2)
+            view.preferenceList(for: group).filter { alive.contains($0) && $0 != view.selfID }
+                .prefix(settings.replicas + 2)
         )
+    }
+
+    /// The likely holders on this directory's view.
+    public func likelyHolders(group: String) -> [String] {
+        Self.likelyHolders(group: group, view: view, settings: settings)
     }
 }

@@ -77,15 +77,17 @@ public struct SessionDirectory: Sendable {
     // MARK: Copies coming and going
 
     /// This node starts `copy` as primary of epoch 1: served once its `started` commits.
+    /// Its ingest grace does not run before a first ingest: a host may start the live well before
+    /// the encoder connects.
     public mutating func started(_ copy: DirectoryCopy, now: ReplicationTime) -> [DirectoryDirective] {
-        records[copy.session] = Record(copy: copy, confirmed: true, ingestAwaySince: now, commitMovedAt: now)
+        records[copy.session] = Record(copy: copy, confirmed: true, ingestAwaySince: nil, commitMovedAt: now)
         return changed(copy.session, now: now)
     }
 
     /// A primary shipped a session this node does not hold: it is a new replica of it (or, with a
     /// log on disk, an old one added back). Being shipped to is the confirmation.
     public mutating func adopted(_ copy: DirectoryCopy, now: ReplicationTime) -> [DirectoryDirective] {
-        records[copy.session] = Record(copy: copy, confirmed: true, ingestAwaySince: now, commitMovedAt: now)
+        records[copy.session] = Record(copy: copy, confirmed: true, ingestAwaySince: nil, commitMovedAt: now)
         return changed(copy.session, now: now)
     }
 
@@ -143,8 +145,10 @@ public struct SessionDirectory: Sendable {
         if confirmed { record.confirmed = true }
         // A settled copy woken by a later epoch (a lagging member's election) runs its timers
         // again until it has heard the new commit point.
+        var woken: [DirectoryDirective] = []
         if record.settled, copy.commitSeq < copy.lastSeq || copy.role == .primary && copy.epoch > before.epoch {
             record.settled = false
+            woken.append(.wake(session: copy.session))
         }
         // A new primary counts the ingest grace from its election: a broadcaster that never comes
         // back after a failover still ends the live.
@@ -152,7 +156,7 @@ public struct SessionDirectory: Sendable {
             record.ingestAwaySince = now
         }
         records[copy.session] = record
-        return changed(copy.session, now: now)
+        return woken + changed(copy.session, now: now)
     }
 
     /// The broadcaster's ingest reached this copy (its primary).

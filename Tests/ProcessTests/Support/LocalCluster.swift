@@ -79,7 +79,7 @@ final class LocalCluster: @unchecked Sendable {
 
     func kill(_ id: String, signal: String = "KILL") async throws { _ = try await script("kill", [id, signal]) }
     func restart(_ id: String) async throws { _ = try await script("restart", [id]) }
-    func down() async { _ = try? await script("down", ["--wipe"]) }
+    func down() async { _ = try? await script("down", ["--wipe", "--logs"]) }
 
     /// GET an admin route on node `id`, as JSON.
     func admin(_ id: String, _ path: String) throws -> Any {
