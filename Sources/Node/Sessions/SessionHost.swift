@@ -22,20 +22,20 @@ actor SessionHost {
     let directory: String
     private var replica: SessionReplica
     /// Domain state after every event in the log, committed or not.
-    private var session: LiveSession
+    var session: LiveSession
     private let store: ReplicaStore
     private let transport: any ReplicationTransport
     private let hooks: SessionHostHooks
     private let logger: Logger
-    private let settings: LiveSettings
-    private let metrics: LiveMetrics
+    let settings: LiveSettings
+    let metrics: LiveMetrics
 
     /// Every event in the log, index = event seq - 1; the log seq of each; its SSE rendering.
     private(set) var allEvents: [LiveEvent] = []
     private var eventLogSeqs: [UInt64] = []
-    private var rendered: [ByteBuffer] = []
+    var rendered: [ByteBuffer] = []
     /// Events shown to viewers: the committed prefix.
-    private var publishedSeq: UInt64 = 0
+    var publishedSeq: UInt64 = 0
     /// Writers waiting for their entry (by log seq) to commit.
     private var commitWaiters: [UInt64: [CheckedContinuation<Void, any Error>]] = [:]
     private var endedNotified = false
@@ -54,24 +54,18 @@ actor SessionHost {
     /// What the directory was last told of this copy.
     private var reported: DirectoryCopy?
 
-    private let eventFanout = FanoutGroup()
-    private let mediaFanout = FanoutGroup(merges: false)
-    /// Media chunks fanned out so far: a viewer's start (PAT/PMT + GOP) covers up to this one.
-    private var mediaChunkSeq: UInt64 = 0
-    private var nextViewerID: UInt64 = 0
-    private var statsDirty = false
+    let eventFanout = FanoutGroup()
+    /// Demuxer, GOP cache, HLS window, recording and `stream.ts` viewers.
+    let media: MediaPipeline
+    var mediaFanout: FanoutGroup { media.fanout }
+    var nextViewerID: UInt64 = 0
+    var statsDirty = false
     /// The event this primary just proposed, by log seq: applying its own entry needs no decode
     /// of the JSON it was just encoded to (5% of the primary's CPU at 1,000 writes/s).
     private var proposed: (logSeq: UInt64, event: LiveEvent)?
-    private var lastPing = ContinuousClock.now
+    var lastPing = ContinuousClock.now
 
-    // Media.
-    private var demuxer = TSDemuxer()
-    private var gop = GOPCache()
-    private var segmenter: HLSSegmenter
-    private var segmentBuffers: [Int: ByteBuffer] = [:]
     private(set) var ingestActive = false
-    private var recording: Recording?
 
     /// A session this node holds: a fresh primary (`bootstrap`), a restored one (`restore`), or a
     /// replica created when its primary first ships to it.
@@ -110,7 +104,7 @@ actor SessionHost {
         logger[metadataKey: "live.session"] = "\(id)"
         logger[metadataKey: "live.group"] = "\(group)"
         self.logger = logger
-        self.segmenter = HLSSegmenter(targetDuration: settings.hlsTargetDuration, windowSize: settings.hlsWindow)
+        self.media = MediaPipeline(settings: settings, metrics: metrics)
         let fresh = LiveSessionState(id: id, group: group, epoch: 1)
         self.session = LiveSession(state: fresh, settings: settings.session, filter: settings.filter)
         var seed = SystemRandomNumberGenerator()
@@ -157,8 +151,8 @@ actor SessionHost {
     /// the bootstrap's first directives. Call once, right after `init`.
     func activate() throws(StorageError) {
         for entry in replica.entries { applyEntry(entry) }
-        if !replica.entries.isEmpty, session.state.info.record, recording == nil {
-            recording = try Recording(directory: directory + "/media")
+        if !replica.entries.isEmpty, session.state.info.record {
+            try media.record(in: directory + "/media")
         }
         let directives = initial
         initial = []
@@ -401,6 +395,7 @@ actor SessionHost {
 
     /// Waits until recorded segments are on disk (after `end`, so the replay is complete).
     func flushRecording() async {
+        let recording = media.currentRecording
         await recording?.flush()
     }
 
@@ -558,7 +553,7 @@ actor SessionHost {
 
     /// Primary: writes the likes counted since the last record as one record (not waited for:
     /// likes are answered 202). About once a second, and before the end.
-    private func flushLikes() {
+    func flushLikes() {
         guard pendingLikes > 0, replica.role == .primary else { return }
         let clock = hooks.now()
         guard case .success(let (logSeq, directives)) = replica.propose(LiveLikesRecord.encode(pendingLikes), now: clock)
@@ -596,9 +591,9 @@ actor SessionHost {
     private func afterCommit(_ event: LiveEvent) {
         statsDirty = true
         switch event.type {
-        case .started where event.record == true && recording == nil:
+        case .started where event.record == true:
             do {
-                recording = try Recording(directory: directory + "/media")
+                try media.record(in: directory + "/media")
             } catch {
                 logger.error("cannot record this session", metadata: ["error": "\(error)"])
             }
@@ -620,82 +615,6 @@ actor SessionHost {
         }
     }
 
-    // MARK: Event viewers
-
-    /// Registers an event viewer writing to `channel` and starts it with the backlog after
-    /// `after`, atomically: the viewer buffers every event published from this instant until
-    /// it is activated with the backlog, so it sees each event once, in order. Returns the
-    /// future of its end.
-    func subscribeEvents(
-        user: String,
-        channel: any Channel,
-        isHTTP2: Bool,
-        after: UInt64
-    ) -> EventLoopFuture<Void> {
-        let from = Int(min(after, publishedSeq))
-        let backlog = Array(rendered[from..<Int(publishedSeq)])
-        let metrics = self.metrics
-        return addViewer(
-            user: user,
-            // A viewer resuming ahead of this replica (it read further elsewhere) must not get
-            // again what it has: it starts after the later of the two.
-            startAfterSeq: max(publishedSeq, after),
-            initial: [ByteBuffer(string: "retry: 1000\n\n")] + backlog,
-            channel: channel,
-            isHTTP2: isHTTP2,
-            policy: .disconnectWhenBehind,
-            to: eventFanout,
-            counted: metrics.eventViewers,
-            onSkip: { metrics.viewersDisconnected.increment() }
-        )
-    }
-
-    /// A viewer of this session, started with `initial`, added to `fanout` (and counted) and
-    /// removed again when it ends; when the session has ended, it only gets `initial`. Returns
-    /// the future of its end.
-    private func addViewer(
-        user: String,
-        startAfterSeq: UInt64,
-        initial: [ByteBuffer],
-        channel: any Channel,
-        isHTTP2: Bool,
-        policy: DirectViewer.Policy,
-        to fanout: FanoutGroup,
-        counted gauge: Meter,
-        onSkip: @escaping @Sendable () -> Void
-    ) -> EventLoopFuture<Void> {
-        nextViewerID += 1
-        let viewer = DirectViewer(
-            id: nextViewerID,
-            user: user,
-            startAfterSeq: startAfterSeq,
-            channel: channel,
-            isHTTP2: isHTTP2,
-            policy: policy,
-            limitBytes: policy == .skipToKeyframe ? settings.mediaQueueBytes : settings.eventQueueBytes,
-            onSkip: onSkip
-        )
-        viewer.activate(initial: initial)
-        guard session.state.phase != .ended else {
-            viewer.finish()
-            return viewer.done.futureResult
-        }
-        fanout.add(viewer)
-        gauge.increment()
-        updateViewers()
-        let id = viewer.id
-        viewer.done.futureResult.whenComplete { _ in
-            Task { await self.removeViewer(id, from: fanout, counted: gauge) }
-        }
-        return viewer.done.futureResult
-    }
-
-    private func removeViewer(_ id: UInt64, from fanout: FanoutGroup, counted gauge: Meter) {
-        guard fanout.remove(id) != nil else { return }
-        gauge.decrement()
-        updateViewers()
-    }
-
     // MARK: Media
 
     /// Feeds ingest bytes on the primary: relays them to every other replica (one copy per
@@ -714,48 +633,23 @@ actor SessionHost {
     /// Media relayed by the primary: the same pipeline, so this replica serves viewers itself.
     func relayed(_ bytes: ByteBuffer) {
         guard replica.role != .primary, session.state.phase != .ended else { return }
-        if mediaEpoch != replica.epoch {
-            // A new primary's stream: never splice it onto a GOP the old one left half-sent.
-            mediaEpoch = replica.epoch
-            restartMedia()
-        }
+        // A new primary's stream: never splice it onto a GOP the old one left half-sent.
+        if media.epoch != replica.epoch { media.restart(epoch: replica.epoch) }
         do { try feedMedia(bytes) } catch {
             logger.error("cannot store relayed media", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Demux, cache, segment, record, fan out.
     private func feedMedia(_ bytes: ByteBuffer) throws {
-        let chunks = demuxer.feed(bytes.readableBytesView)
-        for chunk in chunks {
-            let buffer = ByteBuffer(bytes: chunk.bytes)
-            mediaChunkSeq += 1
-            mediaFanout.broadcast(buffer, seq: mediaChunkSeq, keyframe: chunk.keyframe)
-            metrics.mediaBytesQueued.increment(by: Int64(buffer.readableBytes * mediaFanout.count))
-            gop.append(chunk)
-            for segment in segmenter.append(chunk, programInfo: demuxer.programInfo) {
-                try store(segment)
-            }
-        }
+        try media.feed(bytes, logger: logger)
     }
 
     func ingestStarted() -> Bool {
         guard !ingestActive, session.state.phase != .ended else { return false }
         ingestActive = true
         hooks.ingestChanged(true)
-        // A (re)connecting broadcaster starts a new stream: drop the partial PES and GOP of the
-        // last one, so new viewers never get a frame spliced from two streams.
-        mediaEpoch = replica.epoch
-        restartMedia()
+        media.restart(epoch: replica.epoch)
         return true
-    }
-
-    /// The epoch whose primary the current media stream comes from.
-    private var mediaEpoch: UInt64 = 0
-
-    private func restartMedia() {
-        demuxer = TSDemuxer()
-        gop = GOPCache()
     }
 
     func ingestEnded() {
@@ -763,82 +657,16 @@ actor SessionHost {
         hooks.ingestChanged(false)
     }
 
-    private func store(_ segment: HLSSegment) throws {
-        segmentBuffers[segment.sequence] = ByteBuffer(bytes: segment.bytes)
-        let keep = Set(segmenter.window.map(\.sequence))
-        for key in segmentBuffers.keys where !keep.contains(key) && key != segment.sequence {
-            segmentBuffers[key] = nil
-        }
-        recording?.write(segment, logger: logger)
-    }
-
     private func finishMedia() {
-        if let last = segmenter.finish(lastPTS: demuxer.endPTS) {
-            do { try store(last) } catch {
-                logger.error("cannot store final segment", metadata: ["error": "\(error)"])
-            }
-        }
+        media.finish(logger: logger)
         ingestActive = false
-    }
-
-    /// Registers a `stream.ts` viewer writing to `channel` and starts it with PAT/PMT and the
-    /// cached GOP, atomically: chunks fanned out after this instant follow. A viewer that falls
-    /// behind skips to the next keyframe; it never slows the ingest. Returns the future of its end.
-    func subscribeMedia(user: String, channel: any Channel, isHTTP2: Bool) -> EventLoopFuture<Void> {
-        let metrics = self.metrics
-        return addViewer(
-            user: user,
-            startAfterSeq: mediaChunkSeq,
-            initial: gop.startChunks(programInfo: demuxer.programInfo).map { ByteBuffer(bytes: $0) },
-            channel: channel,
-            isHTTP2: isHTTP2,
-            policy: .skipToKeyframe,
-            to: mediaFanout,
-            counted: metrics.mediaViewers,
-            onSkip: { metrics.gopsSkipped.increment() }
-        )
     }
 
     /// The live HLS playlist, or nil before the first segment.
     func livePlaylist(uri: @Sendable (Int) -> String) -> String? {
-        guard !segmenter.window.isEmpty else { return nil }
-        return HLSPlaylist.live(
-            window: segmenter.window,
-            targetDuration: settings.hlsTargetDuration,
-            ended: session.state.phase == .ended,
-            uri: uri
-        )
+        media.playlist(ended: session.state.phase == .ended, uri: uri)
     }
 
-    func segment(_ sequence: Int) -> ByteBuffer? { segmentBuffers[sequence] }
+    func segment(_ sequence: Int) -> ByteBuffer? { media.segment(sequence) }
 
-    // MARK: Stats and pings
-
-    private func updateViewers() {
-        session.setViewers(eventFanout.count + mediaFanout.count)
-        statsDirty = true
-    }
-
-    /// Called about once a second: a `stats` event if anything changed, `: ping` every 15 s.
-    func tick() {
-        flushLikes()
-        if statsDirty {
-            statsDirty = false
-            let s = session.state
-            let line =
-                "event: stats\ndata: {\"likes\":\(s.likes),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
-            eventFanout.broadcast(ByteBuffer(string: line))
-        }
-        if ContinuousClock.now - lastPing >= settings.pingInterval {
-            lastPing = ContinuousClock.now
-            eventFanout.broadcast(ByteBuffer(string: ": ping\n\n"))
-        }
-    }
-
-    func isKicked(_ user: String) -> Bool { session.state.kicked.contains(user) }
-
-    /// One event as SSE: `id`, `event`, `data` lines.
-    static func sse(_ event: LiveEvent) -> ByteBuffer {
-        ByteBuffer(string: "id: \(event.seq)\nevent: \(event.type.rawValue)\ndata: \(event.apiJSON())\n\n")
-    }
 }

@@ -1,0 +1,131 @@
+import Live
+import Metrics
+import NIOCore
+
+/// The viewers of one session held here: SSE event viewers and `stream.ts` media viewers, handed
+/// off to the session's fan-outs, and the `stats` and ping lines they get.
+extension SessionHost {
+    // MARK: Event viewers
+
+    /// Registers an event viewer writing to `channel` and starts it with the backlog after
+    /// `after`, atomically: the viewer buffers every event published from this instant until
+    /// it is activated with the backlog, so it sees each event once, in order. Returns the
+    /// future of its end.
+    func subscribeEvents(
+        user: String,
+        channel: any Channel,
+        isHTTP2: Bool,
+        after: UInt64
+    ) -> EventLoopFuture<Void> {
+        let from = Int(min(after, publishedSeq))
+        let backlog = Array(rendered[from..<Int(publishedSeq)])
+        let metrics = self.metrics
+        return addViewer(
+            user: user,
+            // A viewer resuming ahead of this replica (it read further elsewhere) must not get
+            // again what it has: it starts after the later of the two.
+            startAfterSeq: max(publishedSeq, after),
+            initial: [ByteBuffer(string: "retry: 1000\n\n")] + backlog,
+            channel: channel,
+            isHTTP2: isHTTP2,
+            policy: .disconnectWhenBehind,
+            to: eventFanout,
+            counted: metrics.eventViewers,
+            onSkip: { metrics.viewersDisconnected.increment() }
+        )
+    }
+
+    /// A viewer of this session, started with `initial`, added to `fanout` (and counted) and
+    /// removed again when it ends; when the session has ended, it only gets `initial`. Returns
+    /// the future of its end.
+    func addViewer(
+        user: String,
+        startAfterSeq: UInt64,
+        initial: [ByteBuffer],
+        channel: any Channel,
+        isHTTP2: Bool,
+        policy: DirectViewer.Policy,
+        to fanout: FanoutGroup,
+        counted gauge: Meter,
+        onSkip: @escaping @Sendable () -> Void
+    ) -> EventLoopFuture<Void> {
+        nextViewerID += 1
+        let viewer = DirectViewer(
+            id: nextViewerID,
+            user: user,
+            startAfterSeq: startAfterSeq,
+            channel: channel,
+            isHTTP2: isHTTP2,
+            policy: policy,
+            limitBytes: policy == .skipToKeyframe ? settings.mediaQueueBytes : settings.eventQueueBytes,
+            onSkip: onSkip
+        )
+        viewer.activate(initial: initial)
+        guard session.state.phase != .ended else {
+            viewer.finish()
+            return viewer.done.futureResult
+        }
+        fanout.add(viewer)
+        gauge.increment()
+        updateViewers()
+        let id = viewer.id
+        viewer.done.futureResult.whenComplete { _ in
+            Task { await self.removeViewer(id, from: fanout, counted: gauge) }
+        }
+        return viewer.done.futureResult
+    }
+
+    func removeViewer(_ id: UInt64, from fanout: FanoutGroup, counted gauge: Meter) {
+        guard fanout.remove(id) != nil else { return }
+        gauge.decrement()
+        updateViewers()
+    }
+
+    /// Registers a `stream.ts` viewer writing to `channel` and starts it with PAT/PMT and the
+    /// cached GOP, atomically: chunks fanned out after this instant follow. A viewer that falls
+    /// behind skips to the next keyframe; it never slows the ingest. Returns the future of its end.
+    func subscribeMedia(user: String, channel: any Channel, isHTTP2: Bool) -> EventLoopFuture<Void> {
+        let metrics = self.metrics
+        return addViewer(
+            user: user,
+            startAfterSeq: media.chunkSeq,
+            initial: media.startChunks,
+            channel: channel,
+            isHTTP2: isHTTP2,
+            policy: .skipToKeyframe,
+            to: mediaFanout,
+            counted: metrics.mediaViewers,
+            onSkip: { metrics.gopsSkipped.increment() }
+        )
+    }
+
+    // MARK: Stats and pings
+
+    func updateViewers() {
+        session.setViewers(eventFanout.count + mediaFanout.count)
+        statsDirty = true
+    }
+
+    /// Called about once a second: a `stats` event if anything changed, `: ping` every 15 s.
+    func tick() {
+        flushLikes()
+        if statsDirty {
+            statsDirty = false
+            let s = session.state
+            let line =
+                "event: stats\ndata: {\"likes\":\(s.likes),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
+            eventFanout.broadcast(ByteBuffer(string: line))
+        }
+        if ContinuousClock.now - lastPing >= settings.pingInterval {
+            lastPing = ContinuousClock.now
+            eventFanout.broadcast(ByteBuffer(string: ": ping\n\n"))
+        }
+    }
+
+    func isKicked(_ user: String) -> Bool { session.state.kicked.contains(user) }
+
+    /// One event as SSE: `id`, `event`, `data` lines.
+    static func sse(_ event: LiveEvent) -> ByteBuffer {
+        ByteBuffer(string: "id: \(event.seq)\nevent: \(event.type.rawValue)\ndata: \(event.apiJSON())\n\n")
+    }
+}
