@@ -128,6 +128,7 @@ public struct QunboNode: Sendable {
             try await links.handle(request) { message, peer in await sessions.deliver(message, from: peer) }
         }
         router.add(.GET, SessionRouter.lookupRoute) { request in try await cluster.handleLookup(request) }
+        router.add(.POST, SessionRouter.writeRoute) { request in try await cluster.handleWrite(request) }
 
         let state = self.state
         let logger = self.logger

@@ -7,7 +7,7 @@ public enum LiveRole: String, Codable, Sendable, CaseIterable {
 
 /// Who issues a command: the token's `sub`, `name`, and the role its `groups` claim gives in the
 /// session's group (`nil`: not a member).
-public struct LiveActor: Sendable, Equatable {
+public struct LiveActor: Sendable, Equatable, Codable {
     /// The user id (`sub`); the Node has already checked it against `IdentifierRule.user`.
     public var user: String
     /// The display name (`name` claim), copied into the events the actor causes.

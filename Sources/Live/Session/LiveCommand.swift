@@ -7,7 +7,7 @@ public enum LiveModerationAction: String, Codable, Sendable, CaseIterable {
 
 /// A request to change a session, before validation. `LiveSession.decide` turns it into an event
 /// (or a refusal); only events change state.
-public enum LiveCommand: Sendable, Equatable {
+public enum LiveCommand: Sendable, Equatable, Codable {
     /// `POST /v1/groups/{g}/live`: any member.
     case start(title: String, record: Bool)
     /// `POST …/comments`: any member; `clientID` is the API's `id`.

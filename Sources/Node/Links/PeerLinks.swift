@@ -150,11 +150,10 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         let options = settings.compression
         let metrics = self.metrics
         let peers = self.peers
-        // Without fault injection, batches are written from `push` straight to the stream (see
-        // `LinkQueue.DirectSink`); with it, this task sends them, where a fault can delay or
-        // drop a frame in order.
-        let direct = peers.faults == nil
-        defer { if direct { queue.detach() } }
+        // Batches are written from `push` straight to the stream (`LinkQueue.DirectSink`); with
+        // `--fault-injection` a handler on the stream delays or drops them, so chaos runs use the
+        // same path.
+        defer { queue.detach() }
         /// One batch as a frame, counted as sent.
         let frame: @Sendable (ByteBuffer) -> HTTPClientRequestPart = { payload in
             var frame = ByteBuffer()
@@ -165,30 +164,21 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
             sent.value.add(1, ordering: .relaxed)
             return .body(.byteBuffer(frame))
         }
+        let faults = peers.faults
         try await peers.exchange(to: address) { outbound, channel in
             try await outbound.write(.head(head))
-            if direct {
-                try await channel.pipeline.addHandler(WritabilityRelay { queue.resume() }, position: .first).get()
-                queue.attach(
-                    LinkQueue.DirectSink(
-                        loop: channel.eventLoop,
-                        isWritable: { channel.isWritable },
-                        write: { payload in channel.writeAndFlush(frame(payload), promise: nil) }
-                    )
+            try await channel.eventLoop.submit {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(WritabilityRelay { queue.resume() }, position: .first)
+                if let faults { try sync.addHandler(FaultInjectionHandler(faults: faults, node: node)) }
+            }.get()
+            queue.attach(
+                LinkQueue.DirectSink(
+                    loop: channel.eventLoop,
+                    isWritable: { channel.isWritable },
+                    write: { payload in channel.writeAndFlush(frame(payload), promise: nil) }
                 )
-                return
-            }
-            while let payload = await queue.take() {
-                if let faults = peers.faults {
-                    switch faults.verdict(node: node) {
-                    case .drop: throw PeerError.streamFailed(address, "fault injection: frame dropped")
-                    case .deliver(let delay) where delay > .zero: try await Task.sleep(for: delay)
-                    case .deliver: break
-                    }
-                }
-                try await outbound.write(frame(payload))
-            }
-            try await outbound.write(.end(nil))
+            )
         } receive: { inbound in
             while let part = try await inbound.next() {
                 if case .end = part { return }

@@ -56,7 +56,7 @@ enum AdminRoutes {
         router.add(.GET, "/admin/v1/sessions") { request in
             try await access.requireAdmin(request)
             var list: [AdminAPI.SessionJSON] = []
-            for host in sessions.allHosts { list.append(await host.summary.json) }
+            for summary in await sessions.summaries() { list.append(summary.json) }
             list.sort { ($0.group, $0.session) < ($1.group, $1.session) }
             return .json(list)
         }

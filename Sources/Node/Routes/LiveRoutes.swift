@@ -47,39 +47,25 @@ struct LiveRoutes: Sendable {
         }
     }
 
-    /// Runs a domain write, mapping domain refusals to API errors.
-    func write(_ host: SessionHost, _ command: LiveCommand, _ actor: LiveActor) async throws -> SessionHost.WriteResult
-    {
-        do {
-            return try await host.write(command, by: actor, now: LiveSessions.nowMillis())
-        } catch let error as LiveError {
-            throw error.apiError
-        }
-    }
-
-    func seqResponse(_ result: SessionHost.WriteResult, status: HTTPResponseStatus = .created) -> Response {
-        switch result {
+    func seqResponse(_ answer: SessionWriteAnswer, status: HTTPResponseStatus = .created) -> Response {
         // Hand-written: one number, on every write (Foundation's encoder was 2.5% of the primary's CPU).
-        case .logged(let seq): return .rawJSON(#"{"seq":\#(seq)}"#, status: status)
-        case .likes(let total): return .rawJSON(#"{"likes":\#(total)}"#, status: .accepted)
-        }
+        if let total = answer.likes { return .rawJSON(#"{"likes":\#(total)}"#, status: .accepted) }
+        return .rawJSON(#"{"seq":\#(answer.seq ?? 0)}"#, status: status)
     }
 
-    /// A logged write: authenticated here, then run on the primary (here, or forwarded there).
+    /// A logged write: authenticated and parsed here into a command, then run on the session's
+    /// primary (here, or sent there as a typed command: `SessionRouter.write`).
     func writeRoute(
         _ method: HTTPMethod,
         _ pattern: String,
+        status: HTTPResponseStatus = .created,
         into router: inout Router,
-        _ handler: @escaping @Sendable (Request, LiveActor, SessionHost) async throws -> Response
+        _ command: @escaping @Sendable (Request, LiveActor) async throws -> LiveCommand
     ) {
         router.add(method, pattern) { request in
             let (actor, group) = try await actor(request)
-            let body = try await request.body.collect(upTo: maxBodyBytes)
-            return try await cluster.write(request, group: group, body: body) { host in
-                var local = request
-                local.body = .buffered(body)
-                return try await handler(local, actor, host)
-            }
+            let command = try await command(request, actor)
+            return seqResponse(try await cluster.write(group: group, command: command, actor: actor), status: status)
         }
     }
 
@@ -99,10 +85,11 @@ struct LiveRoutes: Sendable {
             }
             return try await cluster.read(request, group: group)
         }
-        writeRoute(.DELETE, "/v1/groups/:g/live", into: &router) { _, actor, host in
-            _ = try await write(host, .end, actor)
-            await host.flushRecording()
-            return .json(await sessions.json(await host.state, host: host))
+        router.add(.DELETE, "/v1/groups/:g/live") { request in
+            let (actor, group) = try await actor(request)
+            let answer = try await cluster.write(group: group, command: .end, actor: actor)
+            guard let session = answer.session else { throw APIError.internalError }
+            return .json(session)
         }
         registerInteractions(into: &router)
         registerMedia(into: &router)
@@ -170,9 +157,9 @@ struct LiveRoutes: Sendable {
     }
 
     private func registerInteractions(into router: inout Router) {
-        writeRoute(.POST, "/v1/groups/:g/live/comments", into: &router) { request, actor, host in
+        writeRoute(.POST, "/v1/groups/:g/live/comments", into: &router) { request, actor in
             let body = try await request.decodeJSON(TextBody.self, limit: maxBodyBytes)
-            return seqResponse(try await write(host, .comment(text: body.text, clientID: body.id), actor))
+            return .comment(text: body.text, clientID: body.id)
         }
         router.add(.GET, "/v1/groups/:g/live/comments") { request in
             let (_, group) = try await actor(request)
@@ -183,38 +170,36 @@ struct LiveRoutes: Sendable {
             let page = events.lazy.filter { $0.type == .comment && $0.seq > after }.prefix(Int(limit))
             return Self.eventArray(Array(page))
         }
-        writeRoute(.POST, "/v1/groups/:g/live/likes", into: &router) { request, actor, host in
+        writeRoute(.POST, "/v1/groups/:g/live/likes", into: &router) { request, actor in
             let body = try await request.decodeJSON(LikesBody.self, limit: maxBodyBytes)
-            return seqResponse(try await write(host, .like(count: body.count), actor))
+            return .like(count: body.count)
         }
-        writeRoute(.POST, "/v1/groups/:g/live/tips", into: &router) { request, actor, host in
+        writeRoute(.POST, "/v1/groups/:g/live/tips", into: &router) { request, actor in
             let body = try await request.decodeJSON(TipBody.self, limit: maxBodyBytes)
             let command = LiveCommand.tip(amount: body.amount, currency: body.currency, clientID: body.id)
-            return seqResponse(try await write(host, command, actor))
+            return command
         }
-        writeRoute(.POST, "/v1/groups/:g/live/questions", into: &router) { request, actor, host in
+        writeRoute(.POST, "/v1/groups/:g/live/questions", into: &router) { request, actor in
             let body = try await request.decodeJSON(TextBody.self, limit: maxBodyBytes)
-            return seqResponse(try await write(host, .question(text: body.text, clientID: body.id), actor))
+            return .question(text: body.text, clientID: body.id)
         }
-        writeRoute(.POST, "/v1/groups/:g/live/questions/:seq/highlight", into: &router) { request, actor, host in
+        writeRoute(.POST, "/v1/groups/:g/live/questions/:seq/highlight", into: &router) { request, actor in
             guard let seq = UInt64(request.parameters["seq"] ?? "") else {
                 throw APIError.badRequest("the question seq must be a number")
             }
-            return seqResponse(try await write(host, .highlight(questionSeq: seq), actor))
+            return .highlight(questionSeq: seq)
         }
-        writeRoute(.POST, "/v1/groups/:g/live/pins", into: &router) { request, actor, host in
+        writeRoute(.POST, "/v1/groups/:g/live/pins", into: &router) { request, actor in
             let body = try await request.decodeJSON(PinBody.self, limit: maxBodyBytes)
-            return seqResponse(try await write(host, .pin(text: body.text), actor))
+            return .pin(text: body.text)
         }
-        writeRoute(.DELETE, "/v1/groups/:g/live/pins", into: &router) { _, actor, host in
-            seqResponse(try await write(host, .unpin, actor), status: .ok)
-        }
-        writeRoute(.POST, "/v1/groups/:g/live/moderation", into: &router) { request, actor, host in
+        writeRoute(.DELETE, "/v1/groups/:g/live/pins", status: .ok, into: &router) { _, _ in .unpin }
+        writeRoute(.POST, "/v1/groups/:g/live/moderation", into: &router) { request, actor in
             let body = try await request.decodeJSON(ModerationBody.self, limit: maxBodyBytes)
             guard let action = LiveModerationAction(rawValue: body.action) else {
                 throw APIError.badRequest("action must be mute, unmute or kick")
             }
-            return seqResponse(try await write(host, .moderate(action: action, user: body.user), actor))
+            return .moderate(action: action, user: body.user)
         }
     }
 

@@ -2,7 +2,7 @@ import Live
 
 /// The session object of the public API (API.md, Live sessions). `endedAt` is always present:
 /// null while live.
-struct SessionJSON: Encodable, Sendable {
+struct SessionJSON: Codable, Sendable {
     var id: String
     var group: String
     var host: String

@@ -45,13 +45,13 @@ final class SessionRouter: Sendable {
     static let primaryHeader = "qunbo-primary"
 
     let sessions: LiveSessions
-    private let peers: PeerClient
+    let peers: PeerClient
     private let view: ClusterView
     private let gossip: GossipShell
-    private let secret: ClusterSecret?
+    let secret: ClusterSecret?
     private let mode: RouteMode
-    private let settings: Settings
-    private let metrics: ReplicationMetrics
+    let settings: Settings
+    let metrics: ReplicationMetrics
     private let logger: Logger
     private let cache = Mutex<[String: (SessionLocation, ContinuousClock.Instant)]>([:])
 
@@ -233,71 +233,7 @@ final class SessionRouter: Sendable {
         view.snapshot.members.first { $0.id.rawValue == node }?.address
     }
 
-    // MARK: Writes
-
-    /// Runs `local` if this node is the group's primary, else forwards the request (whose body is
-    /// `body`) to the primary, following hints and retrying through a failover.
-    func write(
-        _ request: Request,
-        group: String,
-        body: ByteBuffer,
-        local: @Sendable (SessionHost) async throws -> Response
-    ) async throws -> Response {
-        let forwarded = request.headers.first(name: Self.forwardedHeader) != nil
-        let deadline = ContinuousClock.now + settings.failoverWait
-        var hint: String?
-        while true {
-            if let host = sessions.host(group: group), await host.role == .primary || forwarded {
-                do {
-                    return try await local(host)
-                } catch ReplicaRefusal.notPrimary(let primary) {
-                    // Never applied here: safe to send elsewhere.
-                    if forwarded { return Self.notPrimary(primary) }
-                    hint = primary
-                } catch ReplicaRefusal.outcomeUnknown {
-                    throw APIError.unavailable(
-                        "the primary changed before this write was acknowledged; retry it with the same id",
-                        code: "outcome_unknown"
-                    )
-                }
-            } else if forwarded {
-                return Self.notPrimary(nil)
-            }
-            let target: String?
-            if let h = hint, h != nodeID {
-                target = h
-            } else {
-                let (location, certain) = await lookup(group: group, needPrimary: true)
-                if location == nil, certain {
-                    throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
-                }
-                target = location?.primary == nodeID ? nil : location?.primary
-            }
-            hint = nil
-            if let target, let address = address(of: target) {
-                metrics.writesForwarded.increment()
-                do {
-                    let response = try await forwardBuffered(request, body: body, to: address)
-                    if response.status == .serviceUnavailable, let code = response.headers.first(name: "qunbo-refusal"),
-                        code == "not_primary"
-                    {
-                        hint = response.headers.first(name: Self.primaryHeader)
-                        forget(group: group)
-                    } else {
-                        return response
-                    }
-                } catch {
-                    forget(group: group)
-                }
-            } else {
-                forget(group: group)
-            }
-            guard ContinuousClock.now < deadline else {
-                throw APIError.unavailable("no primary is reachable for this session; retry", code: "no_primary")
-            }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-    }
+    // MARK: Writes (the typed forwarding is in SessionWrite.swift)
 
     static func notPrimary(_ hint: String?) -> Response {
         var response = APIError.unavailable("this node is not the session's primary", code: "not_primary").response()

@@ -104,9 +104,19 @@ extension LiveSessions {
         case .serve, .unserve, .scheduleTick:
             return
         case .settle(let session):
-            await host(session: session)?.settle()
+            // Settled: nothing can change any more. The copy leaves memory (its files close with
+            // it); a summary stays for the operator, the replay is read from disk on demand, and
+            // a message for it (a lagging member's election) loads it again (`deliver`).
+            guard let host = host(session: session) else { return }
+            await host.settle()
+            let summary = await host.summary
+            settledSummaries.withLock { $0[session] = summary }
+            hosts.withLock { hosts in
+                if hosts[session] === host { hosts[session] = nil }
+            }
         case .wake(let session):
             await host(session: session)?.wake()
+            settledSummaries.withLock { $0[session] = nil }
         case .retire(let session, let epoch):
             guard let host = hosts.withLock({ $0.removeValue(forKey: session) }) else { return }
             await host.retire()

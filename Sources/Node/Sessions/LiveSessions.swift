@@ -48,6 +48,8 @@ public final class LiveSessions: Service, Sendable {
     let directives = AsyncStream<DirectoryWork>.makeStream()
     /// The directory's one timer.
     let directoryTimer = Mutex<Scheduled<Void>?>(nil)
+    /// Settled copies that left memory, as they were when they settled (for `/admin/v1/sessions`).
+    let settledSummaries = Mutex<[String: SessionSummary]>([:])
     /// Ended sessions by group, oldest first.
     private let ended = Mutex<[String: [LiveSessionState]]>([:])
     /// Nodes that announced they are draining, with when we heard it.
@@ -361,10 +363,31 @@ public final class LiveSessions: Service, Sendable {
         ended.withLock { $0[group]?.first { $0.info.id == id } }
     }
 
-    /// The whole committed event log of an ended session.
+    /// The whole committed event log of an ended session: from its host while it is in memory,
+    /// else read from disk (a settled copy left memory; its log is read on demand).
     func events(group: String, session: String) async -> [LiveEvent] {
-        guard let host = host(session: session) else { return [] }
-        return Array(await host.events)
+        if let host = host(session: session) { return Array(await host.events) }
+        let dir = directory(group: group, session: session)
+        guard let committed = ReplicaStore.settledCommit(in: dir),
+            let (_, entries) = try? ReplicaStore.load(directory: dir)
+        else { return [] }
+        var events: [LiveEvent] = []
+        for entry in entries where entry.seq <= committed {
+            guard case .data(let payload) = entry.kind, !LiveLikesRecord.isRecord(payload),
+                let event = try? SessionHost.decodeEvent(payload)
+            else { continue }
+            events.append(event)
+        }
+        return events
+    }
+
+    /// What `/admin/v1/sessions` lists: every copy in memory, and the settled ones that left it.
+    func summaries() async -> [SessionSummary] {
+        var list: [SessionSummary] = []
+        for host in allHosts { list.append(await host.summary) }
+        let inMemory = Set(list.map(\.session))
+        list += settledSummaries.withLock { Array($0.values) }.filter { !inMemory.contains($0.session) }
+        return list.sorted { ($0.group, $0.session) < ($1.group, $1.session) }
     }
 
     // MARK: Links
@@ -374,9 +397,12 @@ public final class LiveSessions: Service, Sendable {
         switch message {
         case .replication(let group, let replication):
             var host = host(session: replication.session)
-            if host == nil, case .append = replication.kind, GroupID(group) != nil,
-                Self.isValidSessionID(replication.session)
+            if host == nil, GroupID(group) != nil, Self.isValidSessionID(replication.session),
+                Self.isAppend(replication.kind)
+                    || ReplicaStore.settledCommit(in: directory(group: group, session: replication.session)) != nil
             {
+                // A primary shipped us a session we do not hold, or a message came for a settled
+                // copy that left memory: load it (from its log, when there is one).
                 host = await adoptReplica(group: group, session: replication.session)
             }
             guard let host else {
@@ -393,6 +419,11 @@ public final class LiveSessions: Service, Sendable {
             guard node == nodeID else { return }
             feed { directory, _ in directory.removalNotice(session: session, epoch: epoch) }
         }
+    }
+
+    static func isAppend(_ kind: ReplicationMessage.Kind) -> Bool {
+        if case .append = kind { return true }
+        return false
     }
 
     /// A primary shipped us a session we do not hold: we are a new replica of it.

@@ -82,6 +82,14 @@ final class ReplicaStore: Sendable {
 
     /// The durable log and vote, as `SessionReplica.restore` wants them.
     func load() throws(StorageError) -> (state: SessionReplica.PersistentState, entries: [ReplicationEntry]) {
+        try Self.load(directory: directory)
+    }
+
+    /// The durable log and vote in `directory`, read without opening the log for writing (a
+    /// settled copy's replay is read this way, on demand).
+    static func load(directory: String) throws(StorageError) -> (
+        state: SessionReplica.PersistentState, entries: [ReplicationEntry]
+    ) {
         var entries: [ReplicationEntry] = []
         for (line, record) in try AppendLog.readAll(path: directory + "/replication.log").enumerated() {
             guard let parsed = Self.parse(record) else {
