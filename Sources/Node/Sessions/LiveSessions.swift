@@ -53,9 +53,9 @@ public final class LiveSessions: Service, Sendable {
     /// Ended sessions by group, oldest first.
     private let ended = Mutex<[String: [LiveSessionState]]>([:])
     /// Nodes that announced they are draining, with when we heard it.
-    private let draining = Mutex<[String: ContinuousClock.Instant]>([:])
-    private let drainingSelf = Atomic<Bool>(false)
-    private let drainRequests = AsyncStream<Bool>.makeStream(bufferingPolicy: .bufferingNewest(4))
+    let draining = Mutex<[String: ContinuousClock.Instant]>([:])
+    let drainingSelf = Atomic<Bool>(false)
+    let drainRequests = AsyncStream<Bool>.makeStream(bufferingPolicy: .bufferingNewest(4))
     /// Replicas whose lag gauge this node set last round.
     let lagReported = Mutex<Set<String>>([])
     /// Where timers (the directory's, every session's replication core) are armed.
@@ -137,7 +137,7 @@ public final class LiveSessions: Service, Sendable {
         )
     }
 
-    private func makeHost(
+    func makeHost(
         group: String,
         session: String,
         origin: SessionHost.Origin
@@ -388,112 +388,6 @@ public final class LiveSessions: Service, Sendable {
         let inMemory = Set(list.map(\.session))
         list += settledSummaries.withLock { Array($0.values) }.filter { !inMemory.contains($0.session) }
         return list.sorted { ($0.group, $0.session) < ($1.group, $1.session) }
-    }
-
-    // MARK: Links
-
-    /// A message from a peer's link, in the order it was sent.
-    func deliver(_ message: LinkMessage, from peer: String) async {
-        switch message {
-        case .replication(let group, let replication):
-            var host = host(session: replication.session)
-            if host == nil, GroupID(group) != nil, Self.isValidSessionID(replication.session),
-                Self.isAppend(replication.kind)
-                    || ReplicaStore.settledCommit(in: directory(group: group, session: replication.session)) != nil
-            {
-                // A primary shipped us a session we do not hold, or a message came for a settled
-                // copy that left memory: load it (from its log, when there is one).
-                host = await adoptReplica(group: group, session: replication.session)
-            }
-            guard let host else {
-                replicationMetrics.messagesDropped.increment()
-                return
-            }
-            await host.receive(replication, from: replication.sender)
-        case .media(_, let session, let bytes):
-            await host(session: session)?.relayed(bytes)
-        case .leaving(_, _, let node):
-            let known = draining.withLock { $0.updateValue(ContinuousClock.now, forKey: node) != nil }
-            if !known { viewChangedHere() }
-        case .removed(_, let session, let node, let epoch):
-            guard node == nodeID else { return }
-            feed { directory, _ in directory.removalNotice(session: session, epoch: epoch) }
-        }
-    }
-
-    static func isAppend(_ kind: ReplicationMessage.Kind) -> Bool {
-        if case .append = kind { return true }
-        return false
-    }
-
-    /// A primary shipped us a session we do not hold: we are a new replica of it.
-    private func adoptReplica(group: String, session: String) async -> SessionHost? {
-        do {
-            // A log on disk (this node held the session before, and was removed or restarted)
-            // is where it resumes: the primary may count on entries it already acknowledged.
-            let dir = directory(group: group, session: session)
-            let origin: SessionHost.Origin = ReplicaStore.exists(in: dir) ? .restore : .replica
-            let host = try await makeHost(group: group, session: session, origin: origin)
-            ReplicaStore.clearRemoved(in: dir)
-            let (stored, fresh) = hosts.withLock { hosts -> (SessionHost, Bool) in
-                if let existing = hosts[session] { return (existing, false) }
-                hosts[session] = host
-                return (host, true)
-            }
-            if fresh {
-                let copy = await host.copy
-                feed { $0.adopted(copy, now: $1) }
-                logger.info("replica of a session", metadata: ["live.group": "\(group)", "live.session": "\(session)"])
-            }
-            return stored
-        } catch {
-            logger.error("cannot hold a replica", metadata: ["live.session": "\(session)", "error": "\(error)"])
-            return nil
-        }
-    }
-
-    // MARK: Drain
-
-    /// Starts a drain in the background (`/admin/v1/drain`); `thenLeave` shuts the node down after
-    /// it, which announces the leave to the cluster (`/admin/v1/leave`).
-    func requestDrain(thenLeave: Bool) {
-        drainingSelf.store(true, ordering: .relaxed)
-        viewChangedHere()
-        state.markDraining()
-        drainRequests.continuation.yield(thenLeave)
-    }
-
-    /// Hands every primary held here to a caught-up replica and asks primaries to replace this
-    /// node as a replica; stops new sessions from being placed here. Returns when nothing is led
-    /// here any more, or at the deadline. `progress` gets a line per round.
-    func drain(deadline: Duration, progress: (@Sendable (String) -> Void)? = nil) async {
-        drainingSelf.store(true, ordering: .relaxed)
-        viewChangedHere()
-        state.markDraining()
-        let until = ContinuousClock.now + deadline
-        while ContinuousClock.now < until {
-            var leading = 0
-            var following = 0
-            for host in allHosts {
-                let summary = await host.summary
-                guard summary.phase != .ended else { continue }
-                if summary.role == .primary {
-                    // A session with no other replica (a one-node cluster) cannot be handed over;
-                    // it stays here, and its log on disk, until the node comes back.
-                    guard summary.members.count > 1 else { continue }
-                    leading += 1
-                    _ = await host.handOver(avoiding: drainingNodeIDs())
-                } else if summary.members.contains(nodeID) {
-                    following += 1
-                    if let primary = summary.primary {
-                        links.sendLeaving(group: summary.group, session: summary.session, to: primary)
-                    }
-                }
-            }
-            progress?("primaries left: \(leading), replica memberships left: \(following)")
-            if leading == 0 && following == 0 { break }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
     }
 
     static func isValidSessionID(_ id: String) -> Bool {

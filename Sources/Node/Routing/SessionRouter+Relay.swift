@@ -1,0 +1,163 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Requests relayed to the node that can serve them: the broadcaster's ingest streamed to the
+/// primary, reads relayed from a replica, and viewers redirected (307) or proxied to the nearest
+/// healthy replica.
+extension SessionRouter {
+    // MARK: Ingest
+
+    /// Streams the broadcaster's body to the primary and relays its answer.
+    func forwardIngest(_ request: Request, group: String) async throws -> Response {
+        let deadline = ContinuousClock.now + settings.failoverWait
+        var (location, certain) = await lookup(group: group, needPrimary: true)
+        while location?.primary == nil || location?.primary == nodeID, ContinuousClock.now < deadline {
+            forget(group: group)
+            try await Task.sleep(for: .milliseconds(50))
+            (location, certain) = await lookup(group: group, needPrimary: true)
+        }
+        guard let location else {
+            if !certain { throw uncertain(group) }
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
+        guard let primary = location.primary, let address = address(of: primary) else {
+            throw APIError.unavailable("no primary is reachable for this session; retry", code: "no_primary")
+        }
+        metrics.writesForwarded.increment()
+        var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri)
+        head.headers = forwardHeaders(request)
+        head.headers.add(name: "host", value: address)
+        let body = request.body
+        let answer: PeerResponse
+        do {
+            answer = try await peers.exchange(to: address) { [head] outbound, _ in
+                try await outbound.write(.head(head))
+                for try await chunk in body { try await outbound.write(.body(.byteBuffer(chunk))) }
+                try await outbound.write(.end(nil))
+            } receive: { inbound in
+                try await PeerResponse.collect(&inbound, limit: 1 << 20, from: address)
+            }
+        } catch {
+            forget(group: group)
+            throw APIError.unavailable("the primary went away during the ingest; reconnect", code: "primary_lost")
+        }
+        var response = Response(status: answer.status, body: .buffer(answer.body))
+        if let type = answer.headers.first(name: "content-type") {
+            response.headers.add(name: "Content-Type", value: type)
+        }
+        return response
+    }
+
+    /// Asks the nodes that may hold a copy of the group's sessions (its preference list), in
+    /// order, and returns the first answer that found something; nil when none did.
+    func fromHolders(_ request: Request, group: String) async throws -> Response? {
+        for node in likelyHolders(group: group) {
+            guard let address = address(of: node),
+                let response = try? await forwardBuffered(request, body: nil, to: address),
+                response.status != .notFound
+            else { continue }
+            if case .buffer(let body) = response.body, body.readableBytes <= 2, response.status == .ok { continue }
+            return response
+        }
+        return nil
+    }
+
+    /// A read that is not a viewer stream (the session, comment history): relayed from the
+    /// primary, or any replica.
+    func read(_ request: Request, group: String) async throws -> Response {
+        guard request.headers.first(name: Self.forwardedHeader) == nil else {
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
+        let (location, certain) = await lookup(group: group)
+        guard let location, let node = location.primary ?? location.members.first, let address = address(of: node)
+        else {
+            if !certain { throw uncertain(group) }
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
+        do {
+            return try await forwardBuffered(request, body: nil, to: address)
+        } catch {
+            forget(group: group)
+            throw APIError.unavailable("the session's node went away; retry", code: "replica_lost")
+        }
+    }
+
+    // MARK: Viewers
+
+    /// A viewer route for a group whose session has no replica here: 307 to the nearest healthy
+    /// replica, or relay it (`Qunbo-Route: proxy`, `--route proxy`). `streaming` routes (events,
+    /// stream.ts) relay as a stream with `contentType`; the others are relayed whole.
+    func viewer(_ request: Request, group: String, streaming contentType: String?) async throws -> Response {
+        guard request.headers.first(name: Self.forwardedHeader) == nil else {
+            throw APIError.notFound("no replica of this session here", code: "no_live_session")
+        }
+        let (location, certain) = await lookup(group: group)
+        guard let location, let replica = nearest(location.members) else {
+            if !certain { throw uncertain(group) }
+            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
+        }
+        let proxy = mode == .proxy || request.headers.first(name: "qunbo-route")?.lowercased() == "proxy"
+        guard proxy else {
+            metrics.viewersRedirected.increment()
+            var response = Response(status: .temporaryRedirect)
+            response.headers.add(name: "Location", value: replica.address + request.uri)
+            response.headers.add(name: "Qunbo-Replica", value: replica.id)
+            response.headers.add(name: "Cache-Control", value: "no-store")
+            return response
+        }
+        metrics.viewersProxied.increment()
+        guard let contentType else {
+            do {
+                var response = try await forwardBuffered(request, body: nil, to: replica.address)
+                response.headers.replaceOrAdd(name: "Qunbo-Replica", value: replica.id)
+                return response
+            } catch {
+                forget(group: group)
+                throw APIError.unavailable("the replica went away; retry", code: "replica_lost")
+            }
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: request.uri)
+        head.headers = forwardHeaders(request)
+        head.headers.add(name: "host", value: replica.address)
+        let peers = self.peers
+        let address = replica.address
+        var response = Response(
+            body: .stream { [head] writer in
+                _ = try await peers.exchange(to: address) { outbound, _ in
+                    try await outbound.write(.head(head))
+                    try await outbound.write(.end(nil))
+                } receive: { inbound in
+                    while let part = try await inbound.next() {
+                        switch part {
+                        case .head(let h) where h.status != .ok:
+                            return
+                        case .head:
+                            continue
+                        case .body(let b):
+                            try await writer.write(b)
+                        case .end:
+                            return
+                        }
+                    }
+                }
+            }
+        )
+        response.headers.add(name: "Content-Type", value: contentType)
+        response.headers.add(name: "Cache-Control", value: "no-store")
+        response.headers.add(name: "Qunbo-Replica", value: replica.id)
+        return response
+    }
+
+    /// The nearest healthy member of `ids`: alive, lowest RTT estimate from here, then fewest viewers.
+    func nearest(_ ids: [String]) -> (id: String, address: String)? {
+        let members = view.snapshot.members.filter { $0.status == .alive && ids.contains($0.id.rawValue) }
+        let best = members.min { a, b in
+            let ra = gossip.rttEstimate(to: a.id) ?? .infinity
+            let rb = gossip.rttEstimate(to: b.id) ?? .infinity
+            if ra != rb { return ra < rb }
+            return (a.load.viewers, a.id.rawValue) < (b.load.viewers, b.id.rawValue)
+        }
+        return best.map { ($0.id.rawValue, $0.address) }
+    }
+}
