@@ -36,15 +36,7 @@ struct LookupCertaintyTests {
             ReplicationTime(nanoseconds: UInt64(max(0, (instant - origin).nanoseconds)))
         }
         var members: [String: DirectoryView.MemberState] = [:]
-        for member in snapshot.members {
-            members[member.id.rawValue] =
-                switch member.status {
-                case .alive: .alive
-                case .suspect: .suspect
-                case .dead: .dead
-                case .left: .left
-                }
-        }
+        for member in snapshot.members { members[member.id.rawValue] = .init(member.status) }
         let view = DirectoryView(
             selfID: snapshot.selfID,
             members: members,

@@ -35,15 +35,7 @@ extension LiveSessions {
     /// The directory's view of the cluster from gossip's snapshot (and the drains heard of).
     func directoryView(_ snapshot: ClusterView.Snapshot) -> DirectoryView {
         var members: [String: DirectoryView.MemberState] = [:]
-        for member in snapshot.members {
-            members[member.id.rawValue] =
-                switch member.status {
-                case .alive: .alive
-                case .suspect: .suspect
-                case .dead: .dead
-                case .left: .left
-                }
-        }
+        for member in snapshot.members { members[member.id.rawValue] = .init(member.status) }
         let now = ContinuousClock.now
         return DirectoryView(
             selfID: nodeID,
