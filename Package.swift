@@ -3,15 +3,15 @@ import PackageDescription
 
 /// Qunbo: a federated cluster of peer nodes for group live streaming.
 ///
-/// Pure protocol cores (`Gossip`, `Shard`, `Live`) have no dependencies at all, so they build in
-/// seconds and are tested by deterministic simulation; only `Node` touches NIO.
+/// Pure protocol cores (`Gossip`, `Shard`, `Live`) depend only on the pure `Determinism` kit, so
+/// they build in seconds and are tested by deterministic simulation; only `Node` touches NIO.
 let package = Package(
     name: "qunbo",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "qunbo", targets: ["qunbo"]),
         // The pure cores and the wire codec, for the micro benchmarks in ops/bench/micro.
-        .library(name: "QunboCore", targets: ["Gossip", "Shard", "Live", "Wire"]),
+        .library(name: "QunboCore", targets: ["Determinism", "Gossip", "Shard", "Live", "Wire"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -42,10 +42,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The pure cores' shared determinism kit: SplitMix64, virtual time, strict varints.
+        .target(name: "Determinism"),
         // Pure cores: no NIO, time and randomness are inputs.
-        .target(name: "Gossip"),
-        .target(name: "Shard"),
-        .target(name: "Live"),
+        .target(name: "Gossip", dependencies: ["Determinism"]),
+        .target(name: "Shard", dependencies: ["Determinism"]),
+        .target(name: "Live", dependencies: ["Determinism"]),
         // The process: servers, shells, storage, metrics, config.
         .target(
             name: "Node",
@@ -74,9 +76,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test support shared by the simulation tests (event queue, trace hash, seed replay);
+        // only test targets depend on it.
+        .target(name: "SimulationSupport", dependencies: ["Determinism"], path: "Tests/SimulationSupport"),
+        .testTarget(name: "DeterminismTests", dependencies: ["Determinism"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
-        .testTarget(name: "ShardTests", dependencies: ["Shard", "Gossip"]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "Determinism", "SimulationSupport"]),
+        .testTarget(name: "ShardTests", dependencies: ["Shard", "Gossip", "Determinism", "SimulationSupport"]),
         .testTarget(name: "LiveTests", dependencies: ["Live"]),
         .testTarget(
             name: "NodeTests",

@@ -1,4 +1,5 @@
 import Gossip
+import SimulationSupport
 import Testing
 
 @Suite struct DeterminismTests {

@@ -1,11 +1,12 @@
 import Gossip
+import SimulationSupport
 import Testing
 
 @Suite struct FailureDetectionTests {
     /// A killed node is declared dead by every survivor within `worstCaseDetection`.
     @Test(arguments: [(10, UInt64(11)), (10, 12), (10, 13), (50, 14), (50, 15)])
     func killedNodeIsDetectedWithinBound(size: Int, seed: UInt64) {
-        for seed in Seeds.list([seed]) {
+        for seed in SeedReplay.gossip.list([seed]) {
             let sim = Simulation.converged(seed: seed, count: size)
             let victim = size / 2
             sim.kill(victim)
@@ -32,7 +33,7 @@ import Testing
     /// as 2 probe intervals + min suspicion + 0.5 s), far inside `worstCaseDetection`.
     @Test(arguments: [(10, UInt64(61)), (10, 62), (50, 63)])
     func resetConnectionsSpeedDetection(size: Int, seed: UInt64) {
-        for seed in Seeds.list([seed]) {
+        for seed in SeedReplay.gossip.list([seed]) {
             let sim = Simulation.converged(seed: seed, count: size)
             let victim = size / 2
             sim.kill(victim, resetConnections: true)
@@ -53,7 +54,7 @@ import Testing
     }
 
     /// With 10% loss on every link, suspicions happen but are refuted: nobody is declared dead.
-    @Test(arguments: Seeds.list([21, 22]))
+    @Test(arguments: SeedReplay.gossip.list([21, 22]))
     func lossyNetworkNeverDeclaresTheLivingDead(seed: UInt64) {
         let sim = Simulation.converged(seed: seed, count: 40)
         sim.loss = 0.10
@@ -73,7 +74,7 @@ import Testing
     }
 
     /// An injected suspicion about a live node is refuted: it raises its incarnation, all see alive.
-    @Test(arguments: Seeds.list([31, 32]))
+    @Test(arguments: SeedReplay.gossip.list([31, 32]))
     func suspicionOfLiveNodeIsRefuted(seed: UInt64) {
         let sim = Simulation.converged(seed: seed, count: 12)
         let accused = 5
@@ -109,7 +110,7 @@ import Testing
     }
 
     /// A graceful leave is seen as `left`, never `dead`, and quickly.
-    @Test(arguments: Seeds.list([41, 42]))
+    @Test(arguments: SeedReplay.gossip.list([41, 42]))
     func gracefulLeaveIsSeenAsLeft(seed: UInt64) {
         let sim = Simulation.converged(seed: seed, count: 15)
         sim.recordChanges = true

@@ -1,9 +1,10 @@
 import Gossip
+import SimulationSupport
 import Testing
 
 @Suite struct JoinTests {
     /// 200 nodes started together, all seeded with node 0, converge to one view of 200 alive.
-    @Test(arguments: Seeds.list([1, 2]))
+    @Test(arguments: SeedReplay.gossip.list([1, 2]))
     func twoHundredNodesConvergeThroughOneSeed(seed: UInt64) {
         let bound = 20.0
         let sim = Simulation(seed: seed, nodeCount: 200)

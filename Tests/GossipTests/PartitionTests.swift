@@ -1,9 +1,10 @@
 import Gossip
+import SimulationSupport
 import Testing
 
 @Suite struct PartitionTests {
     /// Both halves of a partition declare each other dead; after healing they merge into one.
-    @Test(arguments: Seeds.list([51, 52, 53]))
+    @Test(arguments: SeedReplay.gossip.list([51, 52, 53]))
     func healedPartitionMerges(seed: UInt64) {
         let size = 20
         let sim = Simulation.converged(seed: seed, count: size)

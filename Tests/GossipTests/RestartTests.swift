@@ -1,10 +1,11 @@
 import Gossip
+import SimulationSupport
 import Testing
 
 @Suite struct RestartTests {
     /// A restarted node (same id, new generation) is accepted as alive by everyone, and messages
     /// from its old generation no longer alter its entry.
-    @Test(arguments: Seeds.list([61, 62]))
+    @Test(arguments: SeedReplay.gossip.list([61, 62]))
     func restartedNodeIsAcceptedAndOldGenerationFenced(seed: UInt64) {
         let size = 12
         let sim = Simulation.converged(seed: seed, count: size)

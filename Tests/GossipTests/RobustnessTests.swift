@@ -1,9 +1,10 @@
 import Gossip
+import SimulationSupport
 import Testing
 
 @Suite struct RobustnessTests {
     /// Garbage-ish messages neither crash the instance nor corrupt its view.
-    @Test(arguments: Seeds.list([81, 82]))
+    @Test(arguments: SeedReplay.gossip.list([81, 82]))
     func garbageDoesNotCorruptTheView(seed: UInt64) {
         let size = 8
         let sim = Simulation.converged(seed: seed, count: size)

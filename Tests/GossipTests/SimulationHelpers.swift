@@ -1,4 +1,5 @@
 import Gossip
+import SimulationSupport
 import Testing
 
 extension Simulation {
@@ -18,4 +19,9 @@ extension Simulation {
         }
         return sim
     }
+}
+
+extension SeedReplay {
+    /// Seeds for the gossip simulation tests: `GOSSIP_SEED=1234` replays that one seed in every test.
+    static let gossip = SeedReplay(variable: "GOSSIP_SEED")
 }

@@ -1,10 +1,11 @@
 import Gossip
+import SimulationSupport
 import Testing
 
 @Suite struct VivaldiTests {
     /// Three zones, 1 ms one way inside a zone (2 ms RTT), 20 ms across (40 ms RTT): after a while
     /// every node's estimate of every other is within 25% or 5 ms of the true RTT.
-    @Test(arguments: Seeds.list([71, 72]))
+    @Test(arguments: SeedReplay.gossip.list([71, 72]))
     func estimatesMatchTopology(seed: UInt64) {
         let size = 15
         let sim = Simulation(seed: seed, nodeCount: size, zones: { $0 % 3 })

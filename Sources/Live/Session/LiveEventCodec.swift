@@ -1,3 +1,5 @@
+import Determinism
+
 /// The binary form of a `LiveEvent` in the replicated log: what the primary proposes and every
 /// replica decodes once per event. JSON through Foundation's coders cost a replica about a third
 /// of its CPU per write (perf at 1,000 writes/s); this is a few copies.
@@ -6,8 +8,10 @@
 /// apart by the first byte and old logs still load), then `seq` (varint), the type code (one
 /// byte, fixed per type below), `user` (string), `at` (zigzag varint), a presence mask (varint,
 /// one bit per optional field in declaration order) and the present fields in that order.
-/// Strings are a varint byte count and UTF-8. Decoding never reads past the input, refuses
-/// unknown versions, types and mask bits, and trailing bytes.
+/// Strings are a varint byte count and UTF-8. Varints are `Varint`'s canonical unsigned LEB128
+/// (the encoder has only ever written that form, so logs written before the decoder became strict
+/// still load). Decoding never reads past the input, refuses unknown versions, types and mask
+/// bits, overlong varints and varints over 64 bits, and trailing bytes.
 public enum LiveEventCodec {
     public static let version: UInt8 = 0x01
 
@@ -46,10 +50,10 @@ public enum LiveEventCodec {
         var out: [UInt8] = []
         out.reserveCapacity(32 + event.user.utf8.count + (event.text?.utf8.count ?? 0) + (event.name?.utf8.count ?? 0))
         out.append(version)
-        putVarint(event.seq, &out)
+        Varint.append(event.seq, into: &out)
         out.append(typeCodes[event.type]!)
         putString(event.user, &out)
-        putVarint(zigzag(event.at), &out)
+        Varint.append(zigzag(event.at), into: &out)
         var mask: UInt64 = 0
         if event.name != nil { mask |= Field.name.rawValue }
         if event.text != nil { mask |= Field.text.rawValue }
@@ -60,13 +64,13 @@ public enum LiveEventCodec {
         if event.targetUser != nil { mask |= Field.targetUser.rawValue }
         if event.title != nil { mask |= Field.title.rawValue }
         if event.record != nil { mask |= Field.record.rawValue }
-        putVarint(mask, &out)
+        Varint.append(mask, into: &out)
         if let name = event.name { putString(name, &out) }
         if let text = event.text { putString(text, &out) }
-        if let amount = event.amount { putVarint(zigzag(amount), &out) }
+        if let amount = event.amount { Varint.append(zigzag(amount), into: &out) }
         if let currency = event.currency { putString(currency, &out) }
         if let clientID = event.clientID { putString(clientID, &out) }
-        if let targetSeq = event.targetSeq { putVarint(targetSeq, &out) }
+        if let targetSeq = event.targetSeq { Varint.append(targetSeq, into: &out) }
         if let targetUser = event.targetUser { putString(targetUser, &out) }
         if let title = event.title { putString(title, &out) }
         if let record = event.record { out.append(record ? 1 : 0) }
@@ -74,10 +78,9 @@ public enum LiveEventCodec {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> LiveEvent {
-        var reader = Reader(bytes: bytes)
         guard let first = bytes.first else { throw .empty }
         guard first == version else { throw .unknownVersion(first) }
-        reader.offset = 1
+        var reader = Reader(input: ByteReader(bytes[1...]))
         let seq = try reader.varint()
         let code = try reader.byte()
         guard let type = types[code] else { throw .unknownType(code) }
@@ -96,54 +99,47 @@ public enum LiveEventCodec {
         if has(.targetUser) { event.targetUser = try reader.string() }
         if has(.title) { event.title = try reader.string() }
         if has(.record) { event.record = try reader.byte() != 0 }
-        guard reader.offset == bytes.count else { throw .trailingBytes(bytes.count - reader.offset) }
+        guard reader.input.isAtEnd else { throw .trailingBytes(reader.input.remaining) }
         return event
     }
 
+    /// The codec's view of a `ByteReader`, with its errors in this codec's terms.
     private struct Reader {
-        let bytes: [UInt8]
-        var offset = 0
+        var input: ByteReader
 
         mutating func byte() throws(DecodeError) -> UInt8 {
-            guard offset < bytes.count else { throw .truncated }
-            defer { offset += 1 }
-            return bytes[offset]
+            do {
+                return try input.readByte()
+            } catch {
+                throw .truncated
+            }
         }
 
+        /// Strict, like every codec of the cores: overlong encodings and values over 64 bits are
+        /// refused, so each event has one encoding.
         mutating func varint() throws(DecodeError) -> UInt64 {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                let b = try byte()
-                // The tenth byte may only hold the top bit of a 64-bit value.
-                guard shift < 63 || (shift == 63 && b <= 1) else { throw .badVarint }
-                value |= UInt64(b & 0x7F) << shift
-                if b & 0x80 == 0 { return value }
-                shift += 7
+            do {
+                return try input.readVarint()
+            } catch {
+                switch error {
+                case .truncated: throw .truncated
+                case .overlongVarint, .varintOverflow: throw .badVarint
+                }
             }
         }
 
         mutating func string() throws(DecodeError) -> String {
             let count = try varint()
-            guard count <= UInt64(bytes.count - offset) else { throw .truncated }
-            let end = offset + Int(count)
-            defer { offset = end }
-            guard let string = String(validating: bytes[offset..<end], as: UTF8.self) else { throw .badUTF8 }
+            guard count <= UInt64(input.remaining), let bytes = try? input.readBytes(Int(count)) else {
+                throw .truncated
+            }
+            guard let string = String(validating: bytes, as: UTF8.self) else { throw .badUTF8 }
             return string
         }
     }
 
-    private static func putVarint(_ value: UInt64, _ out: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            out.append(UInt8(value & 0x7F) | 0x80)
-            value >>= 7
-        }
-        out.append(UInt8(value))
-    }
-
     private static func putString(_ string: String, _ out: inout [UInt8]) {
-        putVarint(UInt64(string.utf8.count), &out)
+        Varint.append(UInt64(string.utf8.count), into: &out)
         out.append(contentsOf: string.utf8)
     }
 

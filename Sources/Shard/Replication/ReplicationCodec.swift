@@ -1,3 +1,5 @@
+import Determinism
+
 /// Why bytes did not decode to a `ReplicationMessage`.
 public enum ReplicationCodecError: Error, Equatable, Sendable {
     /// The input ended inside a field, or declares more items than its remaining bytes can hold.
@@ -23,7 +25,8 @@ public enum ReplicationCodecError: Error, Equatable, Sendable {
 
 /// The binary encoding of `ReplicationMessage`: compact, canonical and bounded.
 ///
-/// Layout, version 1. `uvarint` is unsigned LEB128 (7 bits a byte, low group first); `str` is a
+/// Layout, version 1. `uvarint` is unsigned LEB128 (7 bits a byte, low group first; `Varint` and
+/// `ByteReader` of the determinism kit, shared with the live event codec); `str` is a
 /// `uvarint` byte count then UTF-8; `bytes` is a `uvarint` count then raw bytes; `bool` is one
 /// byte, 0 or 1; `xs*` is a `uvarint` count then that many `xs`.
 /// ```
@@ -133,21 +136,21 @@ public enum ReplicationCodec {
         }
         appendString(message.session, into: &out)
         appendString(message.sender, into: &out)
-        appendVarint(message.epoch, into: &out)
+        Varint.append(message.epoch, into: &out)
         switch message.kind {
         case .append(let prevSeq, let prevEpoch, let entries, let commitSeq):
-            appendVarint(prevSeq, into: &out)
-            appendVarint(prevEpoch, into: &out)
-            appendVarint(commitSeq, into: &out)
-            appendVarint(UInt64(entries.count), into: &out)
+            Varint.append(prevSeq, into: &out)
+            Varint.append(prevEpoch, into: &out)
+            Varint.append(commitSeq, into: &out)
+            Varint.append(UInt64(entries.count), into: &out)
             var expected = prevSeq &+ 1
             for entry in entries {
-                appendVarint(entry.seq &- expected, into: &out)
-                appendVarint(entry.epoch, into: &out)
+                Varint.append(entry.seq &- expected, into: &out)
+                Varint.append(entry.epoch, into: &out)
                 switch entry.kind {
                 case .data(let bytes):
                     out.append(EntryTag.data)
-                    appendVarint(UInt64(bytes.count), into: &out)
+                    Varint.append(UInt64(bytes.count), into: &out)
                     out.append(contentsOf: bytes)
                 case .config(let members):
                     out.append(EntryTag.config)
@@ -157,22 +160,22 @@ public enum ReplicationCodec {
             }
         case .appendAck(let success, let matchSeq, let lastSeq):
             out.append(success ? 1 : 0)
-            appendVarint(matchSeq, into: &out)
-            appendVarint(lastSeq, into: &out)
+            Varint.append(matchSeq, into: &out)
+            Varint.append(lastSeq, into: &out)
         case .requestVote(let lastSeq, let lastEpoch, let transfer):
-            appendVarint(lastSeq, into: &out)
-            appendVarint(lastEpoch, into: &out)
+            Varint.append(lastSeq, into: &out)
+            Varint.append(lastEpoch, into: &out)
             out.append(transfer ? 1 : 0)
         case .vote(let granted):
             out.append(granted ? 1 : 0)
         case .installSnapshot(let snapshot):
-            appendVarint(snapshot.seq, into: &out)
-            appendVarint(snapshot.epoch, into: &out)
+            Varint.append(snapshot.seq, into: &out)
+            Varint.append(snapshot.epoch, into: &out)
             appendStrings(snapshot.members, into: &out)
-            appendVarint(UInt64(snapshot.data.count), into: &out)
+            Varint.append(UInt64(snapshot.data.count), into: &out)
             out.append(contentsOf: snapshot.data)
         case .snapshotAck(let matchSeq):
-            appendVarint(matchSeq, into: &out)
+            Varint.append(matchSeq, into: &out)
         case .timeoutNow:
             break
         }
@@ -181,69 +184,55 @@ public enum ReplicationCodec {
     /// The exact number of bytes `encode` writes for `message` (a sender can check it against the
     /// receiver's `maxTotalBytes` before sending).
     public static func encodedSize(_ message: ReplicationMessage) -> Int {
-        var size = 2 + stringSize(message.session) + stringSize(message.sender) + varintSize(message.epoch)
+        var size = 2 + stringSize(message.session) + stringSize(message.sender) + Varint.size(message.epoch)
         switch message.kind {
         case .append(let prevSeq, let prevEpoch, let entries, let commitSeq):
-            size += varintSize(prevSeq) + varintSize(prevEpoch) + varintSize(commitSeq)
-            size += varintSize(UInt64(entries.count))
+            size += Varint.size(prevSeq) + Varint.size(prevEpoch) + Varint.size(commitSeq)
+            size += Varint.size(UInt64(entries.count))
             var expected = prevSeq &+ 1
             for entry in entries {
-                size += varintSize(entry.seq &- expected) + varintSize(entry.epoch) + 1
+                size += Varint.size(entry.seq &- expected) + Varint.size(entry.epoch) + 1
                 switch entry.kind {
-                case .data(let bytes): size += varintSize(UInt64(bytes.count)) + bytes.count
+                case .data(let bytes): size += Varint.size(UInt64(bytes.count)) + bytes.count
                 case .config(let members): size += stringsSize(members)
                 }
                 expected = entry.seq &+ 1
             }
         case .appendAck(_, let matchSeq, let lastSeq):
-            size += 1 + varintSize(matchSeq) + varintSize(lastSeq)
+            size += 1 + Varint.size(matchSeq) + Varint.size(lastSeq)
         case .requestVote(let lastSeq, let lastEpoch, _):
-            size += varintSize(lastSeq) + varintSize(lastEpoch) + 1
+            size += Varint.size(lastSeq) + Varint.size(lastEpoch) + 1
         case .vote:
             size += 1
         case .installSnapshot(let snapshot):
-            size += varintSize(snapshot.seq) + varintSize(snapshot.epoch) + stringsSize(snapshot.members)
-            size += varintSize(UInt64(snapshot.data.count)) + snapshot.data.count
+            size += Varint.size(snapshot.seq) + Varint.size(snapshot.epoch) + stringsSize(snapshot.members)
+            size += Varint.size(UInt64(snapshot.data.count)) + snapshot.data.count
         case .snapshotAck(let matchSeq):
-            size += varintSize(matchSeq)
+            size += Varint.size(matchSeq)
         case .timeoutNow:
             break
         }
         return size
     }
 
-    static func appendVarint(_ value: UInt64, into out: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        out.append(UInt8(truncatingIfNeeded: value))
-    }
-
-    static func varintSize(_ value: UInt64) -> Int {
-        // Significant bits (at least 1) in groups of 7.
-        (64 - (value | 1).leadingZeroBitCount + 6) / 7
-    }
-
     private static func appendString(_ string: String, into out: inout [UInt8]) {
         let utf8 = string.utf8
-        appendVarint(UInt64(utf8.count), into: &out)
+        Varint.append(UInt64(utf8.count), into: &out)
         out.append(contentsOf: utf8)
     }
 
     private static func appendStrings(_ strings: [String], into out: inout [UInt8]) {
-        appendVarint(UInt64(strings.count), into: &out)
+        Varint.append(UInt64(strings.count), into: &out)
         for string in strings { appendString(string, into: &out) }
     }
 
     private static func stringSize(_ string: String) -> Int {
         let count = string.utf8.count
-        return varintSize(UInt64(count)) + count
+        return Varint.size(UInt64(count)) + count
     }
 
     private static func stringsSize(_ strings: [String]) -> Int {
-        var size = varintSize(UInt64(strings.count))
+        var size = Varint.size(UInt64(strings.count))
         for string in strings { size += stringSize(string) }
         return size
     }
@@ -294,7 +283,7 @@ public enum ReplicationCodec {
                 switch entryTag {
                 case EntryTag.data:
                     let length = try reader.length("entry", limit: limits.maxEntryBytes)
-                    entryKind = .data(reader.take(length))
+                    entryKind = .data(try reader.take(length))
                 case EntryTag.config:
                     entryKind = .config(try reader.members())
                 default:
@@ -321,7 +310,7 @@ public enum ReplicationCodec {
             let snapshotEpoch = try reader.varint()
             let members = try reader.members()
             let length = try reader.length("snapshot", limit: limits.maxTotalBytes)
-            let data = reader.take(length)
+            let data = try reader.take(length)
             kind = .installSnapshot(ReplicationSnapshot(seq: seq, epoch: snapshotEpoch, members: members, data: data))
         case Tag.snapshotAck:
             kind = .snapshotAck(matchSeq: try reader.varint())
@@ -333,25 +322,25 @@ public enum ReplicationCodec {
     }
 }
 
-/// A cursor over the input. Every read checks the bytes left itself; nothing here can trap.
+/// The codec's view of a `ByteReader`: its errors in this codec's terms, plus limits on declared
+/// lengths. Every read checks the bytes left itself; nothing here can trap.
 private struct Reader {
-    let bytes: ArraySlice<UInt8>
+    var input: ByteReader
     let limits: ReplicationCodec.Limits
-    private(set) var index: Int
 
     init(bytes: ArraySlice<UInt8>, limits: ReplicationCodec.Limits) {
-        self.bytes = bytes
+        self.input = ByteReader(bytes)
         self.limits = limits
-        self.index = bytes.startIndex
     }
 
-    var remaining: Int { bytes.endIndex - index }
+    var remaining: Int { input.remaining }
 
     mutating func byte() throws(ReplicationCodecError) -> UInt8 {
-        guard index < bytes.endIndex else { throw .truncated }
-        let byte = bytes[index]
-        index += 1
-        return byte
+        do {
+            return try input.readByte()
+        } catch {
+            throw .truncated
+        }
     }
 
     mutating func bool() throws(ReplicationCodecError) -> Bool {
@@ -361,21 +350,13 @@ private struct Reader {
     }
 
     mutating func varint() throws(ReplicationCodecError) -> UInt64 {
-        var byte = try byte()
-        if byte < 0x80 { return UInt64(byte) }  // the common case: one byte
-        var value = UInt64(byte & 0x7F)
-        var shift: UInt64 = 7
-        while true {
-            byte = try self.byte()
-            // The tenth group holds bit 63 only.
-            if shift == 63 && byte > 1 { throw .malformedVarint }
-            value |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 {
-                // A zero last group would be an overlong encoding of a shorter varint.
-                guard byte != 0 else { throw .malformedVarint }
-                return value
+        do {
+            return try input.readVarint()
+        } catch {
+            switch error {
+            case .truncated: throw .truncated
+            case .overlongVarint, .varintOverflow: throw .malformedVarint
             }
-            shift += 7
         }
     }
 
@@ -395,18 +376,16 @@ private struct Reader {
         return length
     }
 
-    /// The next `count` bytes; `count` came from `length`, so they are there.
-    mutating func take(_ count: Int) -> [UInt8] {
-        let start = index
-        index += count
-        return Array(bytes[start..<index])
+    /// The next `count` bytes, copied (`count` comes from `length`, so they are there).
+    mutating func take(_ count: Int) throws(ReplicationCodecError) -> [UInt8] {
+        guard let bytes = try? input.readBytes(count) else { throw .truncated }
+        return Array(bytes)
     }
 
     mutating func string(_ what: String) throws(ReplicationCodecError) -> String {
         let count = try length(what, limit: limits.maxStringBytes)
-        let start = index
-        index += count
-        guard let string = String(validating: bytes[start..<index], as: UTF8.self) else { throw .invalidUTF8 }
+        guard let bytes = try? input.readBytes(count) else { throw .truncated }
+        guard let string = String(validating: bytes, as: UTF8.self) else { throw .invalidUTF8 }
         return string
     }
 

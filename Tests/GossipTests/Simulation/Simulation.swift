@@ -1,4 +1,5 @@
 import Gossip
+import SimulationSupport
 
 /// A deterministic simulation of many `GossipInstance`s on a virtual clock.
 ///
@@ -289,6 +290,20 @@ extension MemberStatus {
         case .suspect: 1
         case .dead: 2
         case .left: 3
+        }
+    }
+}
+
+extension GossipMessage.Kind {
+    /// A small tag and the sequence number, for tracing.
+    var traceWords: (UInt64, UInt64) {
+        switch self {
+        case .ping(let seq, _, _): (1, seq)
+        case .ack(let seq, _, _, _): (2, seq)
+        case .pingReq(let seq, _): (3, seq)
+        case .nack(let seq, _): (4, seq)
+        case .pushPull(let members, let isResponse): (isResponse ? 6 : 5, UInt64(members.count))
+        case .leave: (7, 0)
         }
     }
 }

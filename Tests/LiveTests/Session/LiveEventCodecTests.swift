@@ -66,10 +66,15 @@ struct LiveEventCodecTests {
         var badType = bytes
         badType[2] = 99
         #expect(throws: LiveEventCodec.DecodeError.unknownType(99)) { try LiveEventCodec.decode(badType) }
-        // An over-long varint for seq.
+        // A varint over 64 bits for seq.
         #expect(throws: LiveEventCodec.DecodeError.badVarint) {
             try LiveEventCodec.decode([1] + [UInt8](repeating: 0xFF, count: 10) + [1])
         }
+        // An overlong seq (7 in two bytes): refused like the replication codec refuses it, so each
+        // event has one encoding.
+        var overlong = bytes
+        overlong.replaceSubrange(1..<2, with: [0x87, 0x00])
+        #expect(throws: LiveEventCodec.DecodeError.badVarint) { try LiveEventCodec.decode(overlong) }
     }
 
     @Test func randomAndMutatedInputNeverCrashes() {

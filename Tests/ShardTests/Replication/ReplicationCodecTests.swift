@@ -1,3 +1,4 @@
+import Determinism
 import Testing
 
 @testable import Shard
@@ -361,16 +362,6 @@ import Testing
         over.bytes[13] = 0x02
         #expect(throws: ReplicationCodecError.malformedVarint) { try ReplicationCodec.decode(over.bytes) }
     }
-
-    @Test func varintSizesMatchTheirEncoding() {
-        var values: [UInt64] = [0, 1, 127, 128, 16_383, 16_384, .max, .max >> 1, 1 << 63]
-        for shift in 0..<64 { values.append(1 << UInt64(shift)) }
-        for value in values {
-            var out: [UInt8] = []
-            ReplicationCodec.appendVarint(value, into: &out)
-            #expect(out.count == ReplicationCodec.varintSize(value))
-        }
-    }
 }
 
 private typealias WireTag = ReplicationCodec.Tag
@@ -401,7 +392,7 @@ private struct Wire {
     var bytes: [UInt8] = [ReplicationCodec.version]
 
     mutating func varints(_ values: UInt64...) {
-        for value in values { ReplicationCodec.appendVarint(value, into: &bytes) }
+        for value in values { Varint.append(value, into: &bytes) }
     }
 
     mutating func string(_ utf8: [UInt8]) {

@@ -1,98 +1,10 @@
-import Foundation
 import Shard
+import SimulationSupport
 
-/// A binary min-heap of timed events; ties break by insertion order so runs are deterministic.
-///
-/// Not generic on purpose: tests build without optimization, where every call into unspecialized
-/// generic code looks up type metadata, and this heap sees every event of a thousand runs.
-struct ReplicationEventQueue {
-    typealias Event = ReplicationSimulation.Event
-
-    private struct Item {
-        var time: ReplicationTime
-        var order: UInt64
-        var event: Event
-    }
-
-    private var heap: [Item] = []
-    private var nextOrder: UInt64 = 0
-
-    var isEmpty: Bool { heap.isEmpty }
-
-    /// Time of the earliest event, if any.
-    var nextTime: ReplicationTime? { heap.first?.time }
-
-    mutating func push(_ event: Event, at time: ReplicationTime) {
-        nextOrder += 1
-        heap.append(Item(time: time, order: nextOrder, event: event))
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.less(heap[child], heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    /// Removes and returns the earliest event (call only when `nextTime` is not nil).
-    mutating func pop() -> Event {
-        heap.swapAt(0, heap.count - 1)
-        let item = heap.removeLast()
-        var parent = 0
-        let count = heap.count
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < count && Self.less(heap[left], heap[smallest]) { smallest = left }
-            if right < count && Self.less(heap[right], heap[smallest]) { smallest = right }
-            if smallest == parent { break }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return item.event
-    }
-
-    private static func less(_ a: Item, _ b: Item) -> Bool {
-        a.time != b.time ? a.time < b.time : a.order < b.order
-    }
-}
-
-/// A running hash of everything observable in a run, so two runs of one seed compare cheaply.
-struct ReplicationTraceHash: Equatable {
-    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
-    private(set) var events = 0
-
-    /// A word at a time (multiply, then fold the high bits down): the simulation records every
-    /// event, and a byte loop is slow in an unoptimized build.
-    mutating func mix(_ word: UInt64) {
-        value = (value ^ word) &* 0x100_0000_01B3
-        value ^= value >> 29
-    }
-
-    /// Fixed arities rather than a variadic, which would allocate an array on every event.
-    mutating func record(_ a: UInt64, _ b: UInt64 = 0, _ c: UInt64 = 0, _ d: UInt64 = 0, _ e: UInt64 = 0) {
-        events += 1
-        mix(a)
-        mix(b)
-        mix(c)
-        mix(d)
-        mix(e)
-    }
-}
-
-/// Seeds for the replication simulation. `REPL_SEED=n` replays just that seed.
-enum ReplicationSeeds {
-    static var replay: UInt64? {
-        ProcessInfo.processInfo.environment["REPL_SEED"].flatMap { UInt64($0) }
-    }
-
-    static var verbose: Bool { ProcessInfo.processInfo.environment["REPL_TRACE"] != nil }
-
-    static func list(count: Int, offset: UInt64 = 0) -> [UInt64] {
-        if let replay { return [replay] }
-        return (0..<UInt64(count)).map { $0 + offset }
-    }
+extension SeedReplay {
+    /// Seeds for the replication simulation: `REPL_SEED=n` replays just that seed, `REPL_TRACE=1`
+    /// narrates it.
+    static let replication = SeedReplay(variable: "REPL_SEED", traceVariable: "REPL_TRACE")
 }
 
 /// The simulated shell's "session state": a snapshot is simply every entry up to its seq, encoded

@@ -1,5 +1,6 @@
 import Gossip
 import Shard
+import SimulationSupport
 
 /// A deterministic simulation of one session's replica set: virtual clock, in-memory network
 /// (delay, jitter, reordering, loss, duplication, partitions, slow nodes), per-node disks with
@@ -118,12 +119,12 @@ final class ReplicationSimulation {
     var now: ReplicationTime = .zero
     var nodes: [Node] = []
     var random: ReplicationRandom
-    var queue = ReplicationEventQueue()
+    var queue = EventQueue<Event>()
     var checker: ReplicationSimChecker
     /// Nodes whose replica was called (or replaced) in the current step, a bit each: the invariants
     /// are checked for them when the step ends.
     var touched: UInt64 = 0
-    var trace = ReplicationTraceHash()
+    var trace = TraceHash()
 
     // Network state.
     var loss = 0.0
@@ -196,12 +197,12 @@ final class ReplicationSimulation {
         let lastWrites = ReplicationTime.zero + (options.chaos + options.heal - options.quiet)
         while checker.violations.isEmpty, let time = queue.nextTime, time <= lastWrites {
             now = time
-            step(queue.pop())
+            step(queue.pop()!.event)
         }
         let settleBy = endTime + options.settle
         while checker.violations.isEmpty, !settled, let time = queue.nextTime, time <= settleBy {
             now = time
-            step(queue.pop())
+            step(queue.pop()!.event)
         }
         if checker.violations.isEmpty { finalCheck() }
         stats.acknowledged = checker.acknowledged.count
@@ -360,7 +361,7 @@ final class ReplicationSimulation {
 
     /// Set `REPL_TRACE=1` (with `REPL_SEED`) to print every client attempt, role change and
     /// gossip verdict about a primary.
-    private let verbose = ReplicationSeeds.verbose
+    private let verbose = SeedReplay.replication.verbose
 
     func log(_ line: @autoclosure () -> String) {
         if verbose { print("[\(now)] \(line())") }

@@ -1,4 +1,5 @@
 import Shard
+import SimulationSupport
 import Testing
 
 /// Chaos runs of the replica set with the real gossip core as failure detector: a thousand seeds
@@ -7,7 +8,7 @@ import Testing
 @Suite struct ReplicationSimulationTests {
     /// 1,000 seeds in 8 chunks, which Swift Testing runs in parallel.
     static let seedChunks: [[UInt64]] = {
-        let seeds = ReplicationSeeds.list(count: 1_000)
+        let seeds = SeedReplay.replication.list(count: 1_000)
         let size = max(1, (seeds.count + 7) / 8)
         return stride(from: 0, to: seeds.count, by: size).map { Array(seeds[$0..<min(seeds.count, $0 + size)]) }
     }()
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func sameSeedSameTrace() {
-        let seed = ReplicationSeeds.replay ?? 4_242
+        let seed = SeedReplay.replication.replay ?? 4_242
         let first = ReplicationSimulation(seed: seed)
         let second = ReplicationSimulation(seed: seed)
         #expect(first.run().isEmpty)
@@ -87,7 +88,7 @@ import Testing
         options.faults = false
         options.killPrimaryAt = .milliseconds(150)
         let fallbackEarliest = options.settings.electionTimeoutMin - options.settings.heartbeatInterval
-        let seeds = ReplicationSeeds.replay.map { [$0] } ?? Array(0..<200)
+        let seeds = SeedReplay.replication.replay.map { [$0] } ?? Array(0..<200)
         var fast = 0
         for seed in seeds {
             let simulation = ReplicationSimulation(seed: seed, options: options)
