@@ -7,6 +7,8 @@ struct ReplicationSimStats: CustomStringConvertible {
     var compactions = 0, kills = 0, restarts = 0, partitions = 0, transfers = 0, removals = 0
     var additions = 0, slowdowns = 0, powerLosses = 0, acknowledged = 0
     var gossipDelivered = 0
+    /// The directory's doings: replica-set changes, serve directives, retired copies, adoptions.
+    var directoryAdds = 0, directoryRemovals = 0, serves = 0, retirements = 0, adoptions = 0
     /// Gossip verdicts of `suspect` (any member, any observer).
     var suspicions = 0
     /// `primaryLost` calls made because gossip marked a node's primary suspect, dead or left.
@@ -56,6 +58,11 @@ struct ReplicationSimStats: CustomStringConvertible {
         sum.powerLosses += b.powerLosses
         sum.acknowledged += b.acknowledged
         sum.gossipDelivered += b.gossipDelivered
+        sum.directoryAdds += b.directoryAdds
+        sum.directoryRemovals += b.directoryRemovals
+        sum.serves += b.serves
+        sum.retirements += b.retirements
+        sum.adoptions += b.adoptions
         sum.suspicions += b.suspicions
         sum.primaryLostCalls += b.primaryLostCalls
         sum.falseSuspicions += b.falseSuspicions
@@ -77,6 +84,8 @@ struct ReplicationSimStats: CustomStringConvertible {
             + "gossip: suspicions \(suspicions), primaryLost \(primaryLostCalls) "
             + "(false \(falseSuspicions), of which after healing \(falseSuspicionsHealed)), "
             + "dead-primary detection mean \(meanDetection) worst \(worstDetection) over \(detections), "
-            + "failover worst \(worstFailover) over \(failovers)"
+            + "failover worst \(worstFailover) over \(failovers); "
+            + "directory: adds \(directoryAdds), removals \(directoryRemovals), serves \(serves), "
+            + "retirements \(retirements), adoptions \(adoptions)"
     }
 }

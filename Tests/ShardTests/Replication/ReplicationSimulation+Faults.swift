@@ -13,6 +13,8 @@ extension ReplicationSimulation {
         nodes[i].pendingDisk = []
         nodes[i].generation += 1
         nodes[i].killedAt = now
+        nodes[i].directory = nil
+        nodes[i].directoryTimerAt = nil
         checker.killed(node: i)
         stats.kills += 1
         trace.record(8, UInt64(i))
@@ -47,6 +49,8 @@ extension ReplicationSimulation {
         nodes[i].killedAt = nil
         touched |= 1 << UInt64(i)
         startGossip(i)
+        // A copy on disk not marked removed is loaded; otherwise the node holds nothing.
+        startDirectory(i, origin: nodes[i].holdsCopyOnDisk && !nodes[i].markedRemoved ? .restored : .none)
         checker.restarted(node: i, disk: disk, commitSeq: replica.commitSeq)
         stats.restarts += 1
         trace.record(9, UInt64(i))
@@ -133,10 +137,12 @@ extension ReplicationSimulation {
                 let pool = deadOnes.isEmpty ? candidates : deadOnes
                 guard !pool.isEmpty else { return }
                 let victim = pool[Int(random.next() % UInt64(pool.count))]
+                let epoch = nodes[p].replica!.epoch
                 if case .success(let directives) = nodes[p].replica!.removeMember(victim, now: now) {
                     stats.removals += 1
                     trace.record(12, UInt64(p))
                     execute(directives, at: p)
+                    sendRemovalNotice(from: p, to: victim, epoch: epoch)
                 }
             } else if let spare = nodes.indices.first(where: {
                 !replica.members.contains(nodes[$0].id) && nodes[$0].alive

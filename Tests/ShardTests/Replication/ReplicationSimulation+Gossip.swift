@@ -63,8 +63,13 @@ extension ReplicationSimulation {
                 trace.record(15, UInt64(i), member.generation, member.incarnation, member.status.traceWord)
                 trace.mix(UInt64(index(of: member.id.rawValue) ?? 99))
                 if member.status == .suspect { stats.suspicions += 1 }
-                if member.status != .alive { gossipLost(member, at: i) }
+                if member.status != .alive, !options.useDirectory { gossipLost(member, at: i) }
             }
+        }
+        // The shell's view changed: the directory decides what follows (a campaign when the
+        // primary of a copy here is no longer alive).
+        if options.useDirectory, directives.contains(where: { if case .memberChanged = $0 { true } else { false } }) {
+            directoryViewChanged(i)
         }
     }
 

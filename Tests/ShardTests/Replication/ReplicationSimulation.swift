@@ -43,6 +43,19 @@ final class ReplicationSimulation {
         var gossipTickInterval: ReplicationDuration = .milliseconds(2)
         /// Scripted kill of whoever is primary at this time (for the detection tests).
         var killPrimaryAt: ReplicationDuration?
+        /// Every node runs the real `SessionDirectory` (`ReplicationSimulation+Directory.swift`):
+        /// its `campaign` replaces gossip's direct `primaryLost`, its replica-set changes replace
+        /// the client's top-up after healing. Off: the old ad-hoc rules.
+        var useDirectory = true
+        var directory = ReplicationSimulation.directorySettings(replicas: 3)
+        /// From this long after healing, the primary's set must hold `initialMembers` voters.
+        var replicaCountBound: ReplicationDuration = .milliseconds(600)
+        /// How often lookup certainty and the replica count are checked.
+        var directoryCheckInterval: ReplicationDuration = .milliseconds(10)
+        /// Mutants (for `ReplicationDirectoryMutationTests`): a shell that calls itself joined
+        /// from the start; removal notices fed with this epoch instead of the primary's.
+        var mutantAlwaysJoined = false
+        var mutantNoticeEpoch: UInt64?
     }
 
     /// LAN settings scaled down ~6x so a few hundred ms of virtual chaos holds several elections.
@@ -75,6 +88,11 @@ final class ReplicationSimulation {
         case fault
         case killPrimary
         case heal
+        /// The directory's timer of `node` (void if a later one replaced it, or the process died).
+        case directoryTick(node: Int, generation: UInt64)
+        /// A primary's removal notice reaches node `to` (of the process `generation`).
+        case removalNotice(to: Int, epoch: UInt64, generation: UInt64)
+        case directoryCheck
     }
 
     struct DiskOp {
@@ -105,6 +123,20 @@ final class ReplicationSimulation {
         var diskFreeAt: ReplicationTime = .zero
         var killedAt: ReplicationTime?
         var alive: Bool { replica != nil }
+        /// The node's session directory; nil while the process is down (or without `useDirectory`).
+        var directory: SessionDirectory?
+        /// When this node's gossip first showed each dead member dead.
+        var deadSince: [String: ReplicationTime] = [:]
+        var directoryRings: (placed: [String], ring: HashRing, holders: [String], holderRing: HashRing)?
+        var directoryTimerAt: ReplicationTime?
+        /// The shell's `lastKnownPrimary`: the copy's primary while it has none (a candidate).
+        var lastKnownPrimary: String?
+        /// The kill of a primary this node's campaign was last counted as detecting.
+        var detectedKill: ReplicationTime?
+        /// The disk holds a copy (started or adopted here), and whether it is marked removed
+        /// (retired): a restart loads a copy that is not.
+        var holdsCopyOnDisk = false
+        var markedRemoved = false
 
         init(id: String) {
             self.id = id
@@ -180,6 +212,12 @@ final class ReplicationSimulation {
         nodes[0].replica = primary
         believedPrimary = 0
         execute(directives, at: 0)
+        // Directories: n0 started the session, the other initial members hold it as replicas, the
+        // spares hold nothing until a primary ships them the log.
+        for i in nodes.indices {
+            startDirectory(i, origin: i == 0 ? .started : i < options.initialMembers ? .adopted : .none)
+        }
+        if options.useDirectory { queue.push(.directoryCheck, at: now + options.directoryCheckInterval) }
         for i in nodes.indices {
             queue.push(.tick(node: i), at: now + phase(within: options.tickInterval))
             queue.push(.gossipTick(node: i), at: now + phase(within: options.gossipTickInterval))
@@ -217,8 +255,13 @@ final class ReplicationSimulation {
             guard nodes[to].alive else { return }
             stats.delivered += 1
             trace.record(1, UInt64(to), message.epoch, message.kind.traceTag)
-            let directives = nodes[to].replica!.receive(message, from: message.sender, now: now)
-            execute(directives, at: to)
+            if options.useDirectory, !holdsCopy(to) {
+                // No copy here (a spare, a retired or unloaded copy): adopted on an append.
+                _ = deliverWithoutCopy(message, to: to)
+            } else {
+                let directives = nodes[to].replica!.receive(message, from: message.sender, now: now)
+                execute(directives, at: to)
+            }
         case .gossip(let message, let from, let to):
             deliverGossip(message, from: from, to: to)
         case .gossipSendFailed(let peer, let i, let generation):
@@ -235,7 +278,9 @@ final class ReplicationSimulation {
             applyToDisk(op, node: i)
             execute(nodes[i].replica!.localDurable(upTo: op.lastSeq, now: now), at: i)
         case .tick(let i):
-            if nodes[i].alive { execute(nodes[i].replica!.tick(now: now), at: i) }
+            if nodes[i].alive, !options.useDirectory || holdsCopy(i) {
+                execute(nodes[i].replica!.tick(now: now), at: i)
+            }
             queue.push(.tick(node: i), at: now + options.tickInterval)
         case .gossipTick(let i):
             if nodes[i].gossip != nil { executeGossip(nodes[i].gossip!.tick(now: gossipNow), at: i) }
@@ -253,6 +298,13 @@ final class ReplicationSimulation {
             if let p = currentPrimary() { kill(p) }
         case .heal:
             heal()
+        case .directoryTick(let i, let generation):
+            directoryTick(i, generation: generation)
+        case .removalNotice(let to, let epoch, let generation):
+            deliverRemovalNotice(to: to, epoch: epoch, generation: generation)
+        case .directoryCheck:
+            directoryCheck()
+            queue.push(.directoryCheck, at: now + options.directoryCheckInterval)
         }
         // Invariants after every step, for every replica the step called (most steps are gossip
         // that calls none).
@@ -309,6 +361,8 @@ final class ReplicationSimulation {
                 trace.record(5, UInt64(i))
             }
         }
+        // The shell tells the directory the copy's new status after every call into the replica.
+        if checker.violations.isEmpty { reportCopy(i, directives: directives) }
     }
 
     /// A random offset in `[0, interval)`.
@@ -387,7 +441,7 @@ final class ReplicationSimulation {
         case .failure:
             break
         }
-        if healTime != nil { ensureFullReplicaSet() }
+        if healTime != nil, !options.useDirectory { ensureFullReplicaSet() }
     }
 
     /// After healing, the shell brings the replica set back to its size (a replaced replica's
@@ -421,6 +475,11 @@ final class ReplicationSimulation {
             guard let i = index(of: id), let replica = nodes[i].replica, replica.epoch == primary.epoch,
                 replica.commitSeq == primary.commitSeq
             else { return false }
+            if options.useDirectory, !holdsCopy(i) { return false }
+        }
+        // The directory restores the replica count; the run waits for it too.
+        if options.useDirectory, primary.members.count != options.initialMembers || !primary.learners.isEmpty {
+            return false
         }
         return true
     }
