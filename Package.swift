@@ -80,10 +80,10 @@ let package = Package(
         // only test targets depend on it.
         .target(name: "SimulationSupport", dependencies: ["Determinism"], path: "Tests/SimulationSupport"),
         .testTarget(name: "DeterminismTests", dependencies: ["Determinism"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Determinism"]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Determinism", "SimulationSupport"]),
         .testTarget(name: "ShardTests", dependencies: ["Shard", "Gossip", "Determinism", "SimulationSupport"]),
-        .testTarget(name: "LiveTests", dependencies: ["Live"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live", "Determinism"]),
         .testTarget(
             name: "NodeTests",
             dependencies: [

@@ -1,18 +1,11 @@
-/// The one deterministic PRNG (SplitMix64) of the Live tests, so fuzz, split and property
-/// tests are reproducible from a seed.
-struct LiveTestRNG: RandomNumberGenerator {
-    var state: UInt64
+import Determinism
 
-    init(seed: UInt64) { state = seed }
+/// The Live tests' generator: the cores' own SplitMix64, so fuzz, split and property tests are
+/// reproducible from a seed.
+typealias LiveTestRNG = SplitMix64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
+    /// `count` random bytes.
     mutating func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
     }

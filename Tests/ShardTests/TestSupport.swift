@@ -1,19 +1,7 @@
 import Shard
 
-/// SplitMix64: a tiny seeded generator so "random" node sets are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The cores' SplitMix64, so "random" node sets are the same on every run.
+typealias SeededGenerator = SplitMix64
 
 /// Node ids as a cluster would name them; zones round-robin when `zones` > 0.
 func makeNodes(_ count: Int, zones: Int = 0, prefix: String = "node") -> [ShardNode] {

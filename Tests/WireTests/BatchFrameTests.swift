@@ -7,7 +7,7 @@ import Testing
 struct BatchFrameTests {
     @Test("text batches are compressed, random ones sent raw, both decode back")
     func compressWhenItPays() throws {
-        var rng = TestRandom(state: 3)
+        var rng = TestRandom(seed: 3)
         let text = ByteBuffer(bytes: LZ4BlockTests.textLike)
         let noise = ByteBuffer(bytes: rng.bytes(10_000))
         let tiny = ByteBuffer(string: "hi")
