@@ -44,8 +44,19 @@ extension LiveSessions {
             ring: snapshot.ring,
             holderRing: snapshot.holderRing,
             deadSince: snapshot.deadSince.mapValues { replicationTime(of: $0, now: now) },
-            joined: state.isJoined
+            joined: state.isJoined,
+            joinedAt: joinedAt()
         )
+    }
+
+    /// When this node was first seen joined (nil before): the directory's join-settle period
+    /// counts from it.
+    private func joinedAt() -> ReplicationTime? {
+        guard state.isJoined else { return nil }
+        return firstJoined.withLock { at in
+            if at == nil { at = replicationNow }
+            return at
+        }
     }
 
     /// A point of the process's clock on the replication clock (nanoseconds since start).

@@ -46,6 +46,8 @@ public final class LiveSessions: Service, Sendable {
     let directory: Mutex<SessionDirectory>
     /// Directives waiting for the executor, in the order the directory gave them.
     let directives = AsyncStream<DirectoryWork>.makeStream()
+    /// When this node was first seen joined.
+    let firstJoined = Mutex<ReplicationTime?>(nil)
     /// The directory's one timer.
     let directoryTimer = Mutex<Scheduled<Void>?>(nil)
     /// Settled copies that left memory, as they were when they settled (for `/admin/v1/sessions`).

@@ -92,8 +92,8 @@ extension SessionHost {
                 ]
             )
             if reason != .staleLearner { hooks.replicaChange() }
+            // The removed node is told once the removal commits (`.notifyRemoved`).
             execute(directives, now: now)
-            transport.sendRemoved(group: group, session: sessionID, epoch: replica.epoch, to: node)
         default:
             return
         }
@@ -171,6 +171,8 @@ extension SessionHost {
                 confirm()
                 lastKnownPrimary = nodeID
                 hooks.roleChange(epoch > 1)
+            case .notifyRemoved(let node, let epoch):
+                transport.sendRemoved(group: group, session: sessionID, epoch: epoch, to: node)
             case .steppedDown(let newPrimary):
                 logger.notice(
                     "stepped down",

@@ -12,6 +12,12 @@ public struct DirectorySettings: Sendable, Hashable {
     /// cannot ask it is uncertain (503) rather than a 404. Default 30 s: well past a restart and
     /// the replacement of its replicas.
     public var deadHolderGrace: ReplicationDuration = .milliseconds(30_000)
+    /// For this long after joining, a lookup that found nothing is not certain (503, not 404):
+    /// a node that has just joined may have heard from one peer only, and its rings then place
+    /// the group's replicas on the wrong nodes (the replication simulation found it: a restarted
+    /// node that knew two of four nodes called a live session certainly missing). Default 3 s:
+    /// a few gossip rounds, in which the rest of the cluster makes itself known.
+    public var joinSettle: ReplicationDuration = .milliseconds(3_000)
     /// A live session whose ingest stays away this long is ended by its primary
     /// (`--ingest-grace`). Default 30 s.
     public var ingestGrace: ReplicationDuration = .milliseconds(30_000)

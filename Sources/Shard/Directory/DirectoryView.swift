@@ -28,6 +28,9 @@ public struct DirectoryView: Sendable {
     /// Whether this node has joined the cluster (heard from a peer): before that it knows only
     /// itself and must not call any group empty.
     public var joined: Bool
+    /// When this node joined, if it knows (nil: long ago). For `DirectorySettings.joinSettle`
+    /// after it, a lookup that found nothing is not certain: the view may still be partial.
+    public var joinedAt: ReplicationTime?
 
     public init(
         selfID: String,
@@ -36,7 +39,8 @@ public struct DirectoryView: Sendable {
         ring: HashRing,
         holderRing: HashRing? = nil,
         deadSince: [String: ReplicationTime] = [:],
-        joined: Bool
+        joined: Bool,
+        joinedAt: ReplicationTime? = nil
     ) {
         self.selfID = selfID
         self.members = members
@@ -45,6 +49,7 @@ public struct DirectoryView: Sendable {
         self.holderRing = holderRing ?? ring
         self.deadSince = deadSince
         self.joined = joined
+        self.joinedAt = joinedAt
     }
 
     /// A view of this node alone, before gossip has told anything.

@@ -17,6 +17,7 @@ extension SessionDirectory {
         now: ReplicationTime
     ) -> LookupVerdict {
         guard view.joined else { return .uncertain }
+        if let joinedAt = view.joinedAt, now < joinedAt + settings.joinSettle { return .uncertain }
         if view.alive.count < min(settings.replicas, view.members.count) { return .uncertain }
         let placed = view.ring.preferenceList(for: group, count: settings.replicas)
         guard placed.allSatisfy(answered.contains) else { return .uncertain }

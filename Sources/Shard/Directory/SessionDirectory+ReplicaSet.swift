@@ -6,9 +6,9 @@ extension SessionDirectory {
     /// 2. a learner that made no progress for the stall period is removed (and later re-added
     ///    afresh: a newcomer that never catches up must not leave the set one short for good);
     /// 3. a learner whose node is gone is removed;
-    /// 4. with more members than the target, the worst-placed one outside the ideal set goes, once
-    ///    every other member holds the whole log (removing a good replica while the newcomer still
-    ///    lags would leave the majority to nodes that lack entries);
+    /// 4. with more members than the target, the worst-placed other member goes, once every other
+    ///    member holds the whole log (removing a good replica while the newcomer still lags would
+    ///    leave the majority to nodes that lack entries);
     /// 5. with a full set that holds a badly placed member, the best-placed alive node joins (it
     ///    replaces the badly placed one by rule 4 once it votes): a joined node takes its share;
     /// 6. with too few members and learners, the best-placed alive node not in the set joins.
@@ -28,7 +28,9 @@ extension SessionDirectory {
         let preference = view.preferenceList(for: copy.group)
         let candidates = preference.filter { alive.contains($0) }
         let placement = preference.filter { present.contains($0) || $0 == me }
-        let target = min(settings.replicas, max(1, alive.count + (alive.contains(me) ? 0 : 1)))
+        // Sized by the members that keep their places (alive and suspect): a suspect node must
+        // not shrink the set (in a 3-node cluster that removed a healthy member).
+        let target = min(settings.replicas, max(1, present.count))
 
         if let gone = copy.members.first(where: { $0 != me && !present.contains($0) }) {
             return .removeReplica(session: session, node: gone, reason: .lost)
@@ -43,9 +45,11 @@ extension SessionDirectory {
         let ideal = Set(placement.prefix(target))
         if copy.members.count > target,
             let worst = copy.members.filter({ $0 != me }).max(by: { (rank($0), $0) < (rank($1), $1) }),
-            !ideal.contains(worst),
             copy.members.allSatisfy({ $0 == me || $0 == worst || copy.lag[$0] == 0 })
         {
+            // The worst-placed other member goes even when it is in the ideal set: that happens
+            // when the primary itself is outside it (it never moves here), and keeping it would
+            // leave the set one over its size for good (the replication simulation found it).
             return .removeReplica(session: session, node: worst, reason: .rebalance)
         }
         if copy.members.count == target, copy.learners.isEmpty,

@@ -148,6 +148,8 @@ public struct SessionDirectory: Sendable {
         var woken: [DirectoryDirective] = []
         if record.settled, copy.commitSeq < copy.lastSeq || copy.role == .primary && copy.epoch > before.epoch {
             record.settled = false
+            // As a new primary it lingers again from its election before it settles.
+            record.commitMovedAt = now
             woken.append(.wake(session: copy.session))
         }
         // A new primary counts the ingest grace from its election: a broadcaster that never comes
@@ -212,7 +214,11 @@ public struct SessionDirectory: Sendable {
         let copy = record.copy
         guard copy.phase == .settled, copy.commitSeq == copy.lastSeq else { return false }
         guard copy.role == .primary else { return copy.role == .replica }
-        return copy.lag.values.allSatisfy { $0 == 0 } && now >= record.commitMovedAt + settings.settleLinger
+        // Members gossip no longer holds present (dead, left) cannot catch up: they do not hold
+        // the primary back.
+        let present = view.present
+        let caughtUp = copy.lag.allSatisfy { $0.value == 0 || !present.contains($0.key) }
+        return caughtUp && now >= record.commitMovedAt + settings.settleLinger
     }
 
     private mutating func unserveIfServed(_ copy: DirectoryCopy) -> [DirectoryDirective] {
@@ -282,7 +288,12 @@ public struct SessionDirectory: Sendable {
                 consider(nextMaintenance)
                 if !record.ingesting, let away = record.ingestAwaySince { consider(away + settings.ingestGrace) }
             }
-            if copy.phase == .settled { consider(max(now, record.commitMovedAt + settings.settleLinger)) }
+            if copy.phase == .settled {
+                // The linger's end, or, past it (a replica still catching up), the next round:
+                // never `now`, which would spin.
+                let lingerEnds = record.commitMovedAt + settings.settleLinger
+                consider(lingerEnds > now ? lingerEnds : now + settings.maintenanceInterval)
+            }
         }
         guard let next, next != scheduled else { return [] }
         scheduled = next

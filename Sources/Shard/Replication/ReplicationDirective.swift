@@ -24,6 +24,11 @@ public enum ReplicationDirective: Sendable, Hashable {
     /// This node stopped being primary (or stopped campaigning as primary). Writes it accepted but
     /// that are not committed have an unknown outcome: they may yet commit under the new primary.
     case steppedDown(newPrimary: String?)
+    /// Primary: the removal of `node` is committed (or `node` was a learner, which never voted):
+    /// tell it, so it stops serving its copy. Never before the commit: a node that stops on an
+    /// uncommitted removal can deny the votes an older configuration still needs, and leave the
+    /// set with no primary for good (found by the replication simulation, seed 246).
+    case notifyRemoved(node: String, epoch: UInt64)
 }
 
 /// Why a request to a replica was refused.

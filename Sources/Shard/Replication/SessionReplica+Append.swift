@@ -243,6 +243,10 @@ extension SessionReplica {
         guard candidate > commitSeq, log.epoch(at: candidate) == epoch else { return }
         commitSeq = candidate
         directives.append(.committed(upTo: candidate))
+        while let removal = pendingRemovals.first, removal.seq <= commitSeq {
+            pendingRemovals.removeFirst()
+            directives.append(.notifyRemoved(node: removal.node, epoch: epoch))
+        }
         // Tell replicas that have everything now rather than at the next heartbeat: their viewers
         // see an event only once they know it is committed, so this is their event latency.
         for follower in followers where (progress[follower]?.nextSeq ?? 0) > log.lastSeq {

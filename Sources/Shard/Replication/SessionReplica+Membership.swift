@@ -35,12 +35,13 @@ extension SessionReplica {
         if let index = learners.firstIndex(of: member) {
             learners.remove(at: index)
             progress[member] = nil
-            return .success([])
+            return .success([.notifyRemoved(node: member, epoch: epoch)])
         }
         guard members.contains(member) else { return .failure(.unknownMember(member)) }
         if let refusal = changeRefusal() { return .failure(refusal) }
         var directives: [ReplicationDirective] = []
         appendConfig(members.filter { $0 != member }, into: &directives)
+        pendingRemovals.append(PendingRemoval(seq: configSeq, node: member))
         return .success(directives)
     }
 

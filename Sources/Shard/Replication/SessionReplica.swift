@@ -106,6 +106,14 @@ public struct SessionReplica: Sendable {
     var transfer: Transfer?
     /// Seq of this primary's first entry of its epoch; changes wait until it is committed.
     var firstSeqOfEpoch: UInt64 = 0
+    /// Voters this primary removed, by the seq of the config entry that removed them: each is
+    /// told once that entry commits (`.notifyRemoved`).
+    var pendingRemovals: [PendingRemoval] = []
+
+    struct PendingRemoval: Sendable, Hashable {
+        var seq: UInt64
+        var node: String
+    }
 
     /// A replica that follows whoever is primary. `members` is the initial replica set (the log's
     /// config entries override it). `seed` feeds the election-timeout jitter.
@@ -180,6 +188,7 @@ public struct SessionReplica: Sendable {
         progress = [:]
         learners = []
         transfer = nil
+        pendingRemovals = []
         recomputeMembers()
         resetElectionTimer(now: now)
     }
@@ -288,6 +297,8 @@ public struct SessionReplica: Sendable {
         if role != .replica {
             if role == .primary { directives.append(.steppedDown(newPrimary: newPrimary)) }
             role = .replica
+            // Whether those removals commit is the next primary's business now.
+            pendingRemovals = []
             progress = [:]
             learners = []
             transfer = nil

@@ -161,6 +161,47 @@ import Testing
         #expect(harness["a"].commitSeq == seq)
     }
 
+    /// A removed voter is told only once its removal commits: a node that stopped on an
+    /// uncommitted removal could deny the votes an older configuration still needs (the
+    /// replication simulation found a set left with no primary that way). A learner, which never
+    /// voted, is told at once.
+    @Test func aRemovedNodeIsToldOnlyOnceItsRemovalCommits() {
+        var harness = ReplicaHarness(["a", "b", "c", "d"], memberCount: 3)
+        harness.deliverAll()
+        harness.history["a"] = []
+        harness.down = ["b", "c"]
+        guard case .success(let directives) = harness["a"].removeMember("c", now: harness.now) else {
+            Issue.record("removeMember refused")
+            return
+        }
+        harness.apply("a", directives)
+        harness.deliverAll()
+        let notices = { (h: ReplicaHarness) in
+            h.history["a", default: []].compactMap { d -> String? in
+                if case .notifyRemoved(let node, _) = d { return node }
+                return nil
+            }
+        }
+        #expect(notices(harness).isEmpty, "told before the removal committed")
+        harness.down = []
+        // The next heartbeat carries the entry to b, which was down.
+        harness.tick("a", after: harness["a"].settings.heartbeatInterval)
+        harness.deliverAll()
+        #expect(harness["a"].commitSeq == harness["a"].lastSeq)
+        #expect(notices(harness) == ["c"])
+        // A learner is told at once.
+        guard case .success(let add) = harness["a"].addMember("d", now: harness.now) else {
+            Issue.record("addMember refused")
+            return
+        }
+        harness.apply("a", add)
+        guard case .success(let remove) = harness["a"].removeMember("d", now: harness.now) else {
+            Issue.record("removing the learner refused")
+            return
+        }
+        #expect(remove.contains(.notifyRemoved(node: "d", epoch: harness["a"].epoch)))
+    }
+
     @Test func aNewPrimaryWaitsForItsFirstEntryBeforeChanges() {
         var harness = ReplicaHarness(["a", "b", "c", "d"], memberCount: 3)
         harness.autoDurable = false

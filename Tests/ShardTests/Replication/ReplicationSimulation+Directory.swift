@@ -26,6 +26,8 @@ extension ReplicationSimulation {
         settings.settleLinger = .milliseconds(30)
         settings.deadHolderGrace = .milliseconds(200)
         settings.learnerStall = .milliseconds(200)
+        // A push-pull round of `fastGossipSettings`, as the node's 3 s is a few of its rounds.
+        settings.joinSettle = .milliseconds(150)
         settings.ingestGrace = .milliseconds(3_600_000)
         return settings
     }
@@ -52,6 +54,7 @@ extension ReplicationSimulation {
         nodes[i].deadSince = [:]
         nodes[i].directoryRings = nil
         nodes[i].directoryTimerAt = nil
+        nodes[i].joinedAt = nil
         directoryViewChanged(i)
         switch origin {
         case .started:
@@ -143,15 +146,18 @@ extension ReplicationSimulation {
             )
             nodes[i].directoryRings = rings
         }
+        // Joined once another member is alive in its view (`GossipShell` marks the node joined
+        // just so); a mutant may lie.
+        let joined = options.mutantAlwaysJoined || members.contains { $0.key != nodes[i].id && $0.value == .alive }
+        if joined, nodes[i].joinedAt == nil { nodes[i].joinedAt = now }
         let view = DirectoryView(
             selfID: nodes[i].id,
             members: members,
             ring: rings!.ring,
             holderRing: rings!.holderRing,
             deadSince: deadSince,
-            // Joined once another member is alive in its view (`GossipShell` marks the node
-            // joined just so); a mutant may lie.
-            joined: options.mutantAlwaysJoined || members.contains { $0.key != nodes[i].id && $0.value == .alive }
+            joined: joined,
+            joinedAt: options.mutantAlwaysJoined ? nil : nodes[i].joinedAt
         )
         feedDirectory(i) { $0.viewChanged(view, now: $1) }
     }
@@ -184,7 +190,6 @@ extension ReplicationSimulation {
                 log("n\(i) directory removes \(node) (\(reason.rawValue)) in epoch \(epoch)")
                 trace.record(21, UInt64(i), UInt64(index(of: node) ?? 99))
                 execute(directives, at: i)
-                sendRemovalNotice(from: i, to: node, epoch: epoch)
             }
         case .campaign:
             campaign(i)

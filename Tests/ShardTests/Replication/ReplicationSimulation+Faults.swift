@@ -137,12 +137,10 @@ extension ReplicationSimulation {
                 let pool = deadOnes.isEmpty ? candidates : deadOnes
                 guard !pool.isEmpty else { return }
                 let victim = pool[Int(random.next() % UInt64(pool.count))]
-                let epoch = nodes[p].replica!.epoch
                 if case .success(let directives) = nodes[p].replica!.removeMember(victim, now: now) {
                     stats.removals += 1
                     trace.record(12, UInt64(p))
                     execute(directives, at: p)
-                    sendRemovalNotice(from: p, to: victim, epoch: epoch)
                 }
             } else if let spare = nodes.indices.first(where: {
                 !replica.members.contains(nodes[$0].id) && nodes[$0].alive

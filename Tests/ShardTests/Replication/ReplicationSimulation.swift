@@ -129,6 +129,8 @@ final class ReplicationSimulation {
         var deadSince: [String: ReplicationTime] = [:]
         var directoryRings: (placed: [String], ring: HashRing, holders: [String], holderRing: HashRing)?
         var directoryTimerAt: ReplicationTime?
+        /// When this process first saw itself joined (another member alive).
+        var joinedAt: ReplicationTime?
         /// The shell's `lastKnownPrimary`: the copy's primary while it has none (a candidate).
         var lastKnownPrimary: String?
         /// The kill of a primary this node's campaign was last counted as detecting.
@@ -355,6 +357,8 @@ final class ReplicationSimulation {
                 }
                 trace.record(4, UInt64(i), epoch)
                 checker.becamePrimary(epoch: epoch, node: i)
+            case .notifyRemoved(let node, let epoch):
+                sendRemovalNotice(from: i, to: node, epoch: epoch)
             case .steppedDown:
                 log("n\(i) stepped down: \(stateSummary)")
                 stats.stepDowns += 1
