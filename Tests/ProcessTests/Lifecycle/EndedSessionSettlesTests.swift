@@ -37,11 +37,11 @@ extension SessionLifecycleTests {
 
             // Before any fault the session settles: every node holds it ended and fully committed,
             // in one epoch, and no copy changes for `settledFor`.
-            var before: [String: SessionCopy] = [:]
+            var before: [String: HeldSession] = [:]
             var unchangedSince = ContinuousClock.now
             do {
                 try await waitUntil("every copy of the ended session to stay fully committed, unchanged", timeout: 20) {
-                    var copies: [String: SessionCopy] = [:]
+                    var copies: [String: HeldSession] = [:]
                     for id in ids { copies[id] = try cluster.copy(of: live.id, on: id) }
                     guard copies.count == ids.count, copies.values.allSatisfy({ $0.ended && $0.isFullyCommitted }),
                         Set(copies.values.map(\.epoch)).count == 1
@@ -108,8 +108,8 @@ extension SessionLifecycleTests {
 
             // ... and stays so: no election, no new entry, at any node, for `watchSeconds`.
             var history: [String: [String]] = Dictionary(uniqueKeysWithValues: ids.map { ($0, []) })
-            var first: [String: SessionCopy] = [:]
-            var last: [String: SessionCopy] = [:]
+            var first: [String: HeldSession] = [:]
+            var last: [String: HeldSession] = [:]
             var changed: Set<String> = []
             let watchEnd = ContinuousClock.now + .milliseconds(Int64(Self.watchSeconds * 1000))
             while ContinuousClock.now < watchEnd {

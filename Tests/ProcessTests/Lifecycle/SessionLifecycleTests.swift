@@ -9,42 +9,15 @@ import Testing
 struct SessionLifecycleTests {
     static let nodeFlags = ["--replicas", "3"]
 
-    /// A live session as `POST /v1/groups/G/live` answered.
-    struct Live {
-        var id: String
-        var primary: String
-        var replicas: [String]
-        var epoch: UInt64
-    }
-
-    /// Starts a live session in `users.group` through node `at` as its host; requires a 201 with
-    /// three distinct replicas, the primary among them.
+    /// Starts a live session through node `at` as its host (`ReplicationTests.startSession`).
     static func startLive(
         _ cluster: LocalCluster,
         _ users: GroupUsers,
         at node: String,
         title: String,
         record: Bool
-    ) async throws -> Live {
-        let answer = try await users.call(
-            cluster,
-            at: node,
-            "POST",
-            "/live",
-            as: "host",
-            json: #"{"title":"\#(title)","record":\#(record)}"#
-        )
-        try #require(answer.status == 201, "POST /live at \(node): \(answer.status) \(answer.body)")
-        let json = LiveFixture.object(answer.body)
-        let live = Live(
-            id: json["id"] as? String ?? "",
-            primary: json["primary"] as? String ?? "",
-            replicas: json["replicas"] as? [String] ?? [],
-            epoch: (json["epoch"] as? NSNumber)?.uint64Value ?? 0
-        )
-        try #require(live.replicas.count == 3 && Set(live.replicas).count == 3, "replicas \(live.replicas)")
-        try #require(live.replicas.contains(live.primary), "primary \(live.primary) not in \(live.replicas)")
-        return live
+    ) async throws -> ReplicationTests.StartedSession {
+        try await ReplicationTests.startSession(cluster, users, at: node, title: title, record: record)
     }
 
     /// Milliseconds since the Unix epoch of an RFC 3339 time as the API writes it
@@ -77,41 +50,9 @@ struct SessionLifecycleTests {
     static func format(_ value: Double) -> String { String(format: "%.2f", value) }
 }
 
-/// One node's copy of a session as `/admin/v1/sessions` lists it, with the replication-log
-/// positions (`logLastSeq`, `logCommitSeq`) and whether it has ended.
-struct SessionCopy: Decodable, Equatable, CustomStringConvertible {
-    var session: String
-    var role: String
-    var epoch: UInt64
-    var primary: String?
-    var members: [String]
-    var lastSeq: UInt64
-    var committedSeq: UInt64
-    var logLastSeq: UInt64
-    var logCommitSeq: UInt64
-    var ended: Bool
-
-    var isFullyCommitted: Bool { logCommitSeq == logLastSeq }
-
-    var description: String {
-        "\(role) epoch \(epoch) primary \(primary ?? "-") members \(members) ended \(ended) "
-            + "log \(logCommitSeq)/\(logLastSeq) events \(committedSeq)/\(lastSeq)"
-    }
-}
-
 extension LocalCluster {
     /// Node `id`'s copy of `session` (nil when it holds none); throws when the node does not answer.
-    func copy(of session: String, on id: String) throws -> SessionCopy? {
-        let answer = try httpGet(
-            port: port(of: id),
-            path: "/admin/v1/sessions",
-            headers: ["Authorization": "Bearer \(adminToken)"]
-        )
-        guard answer.status == 200 else { throw AdminFailed(status: answer.status, body: answer.body) }
-        return try JSONDecoder().decode([SessionCopy].self, from: Data(answer.body.utf8)).first {
-            $0.session == session
-        }
-    }
+    func copy(of session: String, on id: String) throws -> HeldSession? { try held(session, on: id) }
 
     /// Each of `ids` with its copy of `session`, or why there is none, one line each.
     func describeCopies(of session: String, on ids: [String]) -> String {

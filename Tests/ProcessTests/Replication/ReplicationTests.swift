@@ -16,12 +16,14 @@ struct ReplicationTests {
         var epoch: UInt64
     }
 
-    /// Starts a live session in `users.group` through node `at` as its host.
+    /// Starts a live session in `users.group` through node `at` as its host; requires a 201 with
+    /// three distinct replicas, the primary among them.
     static func startSession(
         _ cluster: LocalCluster,
         _ users: GroupUsers,
         at node: String,
-        title: String
+        title: String,
+        record: Bool = false
     ) async throws -> StartedSession {
         let answer = try await users.call(
             cluster,
@@ -29,7 +31,7 @@ struct ReplicationTests {
             "POST",
             "/live",
             as: "host",
-            json: #"{"title":"\#(title)"}"#
+            json: #"{"title":"\#(title)","record":\#(record)}"#
         )
         try #require(answer.status == 201, "POST /live at \(node): \(answer.status) \(answer.body)")
         let json = LiveFixture.object(answer.body)
@@ -39,8 +41,8 @@ struct ReplicationTests {
             replicas: json["replicas"] as? [String] ?? [],
             epoch: (json["epoch"] as? NSNumber)?.uint64Value ?? 0
         )
-        #expect(session.replicas.count == 3 && Set(session.replicas).count == 3, "replicas \(session.replicas)")
-        #expect(session.replicas.contains(session.primary), "primary \(session.primary) not in \(session.replicas)")
+        try #require(session.replicas.count == 3 && Set(session.replicas).count == 3, "replicas \(session.replicas)")
+        try #require(session.replicas.contains(session.primary), "primary \(session.primary) not in \(session.replicas)")
         return session
     }
 

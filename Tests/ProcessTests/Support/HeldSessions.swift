@@ -2,7 +2,7 @@ import Foundation
 
 /// One live session as `/admin/v1/sessions` on a node lists it: `lastSeq` is the last event seq
 /// in the node's log, `committedSeq` the last one it shows viewers (event seqs, as `GET …/live`).
-struct HeldSession: Decodable, Equatable {
+struct HeldSession: Decodable, Equatable, CustomStringConvertible {
     var group: String
     var session: String
     var role: String
@@ -12,6 +12,17 @@ struct HeldSession: Decodable, Equatable {
     var lastSeq: UInt64
     var committedSeq: UInt64
     var lagSeq: UInt64
+    /// Replication-log positions (config entries and likes records take log seqs too).
+    var logLastSeq: UInt64
+    var logCommitSeq: UInt64
+    var ended: Bool
+
+    var isFullyCommitted: Bool { logCommitSeq == logLastSeq }
+
+    var description: String {
+        "\(role) epoch \(epoch) primary \(primary ?? "-") members \(members) ended \(ended) "
+            + "log \(logCommitSeq)/\(logLastSeq) events \(committedSeq)/\(lastSeq)"
+    }
 }
 
 extension LocalCluster {
