@@ -30,15 +30,4 @@ import Testing
         #expect(count > 0, "no seed caught a node that calls the session gone before it joined")
         #expect(first?.contains("certainly none") ?? false, "\(first ?? "-")")
     }
-
-    /// The check of a removal notice's epoch skipped (every notice counts, however old), and the
-    /// dead-holder grace gone: reported, not required to fail (a stale notice is re-adopted by
-    /// the next append, so it may well cost nothing here).
-    @Test func staleRemovalNoticesAndNoDeadHolderGrace() {
-        var options = ReplicationSimulation.Options()
-        options.mutantNoticeEpoch = .max
-        options.directory.deadHolderGrace = .zero
-        let (count, first) = Self.violating(options, seeds: 0..<200)
-        print("mutant stale notices + no dead-holder grace: \(count) of 200 seeds violate; first: \(first ?? "-")")
-    }
 }

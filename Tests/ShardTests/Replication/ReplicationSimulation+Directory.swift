@@ -253,7 +253,6 @@ extension ReplicationSimulation {
 
     func deliverRemovalNotice(to j: Int, epoch: UInt64, generation: UInt64) {
         guard nodes[j].generation == generation, nodes[j].directory != nil else { return }
-        let epoch = options.mutantNoticeEpoch ?? epoch
         feedDirectory(j) { directory, _ in directory.removalNotice(session: session, epoch: epoch) }
     }
 

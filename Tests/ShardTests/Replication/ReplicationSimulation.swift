@@ -52,10 +52,9 @@ final class ReplicationSimulation {
         var replicaCountBound: ReplicationDuration = .milliseconds(600)
         /// How often lookup certainty and the replica count are checked.
         var directoryCheckInterval: ReplicationDuration = .milliseconds(10)
-        /// Mutants (for `ReplicationDirectoryMutationTests`): a shell that calls itself joined
-        /// from the start; removal notices fed with this epoch instead of the primary's.
+        /// Mutant (for `ReplicationDirectoryMutationTests`): a shell that calls itself joined
+        /// from the start.
         var mutantAlwaysJoined = false
-        var mutantNoticeEpoch: UInt64?
     }
 
     /// LAN settings scaled down ~6x so a few hundred ms of virtual chaos holds several elections.
