@@ -22,6 +22,9 @@ extension SessionHost {
         timer = nil
         guard !settled else { return }
         let now = hooks.now()
+        // The deadline moved later since the timer was armed (a heartbeat reset the election
+        // timer): nothing is due yet; arm for the new one.
+        guard now >= replica.nextTimer else { return rearm() }
         execute(replica.tick(now: now), now: now)
     }
 
@@ -35,7 +38,10 @@ extension SessionHost {
             return
         }
         let next = replica.nextTimer
-        guard next != timerAt else { return }
+        // A timer armed for an earlier time stays: when it fires it re-arms for the later one.
+        // (A replica's election deadline moves later with every append; rescheduling a timer per
+        // write cost more than letting the old one fire once per timeout.)
+        if let armed = timerAt, armed <= next { return }
         timer?.cancel()
         timerAt = next
         let delay = next - hooks.now()

@@ -162,14 +162,17 @@ actor SessionHost {
     }
 
     /// This copy as the session directory sees it.
+    /// This copy's phase as the directory sees it.
+    var phase: CopyPhase {
+        switch session.state.phase {
+        case .pending: .starting
+        case .live: .live
+        case .ended: endedNotified ? .settled : .ending
+        }
+    }
+
     var copy: DirectoryCopy {
-        let phase: CopyPhase =
-            switch session.state.phase {
-            case .pending: .starting
-            case .live: .live
-            case .ended: endedNotified ? .settled : .ending
-            }
-        return DirectoryCopy(
+        DirectoryCopy(
             group: group,
             session: sessionID,
             phase: phase,
@@ -191,14 +194,17 @@ actor SessionHost {
 
     /// Tells the directory when what it decides from changed (role, epoch, members, learners,
     /// phase, whether the log is all committed): not on every commit of a busy session.
+    /// Runs after every call into the core, so it compares first and builds the whole status
+    /// (lag, stalled learners) only when something changed.
     func report(confirmed: Bool = false) {
-        let now = copy
-        if !confirmed, let reported, reported.role == now.role, reported.epoch == now.epoch,
-            reported.primary == now.primary, reported.members == now.members, reported.learners == now.learners,
-            reported.phase == now.phase, (reported.commitSeq == reported.lastSeq) == (now.commitSeq == now.lastSeq)
+        if !confirmed, let reported, reported.role == replica.role, reported.epoch == replica.epoch,
+            reported.primary == (replica.primary ?? lastKnownPrimary), reported.members == replica.members,
+            reported.learners == replica.learners, reported.phase == phase,
+            (reported.commitSeq == reported.lastSeq) == (replica.commitSeq == replica.lastSeq)
         {
             return
         }
+        let now = copy
         reported = now
         hooks.statusChanged(now, confirmed)
     }
