@@ -5,6 +5,7 @@ public final class NodeState: Sendable {
     private let listening = Atomic<Bool>(false)
     private let joined = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
+    private let alone = Atomic<Bool>(false)
 
     public init() {}
 
@@ -12,6 +13,14 @@ public final class NodeState: Sendable {
     public func markListening() { listening.store(true, ordering: .releasing) }
     /// The node has joined its cluster (or is alone by configuration).
     public func markJoined(_ value: Bool = true) { joined.store(value, ordering: .releasing) }
+    /// The node runs alone by configuration (no other seeds): its view of the cluster is never
+    /// partial, so lookups need no settling period after it joined.
+    public func markAlone() {
+        alone.store(true, ordering: .releasing)
+        markJoined()
+    }
+
+    public var isAlone: Bool { alone.load(ordering: .acquiring) }
     /// Draining: hand sessions away, take no new ones.
     public func markDraining() { draining.store(true, ordering: .releasing) }
 

@@ -89,7 +89,7 @@ public final class GossipShell: Service, Sendable {
             bufferingPolicy: .bufferingNewest(4096)
         )
         hasOtherSeeds = seeds.contains { $0 != myself.address }
-        if !hasOtherSeeds { state.markJoined() }
+        if !hasOtherSeeds { state.markAlone() }
         view.update(members: instance.withLock { $0.members })
     }
 

@@ -52,7 +52,7 @@ extension LiveSessions {
     /// When this node was first seen joined (nil before): the directory's join-settle period
     /// counts from it.
     private func joinedAt() -> ReplicationTime? {
-        guard state.isJoined else { return nil }
+        guard state.isJoined, !state.isAlone else { return nil }
         return firstJoined.withLock { at in
             if at == nil { at = replicationNow }
             return at
