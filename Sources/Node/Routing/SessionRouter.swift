@@ -32,12 +32,9 @@ final class SessionRouter: Sendable {
         var forwardTimeout: TimeAmount = .seconds(10)
         /// Deadline of one lookup question to a peer. Default 500 ms.
         var lookupTimeout: TimeAmount = .milliseconds(500)
-        /// How long a lookup answer is reused. Default 1 s; failures drop it at once.
+        /// How long a lookup answer is reused. Default 1 s; failures drop it at once. (How long
+        /// a dead node still counts as a possible holder is the directory's `deadHolderGrace`.)
         var cacheTTL: Duration = .seconds(1)
-        /// How long a dead node still counts as a possible holder of a group's copy, so a lookup
-        /// that cannot ask it answers 503 rather than 404. Default 30 s: well past a restart and
-        /// the replacement of its replicas.
-        var deadHolderGrace: Duration = .seconds(30)
     }
 
     static let lookupRoute = "/internal/v1/groups/:g/live"
@@ -144,13 +141,11 @@ final class SessionRouter: Sendable {
     /// answered "none" (this one included): the directory's verdict (`SessionDirectory.verdict`)
     /// on the current view.
     func missIsCertain(group: String, answered: Set<String>) -> Bool {
-        let view = sessions.directoryView(view.snapshot)
-        let settings = sessions.directory.withLock { $0.settings }
-        return SessionDirectory.verdict(
+        SessionDirectory.verdict(
             group: group,
             answered: answered,
-            view: view,
-            settings: settings,
+            view: sessions.directoryView(view.snapshot),
+            settings: sessions.directorySettings,
             now: sessions.replicationNow
         ) == .certainlyNone
     }
@@ -176,9 +171,11 @@ final class SessionRouter: Sendable {
     /// The other alive nodes most likely to hold a copy of the group's session, best placed
     /// first (`SessionDirectory.likelyHolders` on the current view).
     func likelyHolders(group: String) -> [String] {
-        let view = sessions.directoryView(view.snapshot)
-        let settings = sessions.directory.withLock { $0.settings }
-        return SessionDirectory.likelyHolders(group: group, view: view, settings: settings)
+        SessionDirectory.likelyHolders(
+            group: group,
+            view: sessions.directoryView(view.snapshot),
+            settings: sessions.directorySettings
+        )
     }
 
     func forget(group: String) {

@@ -44,6 +44,8 @@ public final class LiveSessions: Service, Sendable {
     /// serves each group, campaigns, settling, retiring, replica-set maintenance, the ingest
     /// grace. This shell feeds it and executes its directives (`LiveSessions+Directory.swift`).
     let directory: Mutex<SessionDirectory>
+    /// The directory's settings (fixed at start), read by lookups without its lock.
+    let directorySettings: DirectorySettings
     /// Directives waiting for the executor, in the order the directory gave them.
     let directives = AsyncStream<DirectoryWork>.makeStream()
     /// When this node was first seen joined.
@@ -83,6 +85,7 @@ public final class LiveSessions: Service, Sendable {
         directorySettings.replicas = shell.replicas
         directorySettings.ingestGrace = .milliseconds(UInt64(max(0, settings.ingestGrace / .milliseconds(1))))
         directorySettings.learnerStall = .milliseconds(UInt64(max(0, settings.learnerStall / .milliseconds(1))))
+        self.directorySettings = directorySettings
         self.directory = Mutex(SessionDirectory(me: nodeID, settings: directorySettings, now: .zero))
         self.metrics = LiveMetrics(factory: metricsFactory)
         self.replicationMetrics = replicationMetrics
