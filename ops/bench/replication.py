@@ -239,6 +239,9 @@ def latency(args):
         c.call("n1", "POST", "/v1/groups/g/live", {"title": "latency"})
         primary, s = wait(lambda: primary_of(c, nodes), 10, "a primary")
         watch = next(m for m in s["members"] if m != primary)
+        # A replica serves viewers once it knows `started` committed (the next heartbeat tells
+        # it); before that it redirects, which the probe does not follow.
+        wait(lambda: any(x["committedSeq"] >= 1 for x in c.sessions(watch)), 10, f"{watch} serving")
         path = "/v1/groups/g/live"
         viewers = {n: subprocess.Popen([probe, "view", str(c.port(n)), path + "/events?after=0",
                                         c.token("viewer", "member"), str(args.seconds + 4)],
