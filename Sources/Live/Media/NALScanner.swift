@@ -14,19 +14,9 @@ enum NALScanner {
     /// form) followed by a NAL header that begins a decodable picture.
     static func containsRandomAccess(_ bytes: [UInt8], in range: Range<Int>, codec: TSVideoCodec) -> Bool {
         var i = range.lowerBound
-        let end = range.upperBound
-        while i + 3 < end {
-            // No start code can begin at i, i+1 or i+2 when bytes[i+2] > 1.
-            if bytes[i + 2] > 1 {
-                i += 3
-                continue
-            }
-            if bytes[i] == 0, bytes[i + 1] == 0, bytes[i + 2] == 1 {
-                if isRandomAccess(header: bytes[i + 3], codec: codec) { return true }
-                i += 4
-                continue
-            }
-            i += 1
+        while let header = AnnexB.nextStartCode(bytes, from: i, to: range.upperBound), header < range.upperBound {
+            if isRandomAccess(header: bytes[header], codec: codec) { return true }
+            i = header
         }
         return false
     }

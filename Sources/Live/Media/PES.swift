@@ -4,6 +4,8 @@ struct PESHeader: Equatable {
     var streamID: UInt8
     /// 33-bit, 90 kHz presentation timestamp, when the header carries one.
     var pts: UInt64?
+    /// Decoding timestamp, when it differs from the PTS (B-frames); nil means equal to `pts`.
+    var dts: UInt64? = nil
     /// Absolute index of the first elementary-stream byte (may equal the range's end).
     var payloadStart: Int
 
@@ -23,10 +25,12 @@ struct PESHeader: Equatable {
         let payloadStart = p + 9 + headerLength
         guard payloadStart <= range.upperBound else { throw .truncated }
         var pts: UInt64?
+        var dts: UInt64?
         if flags & 0x80 != 0, headerLength >= 5 {
             pts = decodeTimestamp(bytes, at: p + 9)
+            if flags & 0x40 != 0, headerLength >= 10 { dts = decodeTimestamp(bytes, at: p + 14) }
         }
-        return PESHeader(streamID: streamID, pts: pts, payloadStart: payloadStart)
+        return PESHeader(streamID: streamID, pts: pts, dts: dts, payloadStart: payloadStart)
     }
 
     /// Stream ids whose PES packets carry no optional header (program stream map, padding,

@@ -23,7 +23,7 @@ struct FFmpegFixtureTests {
         defer { try? files.removeItem(at: dir) }
 
         let source = dir.appendingPathComponent("source.ts")
-        let encode = try run(
+        let encode = try runTool(
             Self.ffmpeg,
             [
                 "-hide_banner", "-loglevel", "error", "-nostdin",
@@ -135,7 +135,7 @@ struct FFmpegFixtureTests {
 
     /// Decodes every video frame (`-count_frames`), which is stricter than probing headers.
     private func probeVideo(_ file: URL) throws -> Probe {
-        let result = try run(
+        let result = try runTool(
             Self.ffprobe,
             [
                 "-v", "error", "-count_frames", "-select_streams", "v:0",
@@ -148,30 +148,6 @@ struct FFmpegFixtureTests {
             stderr: result.stderr,
             hasVideo: fields.first == "video",
             frames: fields.count > 1 ? Int(fields[1]) ?? 0 : 0
-        )
-    }
-
-    private func run(
-        _ executable: String,
-        _ arguments: [String]
-    ) throws -> (
-        status: Int32, stdout: String, stderr: String
-    ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Small outputs (errors only), so reading one pipe after the other cannot fill the other.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
         )
     }
 }
