@@ -16,6 +16,37 @@ struct ADTSFrame: Equatable {
         /// Channels for the common configurations (7 is 7.1: 8 channels).
         var channels: Int { channelConfiguration == 7 ? 8 : max(1, Int(channelConfiguration)) }
 
+        /// Reads a 2-byte AudioSpecificConfig (what RTMP/FLV sends once); nil for what ADTS
+        /// cannot carry (escaped object types or an explicit frequency).
+        init?(audioSpecificConfig bytes: some Collection<UInt8>) {
+            let b = Array(bytes.prefix(2))
+            guard b.count == 2 else { return nil }
+            let objectType = b[0] >> 3
+            let frequencyIndex = (b[0] & 0x07) << 1 | b[1] >> 7
+            let channels = (b[1] >> 3) & 0x0F
+            guard (1...4).contains(objectType), frequencyIndex < 13, channels <= 7 else { return nil }
+            self.init(objectType: objectType, frequencyIndex: frequencyIndex, channelConfiguration: channels)
+        }
+
+        init(objectType: UInt8, frequencyIndex: UInt8, channelConfiguration: UInt8) {
+            self.objectType = objectType
+            self.frequencyIndex = frequencyIndex
+            self.channelConfiguration = channelConfiguration
+        }
+
+        /// The 7-byte ADTS header (no CRC) for a raw frame of `payloadLength` bytes.
+        func adtsHeader(payloadLength: Int) -> [UInt8] {
+            let length = payloadLength + 7
+            return [
+                0xFF, 0xF1,
+                (objectType - 1) << 6 | frequencyIndex << 2 | channelConfiguration >> 2,
+                (channelConfiguration & 3) << 6 | UInt8((length >> 11) & 0x3),
+                UInt8((length >> 3) & 0xFF),
+                UInt8((length & 7) << 5) | 0x1F,
+                0xFC,
+            ]
+        }
+
         /// The 2-byte AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1).
         var audioSpecificConfig: [UInt8] {
             let value = UInt16(objectType) << 11 | UInt16(frequencyIndex) << 7 | UInt16(channelConfiguration) << 3
