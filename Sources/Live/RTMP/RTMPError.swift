@@ -12,4 +12,6 @@ public enum RTMPError: Error, Equatable, Sendable {
     case tooManyChunkStreams
     /// AMF0 that cannot be read (truncated, an unknown marker, nested too deep).
     case badAMF(String)
+    /// Media the pipeline cannot take (another codec, a malformed tag).
+    case media(FLVError)
 }
