@@ -17,3 +17,13 @@ func runTool(_ executable: String, _ arguments: [String]) throws -> (status: Int
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
 }
+
+/// ffprobe's decoded frame count per stream of `file` (`-count_frames`), as "codec,frames" lines
+/// in stream order, and what it said on stderr (empty when the file is clean).
+func probeFrames(_ file: URL) throws -> (lines: [String], stderr: String) {
+    let probe = try runTool(
+        "/usr/bin/ffprobe",
+        ["-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames", "-of", "csv=p=0", file.path]
+    )
+    return (probe.stdout.split(separator: "\n").map(String.init), probe.stderr)
+}

@@ -61,15 +61,8 @@ struct FLVToTSTests {
         let file = dir.appendingPathComponent("out.ts")
         try Data(ts).write(to: file)
 
-        let probe = try runTool(
-            Self.ffprobe,
-            [
-                "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames", "-of", "csv=p=0",
-                file.path,
-            ]
-        )
-        #expect(probe.stderr.isEmpty, "ffprobe complained: \(probe.stderr)")
-        let lines = probe.stdout.split(separator: "\n").map(String.init)
+        let (lines, stderr) = try probeFrames(file)
+        #expect(stderr.isEmpty, "ffprobe complained: \(stderr)")
         #expect(lines.first == "h264,100", "4 s of 25 fps video: \(lines)")
         #expect(lines.dropFirst().first?.hasPrefix("aac,") == true)
         let decode = try runTool(Self.ffmpeg, ["-v", "error", "-nostdin", "-i", file.path, "-f", "null", "-"])

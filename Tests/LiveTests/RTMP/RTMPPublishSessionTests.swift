@@ -103,15 +103,8 @@ struct RTMPPublishSessionTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("qunbo-rtmp-\(UUID().uuidString).ts")
         defer { try? FileManager.default.removeItem(at: file) }
         try Data(media).write(to: file)
-        let probe = try runTool(
-            Self.ffprobe,
-            [
-                "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames", "-of", "csv=p=0",
-                file.path,
-            ]
-        )
-        #expect(probe.stderr.isEmpty, "ffprobe complained: \(probe.stderr)")
-        let lines = probe.stdout.split(separator: "\n").map(String.init)
+        let (lines, stderr) = try probeFrames(file)
+        #expect(stderr.isEmpty, "ffprobe complained: \(stderr)")
         #expect(lines.first == "h264,75", "3 s at 25 fps: \(lines)")
         #expect(lines.dropFirst().first?.hasPrefix("aac,") == true)
     }
