@@ -61,6 +61,9 @@ final class CommentWriter: @unchecked Sendable {
     /// How many comments have been acknowledged so far.
     var ackedCount: Int { lock.withLock { report.acked.count } }
 
+    /// How many answers so far had `status` (0: no answer).
+    func count(status: Int) -> Int { lock.withLock { report.statuses[status] ?? 0 } }
+
     /// Stops sending new comments, lets every comment in flight finish (or reach its deadline),
     /// and returns what they all came to.
     func stop() async -> Report {
