@@ -52,7 +52,7 @@ extension SessionReplica {
         }
         diskLastSeq = durable
         pendingPersists = [PendingPersist(truncateAfter: durable, lastSeq: log.lastSeq)]
-        let entries = durable < log.lastSeq ? log.entries(from: durable + 1, limit: Int.max) : []
+        let entries = durable < log.lastSeq ? log.entries(from: durable + 1, limit: Int(log.lastSeq - durable)) : []
         resetElectionTimer(now: now)
         return Rewrite(snapshot: base, entries: entries, truncateAfter: durable, lastSeq: entries.last?.seq ?? durable)
     }
