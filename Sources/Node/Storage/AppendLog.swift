@@ -170,6 +170,12 @@ public final class AppendLog: Sendable {
         if let result { throw result }
     }
 
+    /// `recover`, blocking: for callers on their own queue (a recording's writer), never on
+    /// this log's completion callbacks.
+    public func recoverBlocking() throws(StorageError) {
+        if let failure = queue.sync(execute: { reopen() }) { throw failure }
+    }
+
     private func reopen() -> StorageError? {
         guard state.withLock({ $0.poisoned != nil }) else { return nil }
         let failure = file.withLock { f -> StorageError? in

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import NIOHTTP1
 import Synchronization
 
 /// The free space of the data dir against `--min-free-disk`: whether the node must refuse new
