@@ -143,14 +143,15 @@ actor SessionHost {
             )
         }
         if case .restore = origin {
-            let loaded = store.load()
+            let loaded = try store.load()
             replica.restore(from: loaded.state, log: loaded.entries, now: now)
             if let damage = loaded.damage {
+                let kept = replica.lastSeq
                 logger.error(
                     "session log damaged: kept its valid part; the copy catches up from its replica set",
                     metadata: [
                         "storage.damage": "\(damage)", "storage.quarantined": "\(loaded.quarantinedAs ?? "-")",
-                        "replication.last_seq": "\(replica.lastSeq)", "storage.lost_entries": "\(loaded.lostEntries)",
+                        "replication.last_seq": "\(kept)", "storage.lost_entries": "\(loaded.lostEntries)",
                     ]
                 )
                 hooks.storage.quarantined()

@@ -139,9 +139,16 @@ final class ReplicaStore: Sendable {
         try writeFileAtomically(bytes, to: directory + "/vote.json")
     }
 
-    /// The durable log and vote, as `SessionReplica.restore` wants them (empty for a new copy).
-    func load() -> Loaded {
-        loaded ?? Loaded(state: .init(epoch: 0, votedFor: nil), entries: [])
+    /// The durable log and vote, as `SessionReplica.restore` wants them, read now, with what the
+    /// opening found and repaired (`damage`, `quarantinedAs`, `lostEntries`).
+    func load() throws(StorageError) -> Loaded {
+        var (fresh, _, _) = try Self.read(directory: directory)
+        if let loaded, loaded.damage != nil {
+            fresh.damage = loaded.damage
+            fresh.quarantinedAs = loaded.quarantinedAs
+            fresh.lostEntries = fresh.lostEntries || loaded.lostEntries
+        }
+        return fresh
     }
 
     /// The durable log and vote in `directory`, read without opening the log for writing or

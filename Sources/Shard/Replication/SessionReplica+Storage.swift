@@ -13,6 +13,18 @@ extension SessionReplica {
         public var entries: [ReplicationEntry]
         public var truncateAfter: UInt64
         public var lastSeq: UInt64
+
+        public init(
+            snapshot: ReplicationSnapshot? = nil,
+            entries: [ReplicationEntry],
+            truncateAfter: UInt64,
+            lastSeq: UInt64
+        ) {
+            self.snapshot = snapshot
+            self.entries = entries
+            self.truncateAfter = truncateAfter
+            self.lastSeq = lastSeq
+        }
     }
 
     /// Whether this copy may grant votes and campaign: not while its disk fails (a vote it could

@@ -59,7 +59,8 @@ struct ReplicaStoreTests {
         await Self.submit(store, [Self.data(3, 2, "B")], truncateAfter: 2)
         try store.writeVote(epoch: 2, votedFor: "n2")
 
-        let (state, entries) = try ReplicaStore(directory: dir).load()
+        let loaded = try ReplicaStore(directory: dir).load()
+        let (state, entries) = (loaded.state, loaded.entries)
         #expect(entries == [config, Self.data(2, 1, "a"), Self.data(3, 2, "B")])
         #expect(state.epoch == 2)
         #expect(state.votedFor == "n2")
@@ -91,7 +92,7 @@ struct ReplicaStoreTests {
         let dir = Self.tempDir()
         let store = try ReplicaStore(directory: dir)
         await Self.submit(store, [Self.data(1, 3, "a")])
-        let (state, _) = try store.load()
+        let state = try store.load().state
         #expect(state.epoch == 3)
         #expect(state.votedFor == nil)
     }

@@ -37,7 +37,7 @@ struct ReplicaStoreDamageTests {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
 
         let store = try ReplicaStore(directory: dir)
-        let loaded = store.load()
+        let loaded = try store.load()
         #expect(loaded.entries.map(\.seq) == [1, 2, 3, 4])
         #expect(loaded.lostEntries)
         #expect(loaded.damage?.contains("checksum") == true)
@@ -89,8 +89,8 @@ struct ReplicaStoreDamageTests {
         text += Array("T 3\n".utf8)
         try Data(text).write(to: URL(fileURLWithPath: dir + "/replication.log"))
         let store = try ReplicaStore(directory: dir)
-        #expect(store.load().entries == [config, Self.entry(2), binary])
-        #expect(store.load().damage == nil)
+        #expect(try store.load().entries == [config, Self.entry(2), binary])
+        #expect(try store.load().damage == nil)
         await ReplicaStoreTests.submit(store, [Self.entry(4, epoch: 2)])
         #expect(try ReplicaStore(directory: dir).load().entries == [config, Self.entry(2), binary, Self.entry(4, epoch: 2)])
     }
