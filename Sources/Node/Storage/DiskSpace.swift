@@ -123,7 +123,7 @@ public final class DiskSpace: Sendable {
 
     /// What `/readyz` adds about storage, when something is wrong.
     var readinessNote: String? {
-        guard minFree > 0, state.withLock({ $0.low }) else { return nil }
+        guard isLow else { return nil }
         return "disk space below --min-free-disk (\(free ?? 0) bytes free): writes refused, viewers served"
     }
 }
