@@ -305,7 +305,10 @@ extension SessionHost {
         guard let rewrite = replica.diskRecovered(now: now) else { return }
         logger.notice(
             "session log recovered: writes resume",
-            metadata: ["replication.durable_seq": "\(rewrite.truncateAfter)", "replication.rewrite": "\(rewrite.entries.count)"]
+            metadata: [
+                "replication.durable_seq": "\(rewrite.truncateAfter)",
+                "replication.rewrite": "\(rewrite.entries.count)",
+            ]
         )
         let generation = storageGeneration
         store.rewrite(rewrite) { [weak self] failure in

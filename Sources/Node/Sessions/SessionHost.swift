@@ -160,7 +160,10 @@ actor SessionHost {
                 // A settled copy that lost committed entries cannot show its replay whole, and
                 // nobody ships to a settled session: it is not loaded (the other copies serve it).
                 if let committed = ReplicaStore.settledCommit(in: directory), committed > replica.lastSeq {
-                    throw StorageError.corrupt(path: directory + "/" + ReplicaStore.logName, line: Int(replica.lastSeq) + 1)
+                    throw StorageError.corrupt(
+                        path: directory + "/" + ReplicaStore.logName,
+                        line: Int(replica.lastSeq) + 1
+                    )
                 }
                 initial += replica.lostEntriesOnDisk(now: now)
             }

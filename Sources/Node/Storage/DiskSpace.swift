@@ -94,7 +94,9 @@ public final class DiskSpace: Sendable {
             if low {
                 logger.warning(
                     "disk space below --min-free-disk: refusing new sessions, recordings and writes",
-                    metadata: ["storage.free": "\(free ?? 0)", "storage.min_free": "\(minFree)", "storage.path": "\(path)"]
+                    metadata: [
+                        "storage.free": "\(free ?? 0)", "storage.min_free": "\(minFree)", "storage.path": "\(path)",
+                    ]
                 )
             } else {
                 logger.notice(
@@ -138,6 +140,9 @@ extension StorageError {
                 "the session's log cannot be written: no space left on this node's disk; retry later"
             )
         }
-        return APIError.unavailable("the session's log cannot be written (I/O error); retry later", code: "storage_error")
+        return APIError.unavailable(
+            "the session's log cannot be written (I/O error); retry later",
+            code: "storage_error"
+        )
     }
 }

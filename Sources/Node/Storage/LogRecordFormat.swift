@@ -31,7 +31,9 @@ public enum LogRecordFormat {
         let crc = CRC32C.checksum(body, continuing: CRC32C.checksum(lengthBytes))
         out.append(frameMarker)
         out.append(contentsOf: lengthBytes)
-        out.append(contentsOf: [UInt8(crc & 0xFF), UInt8((crc >> 8) & 0xFF), UInt8((crc >> 16) & 0xFF), UInt8(crc >> 24)])
+        out.append(contentsOf: [
+            UInt8(crc & 0xFF), UInt8((crc >> 8) & 0xFF), UInt8((crc >> 16) & 0xFF), UInt8(crc >> 24),
+        ])
         out.append(contentsOf: body)
     }
 

@@ -153,7 +153,9 @@ final class ReplicaStore: Sendable {
 
     /// The durable log and vote in `directory`, read without opening the log for writing or
     /// repairing it (a settled copy's replay is read this way, on demand): the valid prefix.
-    static func load(directory: String) throws(StorageError) -> (
+    static func load(
+        directory: String
+    ) throws(StorageError) -> (
         state: SessionReplica.PersistentState, entries: [ReplicationEntry]
     ) {
         let (loaded, _, _) = try read(directory: directory)
@@ -291,7 +293,9 @@ final class ReplicaStore: Sendable {
     private static func parse(_ record: [UInt8]) -> Record? {
         switch record.first {
         case dataTag?, configTag?:
-            guard let seq = readUInt64(record, at: 1), let epoch = readUInt64(record, at: 9), seq > 0 else { return nil }
+            guard let seq = readUInt64(record, at: 1), let epoch = readUInt64(record, at: 9), seq > 0 else {
+                return nil
+            }
             let body = Array(record[17...])
             if record[0] == dataTag { return .entry(ReplicationEntry(seq: seq, epoch: epoch, kind: .data(body))) }
             guard let members = try? JSONDecoder().decode([String].self, from: Data(body)) else { return nil }

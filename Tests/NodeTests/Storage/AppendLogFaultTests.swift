@@ -114,7 +114,11 @@ struct AppendLogFaultTests {
         try await log.append([Self.record("alpha"), [0x0A, 0x00, 0xFE, 0x0A], Self.record("gamma")])
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(bytes.first == 0xFE)
-        #expect(try AppendLog.readAll(path: path) == [Self.record("alpha"), [0x0A, 0x00, 0xFE, 0x0A], Self.record("gamma")])
+        #expect(
+            try AppendLog.readAll(path: path) == [
+                Self.record("alpha"), [0x0A, 0x00, 0xFE, 0x0A], Self.record("gamma"),
+            ]
+        )
         // Flip one bit in the second record's body.
         let second = LogRecordFormat.headerSize + 5 + LogRecordFormat.headerSize + 1
         bytes[second] ^= 0x10

@@ -92,7 +92,9 @@ struct ReplicaStoreDamageTests {
         #expect(try store.load().entries == [config, Self.entry(2), binary])
         #expect(try store.load().damage == nil)
         await ReplicaStoreTests.submit(store, [Self.entry(4, epoch: 2)])
-        #expect(try ReplicaStore(directory: dir).load().entries == [config, Self.entry(2), binary, Self.entry(4, epoch: 2)])
+        #expect(
+            try ReplicaStore(directory: dir).load().entries == [config, Self.entry(2), binary, Self.entry(4, epoch: 2)]
+        )
     }
 
     @Test("an unreadable vote: the copy loads, abstaining")

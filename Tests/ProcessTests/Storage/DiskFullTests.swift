@@ -9,9 +9,18 @@ import Testing
     .enabled(if: StorageSupport.tmpfsPermitted, "mounting a tmpfs is not permitted here (needs root)")
 )
 struct DiskFullTests {
-    @Test("disks filled under writes: 507 while full, nothing acknowledged lost, writes resume when space returns")
-    func fullDisksUnderWrites() async throws {
-        let flags = ["--replicas", "3", "--min-free-disk", "1MiB"]
+    /// With `--min-free-disk 1MiB` the nodes refuse writes once they see the disk full (a log may
+    /// fail first, within the second before they look). Not run with `0` (fail-stop logs alone):
+    /// a primary whose own log still has room in its last page while its replicas' logs fail
+    /// keeps waiting for a majority, and its writers time out instead of getting 507 (see
+    /// docs/OPERATIONS.md, "Full disks"); the fail-stop path is covered by `AppendLogFaultTests`,
+    /// `ReplicationStorageFailureTests` and `ReplicationStorageSimulationTests`.
+    @Test(
+        "disks filled under writes: 507 while full, nothing acknowledged lost, writes resume when space returns",
+        arguments: ["1MiB"]
+    )
+    func fullDisksUnderWrites(minFree: String) async throws {
+        let flags = ["--replicas", "3", "--min-free-disk", minFree]
         try await StorageSupport.withTmpfsCluster(size: 3, tmpfs: "8m", nodeFlags: flags) { cluster in
             let ids = cluster.ids()
             let users = try await GroupUsers.mint(for: cluster, group: "diskfull", memberCount: 18)
@@ -35,7 +44,9 @@ struct DiskFullTests {
             // Still ready (viewers are served), and says why writes are refused.
             let ready = try await Curl.call("GET", cluster.url(of: "n2") + "/readyz", token: nil)
             #expect(ready.status == 200, "readyz while full: \(ready.status) \(ready.body)")
-            #expect(ready.body.contains("storage"), "readyz does not report the disk: \(ready.body)")
+            if minFree != "0" {
+                #expect(ready.body.contains("storage"), "readyz does not report the disk: \(ready.body)")
+            }
             let full = await writer.stop()
             let refusedOtherwise = full.unexpected.filter { !$0.contains(": 507 ") && !$0.contains(": 503 ") }
             #expect(refusedOtherwise.isEmpty, "answers other than 2xx, 503 and 507: \(refusedOtherwise.prefix(5))")
@@ -69,10 +80,28 @@ struct DiskFullTests {
                 }
             }
             let resumed = try #require(firstAccepted, "no write accepted within 30 s of the disks being freed")
-            print("storage: time from free space returning to the first accepted write: \(resumed) (\(n) tries)")
+            print(
+                "storage (--min-free-disk \(minFree)): time from free space returning to the first accepted write: \(resumed) (\(n) tries)"
+            )
 
-            // Writes go on as before.
-            let after = CommentWriter(cluster: cluster, users: users, nodes: ids, clients: 3, pause: .milliseconds(40))
+            // Every node sees the space back (each measures on its own, at most a second late).
+            try await waitUntil("every node to stop reporting low disk space", timeout: 10) {
+                var clear = true
+                for id in ids {
+                    let ready = try await Curl.call("GET", cluster.url(of: id) + "/readyz", token: nil)
+                    clear = clear && ready.status == 200 && !ready.body.contains("storage")
+                }
+                return clear
+            }
+            // Writes go on as before (a 507 from a copy whose log retries a moment later is retried).
+            let after = CommentWriter(
+                cluster: cluster,
+                users: users,
+                nodes: ids,
+                clients: 3,
+                pause: .milliseconds(40),
+                alsoRetried: [507]
+            )
             after.start()
             try await waitUntil("20 comments acknowledged after the disks were freed", timeout: 30) {
                 after.ackedCount >= 20
@@ -120,7 +149,10 @@ struct DiskFullTests {
             }
             #expect(refusals > 0, "no refusal counted")
             // Whether a log hit the full disk before --min-free-disk refused (timing decides).
-            print("storage: \(Int(refusals)) refusals, \(Int(logFailures)) fail-stopped logs over the 3 nodes")
+            print(
+                "storage (--min-free-disk \(minFree)): \(Int(refusals)) refusals, \(Int(logFailures)) fail-stopped logs"
+            )
+            if minFree == "0" { #expect(logFailures > 0, "no log failed: the fail-stop path was not exercised") }
         }
     }
 }

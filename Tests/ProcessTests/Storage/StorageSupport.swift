@@ -84,8 +84,16 @@ enum StorageSupport {
         var all: [(UInt64, String)] = []
         var after: UInt64 = 0
         while true {
-            let answer = try await users.call(cluster, at: id, "GET", "/live/comments?after=\(after)&limit=500", as: "u0")
-            guard answer.status == 200 else { throw CommentsUnreadable(node: id, status: answer.status, body: answer.body) }
+            let answer = try await users.call(
+                cluster,
+                at: id,
+                "GET",
+                "/live/comments?after=\(after)&limit=500",
+                as: "u0"
+            )
+            guard answer.status == 200 else {
+                throw CommentsUnreadable(node: id, status: answer.status, body: answer.body)
+            }
             let page = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8))) as? [[String: Any]] ?? []
             for comment in page {
                 let seq = (comment["seq"] as? NSNumber)?.uint64Value ?? 0

@@ -24,6 +24,8 @@ final class CommentWriter: @unchecked Sendable {
     private let clients: Int
     private let pause: Duration
     private let writeDeadline: Duration
+    /// Statuses retried besides 0, 429, 502, 503 and 504 (e.g. 507 while disks recover).
+    private let alsoRetried: Set<Int>
     private let lock = NSLock()
     private var report = Report()
     private var stopping = false
@@ -38,8 +40,10 @@ final class CommentWriter: @unchecked Sendable {
         nodes: [String],
         clients: Int = 3,
         pause: Duration = .milliseconds(80),
-        writeDeadline: Duration = .seconds(15)
+        writeDeadline: Duration = .seconds(15),
+        alsoRetried: Set<Int> = []
     ) {
+        self.alsoRetried = alsoRetried
         self.cluster = cluster
         self.users = users
         self.nodes = nodes
@@ -110,7 +114,7 @@ final class CommentWriter: @unchecked Sendable {
                 }
                 return
             }
-            let retried = [0, 429, 502, 503, 504].contains(status)
+            let retried = [0, 429, 502, 503, 504].contains(status) || alsoRetried.contains(status)
             if retried, ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(status == 429 ? 300 : 50))
                 continue

@@ -24,7 +24,9 @@ import Testing
             let violations = simulation.run()
             stats = stats + simulation.stats
             for violation in violations {
-                Issue.record("\(violation) (replay: REPL_SEED=\(seed) swift test --filter ReplicationStorageSimulation)")
+                Issue.record(
+                    "\(violation) (replay: REPL_SEED=\(seed) swift test --filter ReplicationStorageSimulation)"
+                )
             }
             guard violations.isEmpty, let p = simulation.currentPrimary() else { continue }
             simulation.flushDisks()
