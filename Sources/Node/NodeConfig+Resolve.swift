@@ -9,7 +9,7 @@ extension NodeConfig {
     public static let settingNames: [String] = [
         "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
         "cluster-secret", "tls-cert", "tls-key", "route", "log-level", "ingest-grace", "idle-timeout",
-        "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
+        "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection", "min-free-disk",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -136,6 +136,17 @@ extension NodeConfig {
             }
             config.maxBodyBytes = n
         }
+        if let (v, src) = lookup("min-free-disk") {
+            guard let bytes = parseByteSize(v) else {
+                throw .invalidValue(
+                    name: "min-free-disk",
+                    value: v,
+                    expected: "a size such as 256MiB, 1GiB or a number of bytes",
+                    source: src
+                )
+            }
+            config.minFreeDisk = bytes
+        }
         if !config.seeds.isEmpty && config.clusterSecret == nil {
             throw .inconsistent(
                 "--seeds needs --cluster-secret (QUNBO_CLUSTER_SECRET): cluster routes are authenticated"
@@ -190,6 +201,22 @@ extension NodeConfig {
         if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
         return "not valid UTF-8 text"
     }
+}
+
+/// Parses `512MiB`, `1GiB`, `64KiB`, `2MB` (decimal), `100B` or a bare number of bytes.
+public func parseByteSize(_ text: String) -> UInt64? {
+    let t = text.trimmingSpaces.lowercased()
+    let units: [(String, UInt64)] = [
+        ("kib", 1 << 10), ("mib", 1 << 20), ("gib", 1 << 30), ("tib", 1 << 40),
+        ("kb", 1_000), ("mb", 1_000_000), ("gb", 1_000_000_000), ("tb", 1_000_000_000_000),
+        ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30), ("b", 1),
+    ]
+    for (suffix, scale) in units where t.hasSuffix(suffix) {
+        let number = t.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
+        guard let n = Double(number), n.isFinite, n >= 0, n * Double(scale) < 1.8e19 else { return nil }
+        return UInt64((n * Double(scale)).rounded())
+    }
+    return UInt64(t)
 }
 
 /// Parses `250ms`, `30s`, `2m`, `1h` or a bare number of seconds.

@@ -51,6 +51,11 @@ public struct NodeConfig: Sendable, Equatable {
     /// traffic drop, lose or delay messages to chosen peers (partitions and zone distance without
     /// kernel support). Default false: no fault can be injected into a production node.
     public var faultInjection: Bool = false
+    /// Free space the data dir must keep: below it the node refuses new sessions, recordings and
+    /// writes with `507 insufficient_storage` and takes them again once space returns. Default
+    /// 256 MiB: room for the replication writes already accepted (and for the replicas' copies
+    /// of them) to land, so nothing acknowledged is lost to a full disk. 0 turns the check off.
+    public var minFreeDisk: UInt64 = 256 << 20
 
     public init(id: String? = nil, listen: HostPort = HostPort(host: "127.0.0.1", port: 7000)) {
         self.listen = listen

@@ -61,10 +61,14 @@ public struct QunboNode: Sendable {
         let access = AccessControl(verifier: await TokenVerifier(secret: config.authSecret))
 
         var router = Router(logger: logger)
+        try? FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        let diskSpace = DiskSpace(path: config.dataDir, minFree: config.minFreeDisk, factory: factory, logger: logger)
+        diskSpace.refresh()
         OperatorRoutes.register(
             into: &router,
             nodeID: config.id,
             state: state,
+            diskSpace: diskSpace,
             registry: registry,
             debugRoutes: environment["QUNBO_DEBUG_ROUTES"] == "1"
         )
@@ -95,6 +99,7 @@ public struct QunboNode: Sendable {
             state: state,
             metricsFactory: factory,
             replicationMetrics: replicationMetrics,
+            diskSpace: diskSpace,
             timerLoop: group.next(),
             logger: logger
         )

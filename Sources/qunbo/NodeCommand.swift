@@ -40,6 +40,11 @@ struct NodeCommand: AsyncParsableCommand {
         help: "true enables /admin/v1/faults (tests and chaos runs only; default false)."
     )
     var faultInjection: String?
+    @Option(
+        name: .customLong("min-free-disk"),
+        help: "Refuse new sessions, recordings and writes (507) below this free space in the data dir (default 256MiB)."
+    )
+    var minFreeDisk: String?
     @Option(help: "YAML config file; keys are the flag names.") var config: String?
 
     func run() async throws {
@@ -49,7 +54,7 @@ struct NodeCommand: AsyncParsableCommand {
             ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("route", route),
             ("log-level", logLevel), ("ingest-grace", ingestGrace), ("idle-timeout", idleTimeout),
             ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("keyword-filter", keywordFilter),
-            ("fault-injection", faultInjection), ("config", config),
+            ("fault-injection", faultInjection), ("min-free-disk", minFreeDisk), ("config", config),
         ]
         var flags: [String: String] = [:]
         for case (let name, let value?) in given { flags[name] = value }

@@ -74,7 +74,7 @@ struct OpsKitTests {
         #expect(variables["instance"]?["multi"] as? Bool == true)
 
         let rows = dashboard.panels.filter { $0["type"] as? String == "row" }.compactMap { $0["title"] as? String }
-        #expect(rows == ["Cluster", "Traffic", "Live", "Replication"])
+        #expect(rows == ["Cluster", "Traffic", "Live", "Replication", "Storage"])
         var ids = Set<Int>()
         for panel in dashboard.panels {
             let title = panel["title"] as? String ?? "?"

@@ -132,6 +132,11 @@ struct LiveRoutes: Sendable {
         guard !sessions.isDraining else {
             throw APIError.unavailable("this node is draining; start the session on another node", code: "draining")
         }
+        // Below --min-free-disk no session starts here (its log would have no room to grow).
+        if sessions.diskSpace.isLow {
+            sessions.diskSpace.refused()
+            throw sessions.diskSpace.refusal
+        }
         let members =
             [sessions.nodeID] + candidates.filter { $0 != sessions.nodeID }.prefix(sessions.shell.replicas - 1)
         do {
@@ -153,6 +158,8 @@ struct LiveRoutes: Sendable {
                 "the session could not reach a majority of its replicas; retry",
                 code: "no_quorum"
             )
+        } catch ReplicaRefusal.storage(let failure) {
+            throw failure.apiError
         }
     }
 

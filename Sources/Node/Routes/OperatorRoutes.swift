@@ -7,6 +7,7 @@ enum OperatorRoutes {
         into router: inout Router,
         nodeID: String,
         state: NodeState,
+        diskSpace: DiskSpace,
         registry: PrometheusCollectorRegistry,
         debugRoutes: Bool
     ) {
@@ -16,6 +17,10 @@ enum OperatorRoutes {
         router.add(.GET, "/readyz") { _ in
             if let reason = state.notReadyReason {
                 throw APIError.unavailable(reason, code: "not_ready")
+            }
+            // Low on disk, the node still serves viewers: ready, with the reason writes are refused.
+            if let storage = diskSpace.readinessNote {
+                return .json(["status": "ready", "node": nodeID, "storage": storage])
             }
             return .json(["status": "ready", "node": nodeID])
         }

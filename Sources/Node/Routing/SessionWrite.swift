@@ -42,6 +42,11 @@ extension SessionRouter {
     /// (following hints and retrying through a failover for up to `failoverWait`). The one call
     /// every write route makes.
     func write(group: String, command: LiveCommand, actor: LiveActor) async throws -> SessionWriteAnswer {
+        // Below --min-free-disk this node takes no new writes (507); the end still goes through.
+        if !SessionHost.isEnd(command), sessions.diskSpace.isLow {
+            sessions.diskSpace.refused()
+            throw sessions.diskSpace.refusal
+        }
         let deadline = ContinuousClock.now + settings.failoverWait
         let request = SessionWriteRequest(command: command, actor: actor, now: LiveSessions.nowMillis())
         var hint: String?
@@ -69,6 +74,11 @@ extension SessionRouter {
                     forget(group: group)
                 }
             case nil:
+                // No primary known and this copy's log is stopped: most likely every copy's disk
+                // is full. Answer 507/503 now rather than wait out an election that cannot happen.
+                if let host = sessions.host(group: group), let failure = await host.storageFailure {
+                    throw failure.apiError
+                }
                 hint = nil
                 forget(group: group)
             }
@@ -116,6 +126,8 @@ extension SessionRouter {
                 "the primary changed before this write was acknowledged; retry it with the same id",
                 code: "outcome_unknown"
             )
+        } catch ReplicaRefusal.storage(let failure) {
+            throw failure.apiError
         }
     }
 

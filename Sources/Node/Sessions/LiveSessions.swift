@@ -36,6 +36,11 @@ public final class LiveSessions: Service, Sendable {
     let view: ClusterView
     let links: PeerLinks
     let state: NodeState
+    /// Free space of the data dir against `--min-free-disk`.
+    let diskSpace: DiskSpace
+    /// Session logs found corrupt at start and quarantined; logs that failed (fail-stop).
+    let quarantined: Counter
+    let logFailures: Counter
     private let start = ContinuousClock.now
 
     /// Every session held here, by session id.
@@ -77,9 +82,13 @@ public final class LiveSessions: Service, Sendable {
         state: NodeState,
         metricsFactory: any MetricsFactory,
         replicationMetrics: ReplicationMetrics,
+        diskSpace: DiskSpace,
         timerLoop: any EventLoop,
         logger: Logger
     ) {
+        self.diskSpace = diskSpace
+        quarantined = Counter(label: "qunbo_storage_quarantined_total", factory: metricsFactory)
+        logFailures = Counter(label: "qunbo_storage_log_failures_total", factory: metricsFactory)
         self.timerLoop = timerLoop
         var directorySettings = shell.directory
         directorySettings.replicas = shell.replicas
@@ -138,7 +147,13 @@ public final class LiveSessions: Service, Sendable {
                     }
                     return directory.ingestStopped(session: session, now: now)
                 }
-            }
+            },
+            storage: SessionStorageHooks(
+                diskLow: { [diskSpace] in diskSpace.isLow },
+                refused: { [diskSpace] in diskSpace.refused() },
+                logFailed: { [logFailures] in logFailures.increment() },
+                quarantined: { [quarantined] in quarantined.increment() }
+            )
         )
     }
 
@@ -183,7 +198,23 @@ public final class LiveSessions: Service, Sendable {
                 guard ReplicaStore.exists(in: dir),
                     SessionDirectory.loadsFromDisk(markedRemoved: ReplicaStore.isRemoved(in: dir))
                 else { continue }
-                let host = try await makeHost(group: group, session: session, origin: .restore)
+                // One bad copy never stops the node: it is logged and left out, the rest loads.
+                let host: SessionHost
+                do {
+                    host = try await makeHost(group: group, session: session, origin: .restore)
+                } catch {
+                    if case .corrupt = error {
+                        // Lost committed entries of a settled session: its replay is served by
+                        // the other copies; this one is no longer loaded (the files stay).
+                        ReplicaStore.markRemoved(in: dir, epoch: 0)
+                        quarantined.increment()
+                    }
+                    logger.error(
+                        "cannot load a session copy; starting without it",
+                        metadata: ["live.group": "\(group)", "live.session": "\(session)", "error": "\(error)"]
+                    )
+                    continue
+                }
                 hosts.withLock { $0[session] = host }
                 let copy = await host.copy
                 feed { $0.restored(copy, now: $1) }

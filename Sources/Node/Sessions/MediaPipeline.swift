@@ -16,6 +16,9 @@ final class MediaPipeline {
     private var segmenter: HLSSegmenter
     private var segmentBuffers: [Int: ByteBuffer] = [:]
     private var recording: Recording?
+    /// Set while the disk is below `--min-free-disk`: segments are not recorded (the live and
+    /// its HLS window go on).
+    var recordingPaused = false
     /// `stream.ts` viewers.
     let fanout = FanoutGroup(merges: false)
     /// Media chunks fanned out so far: a viewer's start (PAT/PMT + GOP) covers up to this one.
@@ -72,7 +75,7 @@ final class MediaPipeline {
         for key in segmentBuffers.keys where !keep.contains(key) && key != segment.sequence {
             segmentBuffers[key] = nil
         }
-        recording?.write(segment, logger: logger)
+        if !recordingPaused { recording?.write(segment, logger: logger) }
     }
 
     /// PAT/PMT and the cached GOP: what a new `stream.ts` viewer starts with.

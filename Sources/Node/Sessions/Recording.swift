@@ -30,6 +30,8 @@ final class Recording: Sendable {
         let directory = directory
         let index = index
         queue.async {
+            // A full disk stopped the index (fail-stop); once there is room again it goes on.
+            if index.failure != nil { try? index.recoverBlocking() }
             do {
                 try writeFileAtomically(segment.bytes, to: "\(directory)/\(segment.sequence).ts")
                 let entry = Entry(sequence: segment.sequence, duration: segment.duration)

@@ -6,4 +6,8 @@ enum ReplicaRefusal: Error, Sendable, Equatable {
     case notPrimary(hint: String?)
     /// The primary stepped down or lost the entry before a majority had it.
     case outcomeUnknown
+    /// This copy's log cannot be written (fail-stop after a failed write or fsync, or the disk
+    /// below `--min-free-disk`): `507 insufficient_storage` for a full disk, else 503. Never
+    /// acknowledged here; it may still commit under another primary, like `outcomeUnknown`.
+    case storage(StorageError)
 }

@@ -151,20 +151,26 @@ extension SessionHost {
 
     /// Executes the core's directives in order (see `ReplicationDirective` for the contract).
     func execute(_ directives: [ReplicationDirective], now: ReplicationTime) {
+        /// A vote that could not be stored: nothing after it in this batch may leave the node.
+        var voteFailure: StorageError?
         for directive in directives {
             switch directive {
             case .send(let message, let node):
+                guard voteFailure == nil else { continue }
                 transport.send(message, group: group, to: node)
             case .persist(let entries, let truncateAfter):
                 persist(entries, truncateAfter: truncateAfter)
             case .persistVote(let epoch, let votedFor):
+                guard voteFailure == nil else { continue }
                 do {
                     try store.writeVote(epoch: epoch, votedFor: votedFor)
                 } catch {
-                    // Without the vote on disk this node could vote twice after a restart: stop
-                    // taking part rather than risk it.
-                    logger.critical("cannot store the vote", metadata: ["error": "\(error)"])
-                    return
+                    // Without the vote on disk this node could vote twice after a restart: what
+                    // follows it in this batch (the vote itself, a campaign) is not sent, and the
+                    // copy stops voting until its disk works (`storageFailed`). The rest (log
+                    // writes, commits) goes on.
+                    logger.error("cannot store the vote", metadata: ["error": "\(error)"])
+                    voteFailure = error
                 }
             case .installSnapshot, .needSnapshot:
                 // Sessions are never compacted (logs are small), so no snapshot is ever shipped.
@@ -198,6 +204,7 @@ extension SessionHost {
         if let primary = replica.primary { lastKnownPrimary = primary }
         report()
         rearm()
+        if let voteFailure { storageFailed(voteFailure) }
     }
 
     /// The last primary this copy knew: the directory campaigns when gossip loses it, also after
@@ -225,20 +232,91 @@ extension SessionHost {
         }
         for entry in entries { applyEntry(entry) }
         let lastSeq = entries.last?.seq ?? truncateAfter ?? 0
+        let generation = storageGeneration
         store.submit(entries, truncateAfter: truncateAfter) { [weak self] failure in
             guard let self else { return }
-            Task { await self.durable(upTo: lastSeq, failure: failure) }
+            Task { await self.durable(upTo: lastSeq, generation: generation, failure: failure) }
         }
     }
 
-    func durable(upTo seq: UInt64, failure: StorageError?) {
-        if let failure {
-            // Not durable means never acknowledged: the entry stays unacked until a retry.
-            logger.error("cannot write the replication log", metadata: ["error": "\(failure)"])
-            return
-        }
+    /// The log writer finished a write submitted in `generation`.
+    func durable(upTo seq: UInt64, generation: UInt64, failure: StorageError?) {
+        // Submitted before the last failure: the core forgot it (the rewrite covers it).
+        guard generation == storageGeneration else { return }
+        if let failure { return storageFailed(failure) }
         let now = hooks.now()
         execute(replica.localDurable(upTo: seq, now: now), now: now)
+    }
+
+    // MARK: Storage failures
+
+    /// A log write, fsync or vote write failed: fail-stop. The log (already cut back to its last
+    /// durable record by `AppendLog`) takes nothing more; the core is told, so it acknowledges
+    /// nothing past what was durable and, if primary, steps down; writers waiting here are
+    /// answered 507 (full disk) or 503, never acknowledged; a retry every `storageRetryInterval`
+    /// recovers the log once the disk works again.
+    func storageFailed(_ failure: StorageError) {
+        guard storageFailure == nil else { return }
+        storageFailure = failure
+        storageGeneration += 1
+        hooks.storage.logFailed()
+        logger.error(
+            "session log failed: this copy takes no writes and acknowledges nothing until it recovers",
+            metadata: ["error": "\(failure)", "replication.durable_seq": "\(replica.durableSeq)"]
+        )
+        failWaiters(above: replica.commitSeq, .storage(failure))
+        let now = hooks.now()
+        execute(replica.diskFailed(now: now), now: now)
+        scheduleStorageRetry()
+    }
+
+    /// How often a failed log retries: the time to notice that space came back.
+    static let storageRetryInterval: TimeAmount = .milliseconds(250)
+
+    func scheduleStorageRetry() {
+        storageRetry?.cancel()
+        storageRetry = timerLoop.scheduleTask(in: Self.storageRetryInterval) { [weak self] in
+            guard let self else { return }
+            Task { await self.retryStorage() }
+        }
+    }
+
+    /// Recovers a failed log: stores the vote the core holds (it may have moved on while its disk
+    /// failed), reopens the log cut back to its last durable record, then writes again what the
+    /// core holds past it. Retried until it works.
+    func retryStorage() async {
+        storageRetry = nil
+        guard storageFailure != nil else { return }
+        do {
+            try store.writeVote(epoch: replica.epoch, votedFor: replica.votedFor)
+            try await store.recover()
+        } catch {
+            storageFailure = error
+            return scheduleStorageRetry()
+        }
+        // The actor may have run other work during the await; the vote may have moved again.
+        do {
+            try store.writeVote(epoch: replica.epoch, votedFor: replica.votedFor)
+        } catch {
+            return scheduleStorageRetry()
+        }
+        storageFailure = nil
+        let now = hooks.now()
+        guard let rewrite = replica.diskRecovered(now: now) else { return }
+        logger.notice(
+            "session log recovered: writes resume",
+            metadata: [
+                "replication.durable_seq": "\(rewrite.truncateAfter)",
+                "replication.rewrite": "\(rewrite.entries.count)",
+            ]
+        )
+        let generation = storageGeneration
+        store.rewrite(rewrite) { [weak self] failure in
+            guard let self else { return }
+            Task { await self.durable(upTo: rewrite.lastSeq, generation: generation, failure: failure) }
+        }
+        report()
+        rearm()
     }
 
     /// A data entry enters the log: apply its event to the domain state.
@@ -318,6 +396,12 @@ extension SessionHost {
         statsDirty = true
         switch event.type {
         case .started where event.record == true:
+            // Below --min-free-disk a new recording does not start (the live goes on unrecorded).
+            if hooks.storage.diskLow() {
+                hooks.storage.refused()
+                logger.warning("not recording this session: disk space below --min-free-disk")
+                return
+            }
             do {
                 try media.record(in: directory + "/media")
             } catch {

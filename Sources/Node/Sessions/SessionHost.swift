@@ -69,6 +69,16 @@ actor SessionHost {
 
     var ingestActive = false
 
+    /// What stopped this copy's log (fail-stop), until it recovers; writes are refused meanwhile.
+    var storageFailure: StorageError?
+    /// Bumped by every failure: completions of writes submitted before it are ignored (the core
+    /// forgot those writes and asks for a rewrite when the disk recovers).
+    var storageGeneration: UInt64 = 0
+    /// The retry of a failed log.
+    var storageRetry: Scheduled<Void>?
+    /// Recording stopped for lack of space (logged once).
+    var recordingPaused = false
+
     /// A session this node holds: a fresh primary (`bootstrap`), a restored one (`restore`), or a
     /// replica created when its primary first ships to it.
     enum Origin {
@@ -133,12 +143,34 @@ actor SessionHost {
             )
         }
         if case .restore = origin {
-            let (persisted, entries) = try store.load()
-            replica.restore(from: persisted, log: entries, now: now)
+            let loaded = try store.load()
+            replica.restore(from: loaded.state, log: loaded.entries, now: now)
+            if let damage = loaded.damage {
+                let kept = replica.lastSeq
+                logger.error(
+                    "session log damaged: kept its valid part; the copy catches up from its replica set",
+                    metadata: [
+                        "storage.damage": "\(damage)", "storage.quarantined": "\(loaded.quarantinedAs ?? "-")",
+                        "replication.last_seq": "\(kept)", "storage.lost_entries": "\(loaded.lostEntries)",
+                    ]
+                )
+                hooks.storage.quarantined()
+            }
+            if loaded.lostEntries {
+                // A settled copy that lost committed entries cannot show its replay whole, and
+                // nobody ships to a settled session: it is not loaded (the other copies serve it).
+                if let committed = ReplicaStore.settledCommit(in: directory), committed > replica.lastSeq {
+                    throw StorageError.corrupt(
+                        path: directory + "/" + ReplicaStore.logName,
+                        line: Int(replica.lastSeq) + 1
+                    )
+                }
+                initial += replica.lostEntriesOnDisk(now: now)
+            }
             // A settled copy's commit point was stored with the mark: shown again at once, with
             // no election to relearn it (an ended session never campaigns again).
             if let committed = ReplicaStore.settledCommit(in: directory) {
-                initial = replica.restoreCommitted(upTo: committed)
+                initial += replica.restoreCommitted(upTo: committed)
                 settled = true
             }
         }
@@ -252,7 +284,17 @@ actor SessionHost {
     /// Decides one command on the primary, replicates it, and returns once a majority has it on
     /// disk. Throws `LiveError` for refusals and `ReplicaRefusal` when this node cannot take it.
     func write(_ command: LiveCommand, by actor: LiveActor, now: Int64) async throws -> WriteResult {
+        if let storageFailure {
+            hooks.storage.refused()
+            throw ReplicaRefusal.storage(storageFailure)
+        }
         guard replica.role == .primary else { throw ReplicaRefusal.notPrimary(hint: replica.primary) }
+        // Below --min-free-disk nothing new is written; the end still is (it stops the session
+        // from growing, and the reserve is there for it).
+        if hooks.storage.diskLow(), !Self.isEnd(command) {
+            hooks.storage.refused()
+            throw ReplicaRefusal.storage(.noSpace(path: directory))
+        }
         // The likes counted so far go into the log before the end, so the replay shows them all.
         if case .end = command { flushLikes() }
         let likesBefore = session.state.likes
@@ -284,6 +326,11 @@ actor SessionHost {
             metrics.writeLatency.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             return .logged(seq: event.seq)
         }
+    }
+
+    static func isEnd(_ command: LiveCommand) -> Bool {
+        if case .end = command { return true }
+        return false
     }
 
     private func waitCommitted(_ logSeq: UInt64) async throws {
@@ -325,6 +372,19 @@ actor SessionHost {
     }
 
     func feedMedia(_ bytes: ByteBuffer) throws {
+        if media.currentRecording != nil {
+            let low = hooks.storage.diskLow()
+            if low != recordingPaused {
+                recordingPaused = low
+                media.recordingPaused = low
+                if low {
+                    hooks.storage.refused()
+                    logger.warning("recording paused: disk space below --min-free-disk; the live goes on")
+                } else {
+                    logger.notice("recording resumed: disk space is back above --min-free-disk")
+                }
+            }
+        }
         try media.feed(bytes, logger: logger)
     }
 

@@ -18,4 +18,18 @@ struct SessionHostHooks: Sendable {
     var statusChanged: @Sendable (_ copy: DirectoryCopy, _ confirmed: Bool) -> Void
     /// The broadcaster's ingest started (`true`) or stopped at this copy.
     var ingestChanged: @Sendable (_ active: Bool) -> Void
+    /// Storage: whether the data dir is below `--min-free-disk`, and counters.
+    var storage = SessionStorageHooks()
+}
+
+/// What a `SessionHost` asks and tells about the node's disk.
+struct SessionStorageHooks: Sendable {
+    /// Whether free space is below `--min-free-disk` (cheap: measured at most once a second).
+    var diskLow: @Sendable () -> Bool = { false }
+    /// A write or recording was refused for storage (counted).
+    var refused: @Sendable () -> Void = {}
+    /// The session's log failed a write or fsync (counted).
+    var logFailed: @Sendable () -> Void = {}
+    /// The session's log was found damaged at start and quarantined (counted).
+    var quarantined: @Sendable () -> Void = {}
 }

@@ -131,6 +131,7 @@ extension SessionReplica {
             commitSeq = newCommit
             directives.append(.committed(upTo: newCommit))
         }
+        endAbstentionIfRepaired()
         if needsAck(newEntries: !appended.isEmpty, duplicates: entries.count > appended.count, now: now) {
             sendAck(now: now, into: &directives)
         }

@@ -2,7 +2,8 @@
 extension SessionReplica {
     /// Only a voting member with a non-empty log campaigns. The empty-log rule is what makes the
     /// bootstrap primary the only possible primary of epoch 1.
-    var canCampaign: Bool { members.contains(me) && log.lastSeq > 0 }
+    /// Nor one whose disk fails or that lost acknowledged entries (`mayVote`).
+    var canCampaign: Bool { members.contains(me) && log.lastSeq > 0 && mayVote }
 
     /// A campaign that no voter answered is retried in the same epoch (it already holds its own
     /// vote there, so this is safe): the voters are unreachable, sticky to a live primary, or
@@ -59,7 +60,7 @@ extension SessionReplica {
         }
         let upToDate = lastEpoch > log.lastEpoch || (lastEpoch == log.lastEpoch && lastSeq >= log.lastSeq)
         let free = votedFor == nil || votedFor == candidate
-        if role == .replica, upToDate, free {
+        if role == .replica, upToDate, free, mayVote {
             if votedFor == nil {
                 votedFor = candidate
                 directives.append(.persistVote(epoch: epoch, votedFor: candidate))

@@ -83,6 +83,11 @@ public struct SessionReplica: Sendable {
     // Durability.
     var diskLastSeq: UInt64 = 0
     var pendingPersists: [PendingPersist] = []
+    /// The shell's disk failed and has not recovered (`diskFailed`, `diskRecovered`).
+    public internal(set) var storageFailed = false
+    /// Set when the stored log lost entries (`lostEntriesOnDisk`): the copy abstains from
+    /// elections until it holds a commit point of an epoch after this one.
+    public internal(set) var abstainingAtOrBelow: UInt64?
 
     // Replica.
     /// Highest seq known to equal the current primary's log (reset when the epoch or primary changes).
@@ -181,6 +186,8 @@ public struct SessionReplica: Sendable {
         commitSeq = base
         diskLastSeq = log.lastSeq
         pendingPersists = []
+        storageFailed = false
+        abstainingAtOrBelow = nil
         primaryMatchSeq = 0
         lastAckedSeq = 0
         lastHeardFromPrimary = nil
@@ -413,6 +420,7 @@ public struct SessionReplica: Sendable {
         guard let index = pendingPersists.firstIndex(where: { $0.lastSeq == seq }) else { return [] }
         diskLastSeq = seq
         pendingPersists.removeFirst(index + 1)
+        endAbstentionIfRepaired()
         var directives: [ReplicationDirective] = []
         switch role {
         case .primary:

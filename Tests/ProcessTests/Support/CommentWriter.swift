@@ -24,6 +24,8 @@ final class CommentWriter: @unchecked Sendable {
     private let clients: Int
     private let pause: Duration
     private let writeDeadline: Duration
+    /// Statuses retried besides 0, 429, 502, 503 and 504 (e.g. 507 while disks recover).
+    private let alsoRetried: Set<Int>
     private let lock = NSLock()
     private var report = Report()
     private var stopping = false
@@ -38,8 +40,10 @@ final class CommentWriter: @unchecked Sendable {
         nodes: [String],
         clients: Int = 3,
         pause: Duration = .milliseconds(80),
-        writeDeadline: Duration = .seconds(15)
+        writeDeadline: Duration = .seconds(15),
+        alsoRetried: Set<Int> = []
     ) {
+        self.alsoRetried = alsoRetried
         self.cluster = cluster
         self.users = users
         self.nodes = nodes
@@ -60,6 +64,9 @@ final class CommentWriter: @unchecked Sendable {
 
     /// How many comments have been acknowledged so far.
     var ackedCount: Int { lock.withLock { report.acked.count } }
+
+    /// How many answers so far had `status` (0: no answer).
+    func count(status: Int) -> Int { lock.withLock { report.statuses[status] ?? 0 } }
 
     /// Stops sending new comments, lets every comment in flight finish (or reach its deadline),
     /// and returns what they all came to.
@@ -107,7 +114,7 @@ final class CommentWriter: @unchecked Sendable {
                 }
                 return
             }
-            let retried = [0, 429, 502, 503, 504].contains(status)
+            let retried = [0, 429, 502, 503, 504].contains(status) || alsoRetried.contains(status)
             if retried, ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(status == 429 ? 300 : 50))
                 continue

@@ -7,6 +7,8 @@ struct ReplicationSimStats: CustomStringConvertible {
     var compactions = 0, kills = 0, restarts = 0, partitions = 0, transfers = 0, removals = 0
     var additions = 0, slowdowns = 0, powerLosses = 0, acknowledged = 0
     var gossipDelivered = 0
+    /// Disks that started failing, writes of theirs that failed, recoveries.
+    var diskFailureWindows = 0, diskWriteFailures = 0, diskRecoveries = 0
     /// The directory's doings: replica-set changes, serve directives, retired copies, adoptions.
     var directoryAdds = 0, directoryRemovals = 0, serves = 0, retirements = 0, adoptions = 0
     /// Gossip verdicts of `suspect` (any member, any observer).
@@ -56,6 +58,9 @@ struct ReplicationSimStats: CustomStringConvertible {
         sum.additions += b.additions
         sum.slowdowns += b.slowdowns
         sum.powerLosses += b.powerLosses
+        sum.diskFailureWindows += b.diskFailureWindows
+        sum.diskWriteFailures += b.diskWriteFailures
+        sum.diskRecoveries += b.diskRecoveries
         sum.acknowledged += b.acknowledged
         sum.gossipDelivered += b.gossipDelivered
         sum.directoryAdds += b.directoryAdds
@@ -80,6 +85,7 @@ struct ReplicationSimStats: CustomStringConvertible {
             + "truncations \(truncations), snapshots installed \(snapshotsInstalled), compactions \(compactions), "
             + "kills \(kills), restarts \(restarts), partitions \(partitions), slowdowns \(slowdowns), "
             + "power losses \(powerLosses), "
+            + "disk failures \(diskFailureWindows) (\(diskWriteFailures) failed writes, \(diskRecoveries) recoveries), "
             + "transfers \(transfers), removals \(removals), additions \(additions), acknowledged \(acknowledged); "
             + "gossip: suspicions \(suspicions), primaryLost \(primaryLostCalls) "
             + "(false \(falseSuspicions), of which after healing \(falseSuspicionsHealed)), "

@@ -11,6 +11,9 @@ extension ReplicationSimulation {
         nodes[i].replica = nil
         nodes[i].gossip = nil
         nodes[i].pendingDisk = []
+        // A new process reopens its log: no longer poisoned (its writes may fail again).
+        nodes[i].diskPoisoned = false
+        nodes[i].diskRound += 1
         nodes[i].generation += 1
         nodes[i].killedAt = now
         nodes[i].directory = nil
@@ -62,6 +65,7 @@ extension ReplicationSimulation {
         loss = 0
         duplication = 0
         slowNode = nil
+        for node in nodes { node.diskFailingUntil = nil }
         for i in nodes.indices where !nodes[i].alive { restart(i) }
         trace.record(3)
     }
@@ -71,6 +75,11 @@ extension ReplicationSimulation {
         defer { log("fault \(faultCount): \(stateSummary)") }
         let alive = nodes.indices.filter { nodes[$0].alive }
         let dead = nodes.indices.filter { !nodes[$0].alive }
+        // Drawn only when enabled, so the other runs replay exactly as before.
+        if options.diskFailures, random.nextUnit() < 0.2, !alive.isEmpty {
+            failDisk(alive[Int(random.next() % UInt64(alive.count))])
+            return
+        }
         let pick = random.next() % 100
         switch pick {
         case 0..<14:

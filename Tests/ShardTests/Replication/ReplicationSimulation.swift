@@ -55,6 +55,9 @@ final class ReplicationSimulation {
         /// Mutant (for `ReplicationDirectoryMutationTests`): a shell that calls itself joined
         /// from the start.
         var mutantAlwaysJoined = false
+        /// Chance (per fault drawn) that a node's disk fails for a while: every log write and
+        /// vote write fails, as on a full disk (`ReplicationSimulation+Storage.swift`).
+        var diskFailures = false
     }
 
     /// LAN settings scaled down ~6x so a few hundred ms of virtual chaos holds several elections.
@@ -78,7 +81,9 @@ final class ReplicationSimulation {
         /// `node`'s connection to `peer` was refused (peer down) or reset (peer killed).
         case gossipSendFailed(peer: Int, node: Int, generation: UInt64)
         case gossipConnectionLost(peer: Int, node: Int, generation: UInt64)
-        case diskDone(node: Int, generation: UInt64)
+        case diskDone(node: Int, generation: UInt64, round: UInt64)
+        /// The shell of `node` retries its failed disk (`ReplicationSimulation+Storage.swift`).
+        case diskRetry(node: Int, generation: UInt64)
         /// Each node ticks its cores on its own timer, at its own phase, as separate machines do:
         /// one global tick would start every election due in the same window at the same instant.
         case tick(node: Int)
@@ -120,6 +125,12 @@ final class ReplicationSimulation {
         var disk = Disk()
         var pendingDisk: [DiskOp] = []
         var diskFreeAt: ReplicationTime = .zero
+        /// Until then every write to this node's disk fails (a full disk).
+        var diskFailingUntil: ReplicationTime?
+        /// A write failed: the log takes nothing until the shell recovers it.
+        var diskPoisoned = false
+        /// Bumped when a failure drops the queued writes: fences their completions.
+        var diskRound: UInt64 = 0
         var killedAt: ReplicationTime?
         var alive: Bool { replica != nil }
         /// The node's session directory; nil while the process is down (or without `useDirectory`).
@@ -273,11 +284,16 @@ final class ReplicationSimulation {
             guard nodes[i].generation == generation, nodes[i].gossip != nil else { return }
             trace.record(17, UInt64(i), UInt64(peer))
             executeGossip(nodes[i].gossip!.connectionLost(to: gossipAddress(peer), now: gossipNow), at: i)
-        case .diskDone(let i, let generation):
-            guard nodes[i].alive, nodes[i].generation == generation, !nodes[i].pendingDisk.isEmpty else { return }
+        case .diskDone(let i, let generation, let round):
+            guard nodes[i].alive, nodes[i].generation == generation, nodes[i].diskRound == round,
+                !nodes[i].pendingDisk.isEmpty
+            else { return }
+            if diskFails(i) { return diskWriteFailed(i) }
             let op = nodes[i].pendingDisk.removeFirst()
             applyToDisk(op, node: i)
             execute(nodes[i].replica!.localDurable(upTo: op.lastSeq, now: now), at: i)
+        case .diskRetry(let i, let generation):
+            retryDisk(i, generation: generation)
         case .tick(let i):
             if nodes[i].alive, !options.useDirectory || holdsCopy(i) {
                 execute(nodes[i].replica!.tick(now: now), at: i)
@@ -320,10 +336,13 @@ final class ReplicationSimulation {
     /// Every call into a replica ends here with its directives, which is what marks it `touched`.
     func execute(_ directives: [ReplicationDirective], at i: Int) {
         touched |= 1 << UInt64(i)
+        /// A vote that could not be stored: nothing after it in this batch may leave the node.
+        var voteFailed = false
         for directive in directives {
             guard checker.violations.isEmpty else { return }
             switch directive {
             case .send(let message, let to):
+                if voteFailed { continue }
                 send(message, from: i, to: to)
             case .persist(let entries, let truncateAfter):
                 if truncateAfter != nil { stats.truncations += 1 }
@@ -331,6 +350,10 @@ final class ReplicationSimulation {
                 let last = entries.last?.seq ?? truncateAfter!
                 enqueueDisk(DiskOp(entries: entries, truncateAfter: truncateAfter, lastSeq: last), node: i)
             case .persistVote(let epoch, let votedFor):
+                if diskFails(i) || nodes[i].diskPoisoned {
+                    voteFailed = true
+                    continue
+                }
                 // The shell makes the vote durable before executing the sends that follow it.
                 nodes[i].disk.epoch = epoch
                 nodes[i].disk.votedFor = votedFor
@@ -366,6 +389,7 @@ final class ReplicationSimulation {
         }
         // The shell tells the directory the copy's new status after every call into the replica.
         if checker.violations.isEmpty { reportCopy(i, directives: directives) }
+        if voteFailed, checker.violations.isEmpty { diskWriteFailed(i) }
     }
 
     /// A random offset in `[0, interval)`.
@@ -373,21 +397,24 @@ final class ReplicationSimulation {
         ReplicationDuration(nanoseconds: random.next() % max(interval.nanoseconds, 1))
     }
 
-    private func enqueueDisk(_ op: DiskOp, node i: Int) {
+    func enqueueDisk(_ op: DiskOp, node i: Int) {
+        // A poisoned log fails every write at once; the core already knows its disk failed.
+        if nodes[i].diskPoisoned { return }
         nodes[i].pendingDisk.append(op)
         // fsync latency: usually 0.1–1.5 ms, sometimes a 10 ms stall.
         var latency = 100_000 + random.next() % 1_400_000
         if random.nextUnit() < 0.03 { latency += 10_000_000 }
         let done = max(now, nodes[i].diskFreeAt) + ReplicationDuration(nanoseconds: latency)
         nodes[i].diskFreeAt = done
-        queue.push(.diskDone(node: i, generation: nodes[i].generation), at: done)
+        queue.push(.diskDone(node: i, generation: nodes[i].generation, round: nodes[i].diskRound), at: done)
     }
 
-    private func applyToDisk(_ op: DiskOp, node i: Int) {
+    func applyToDisk(_ op: DiskOp, node i: Int) {
         if let snapshot = op.snapshot {
             nodes[i].disk.snapshot = snapshot
             nodes[i].disk.log = []
-            return
+            // A rewrite after a disk failure may carry entries after the snapshot.
+            if op.entries.isEmpty { return }
         }
         if let truncateAfter = op.truncateAfter { nodes[i].disk.log.removeAll { $0.seq > truncateAfter } }
         let base = nodes[i].disk.snapshot?.seq ?? 0
@@ -403,6 +430,8 @@ final class ReplicationSimulation {
 
     /// The shell takes a snapshot of its committed state and lets the core drop the log below it.
     func compact(_ i: Int) {
+        // The shell stores the snapshot first; a failing disk cannot.
+        guard !diskFails(i), !nodes[i].diskPoisoned else { return }
         guard let replica = nodes[i].replica, replica.commitSeq > (replica.snapshot?.seq ?? 0) else { return }
         let seq = replica.commitSeq
         let data = SimSnapshotCodec.encode(checker.mirrors[i][0..<Int(seq)])
