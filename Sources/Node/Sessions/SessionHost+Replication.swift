@@ -202,6 +202,10 @@ extension SessionHost {
             }
         }
         if let primary = replica.primary { lastKnownPrimary = primary }
+        if abstainingAfterLoss, replica.abstainingAtOrBelow == nil {
+            abstainingAfterLoss = false
+            ReplicaStore.clearLostEntries(in: directory)
+        }
         report()
         rearm()
         if let voteFailure { storageFailed(voteFailure) }

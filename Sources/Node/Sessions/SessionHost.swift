@@ -50,6 +50,9 @@ actor SessionHost {
     /// The one timer of the replication core (`SessionReplica.nextTimer`), armed on `timerLoop`.
     var timer: Scheduled<Void>?
     var timerAt: ReplicationTime?
+    /// The copy lost entries it may have acknowledged and abstains from elections until it
+    /// caught up; the mark on disk (`ReplicaStore.markLostEntries`) goes once it has.
+    var abstainingAfterLoss = false
     let timerLoop: any EventLoop
     /// What the directory was last told of this copy.
     var reported: DirectoryCopy?
@@ -154,7 +157,7 @@ actor SessionHost {
                         "replication.last_seq": "\(kept)", "storage.lost_entries": "\(loaded.lostEntries)",
                     ]
                 )
-                hooks.storage.quarantined()
+                if loaded.quarantinedAs != nil { hooks.storage.quarantined() }
             }
             if loaded.lostEntries {
                 // A settled copy that lost committed entries cannot show its replay whole, and
@@ -166,6 +169,7 @@ actor SessionHost {
                     )
                 }
                 initial += replica.lostEntriesOnDisk(now: now)
+                abstainingAfterLoss = true
             }
             // A settled copy's commit point was stored with the mark: shown again at once, with
             // no election to relearn it (an ended session never campaigns again).

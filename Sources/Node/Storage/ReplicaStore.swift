@@ -61,6 +61,9 @@ final class ReplicaStore: Sendable {
                 guard rename(path, aside) == 0 else {
                     throw .errno(errno, path: path, operation: "rename to \(aside)")
                 }
+                // The mark first: a crash between the two leaves the copy abstaining, never a
+                // short log that votes.
+                if loaded.lostEntries { try Self.markLostEntries(in: directory) }
                 try writeFileAtomically(Array(bytes[..<validBytes]), to: path)
                 loaded.quarantinedAs = aside
             }
@@ -76,6 +79,20 @@ final class ReplicaStore: Sendable {
 
     /// After a failed write: reopens the log and cuts it back to its last durable record.
     func recover() async throws(StorageError) { try await log.recover() }
+
+    static let lostEntriesName = "lost-entries"
+
+    /// Records that a repair cut entries this copy may have acknowledged, so the abstention
+    /// (`SessionReplica.lostEntriesOnDisk`) outlives a restart: after the cut the log reads as
+    /// whole, and without the mark a second restart before the copy caught up would let it vote.
+    static func markLostEntries(in directory: String) throws(StorageError) {
+        try writeFileAtomically(Array("lost\n".utf8), to: directory + "/" + lostEntriesName)
+    }
+
+    /// The copy caught up past the loss (`SessionReplica.abstainingAtOrBelow` is nil again).
+    static func clearLostEntries(in directory: String) {
+        try? FileManager.default.removeItem(atPath: directory + "/" + lostEntriesName)
+    }
 
     static func exists(in directory: String) -> Bool {
         FileManager.default.fileExists(atPath: directory + "/replication.log")
@@ -204,6 +221,10 @@ final class ReplicaStore: Sendable {
             case .truncate(let seq):
                 entries.removeAll { $0.seq > seq }
             }
+        }
+        if FileManager.default.fileExists(atPath: directory + "/" + lostEntriesName) {
+            damage = (damage.map { $0 + "; " } ?? "") + "an earlier repair lost entries, not yet caught up"
+            lost = true
         }
         var vote = Vote(epoch: 0, votedFor: nil)
         if let data = FileManager.default.contents(atPath: directory + "/vote.json") {

@@ -49,7 +49,14 @@ struct ReplicaStoreDamageTests {
         await ReplicaStoreTests.submit(store, [Self.entry(5, epoch: 3)])
         let again = try ReplicaStore(directory: dir).load()
         #expect(again.entries == [1, 2, 3, 4].map { Self.entry($0) } + [Self.entry(5, epoch: 3)])
-        #expect(again.damage == nil)
+        // A second restart before the copy caught up still abstains: the cut log reads whole,
+        // the mark remembers the loss. Nothing more is moved aside.
+        #expect(again.lostEntries)
+        #expect(again.quarantinedAs == nil)
+        #expect(try Self.quarantined(in: dir).count == 1)
+        ReplicaStore.clearLostEntries(in: dir)
+        let repaired = try ReplicaStore(directory: dir).load()
+        #expect(repaired.damage == nil && !repaired.lostEntries)
     }
 
     @Test("a cut tail: kept up to the last whole record, not counted as a loss")
