@@ -67,6 +67,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                // HMAC-SHA256 and HKDF for node-to-node request authentication (PeerAuth).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(

@@ -10,8 +10,13 @@ import FoundationNetworking
 struct RemoteOptions: ParsableArguments {
     @Option(help: "Node base URL (default: $QUNBO_NODE or http://127.0.0.1:7000).") var node: String?
     @Option(help: "Admin token (default: $QUNBO_TOKEN).") var token: String?
-    @Option(help: "Client secret to mint a short-lived admin token with (default: $QUNBO_AUTH_SECRET).")
+    @Option(
+        name: [.customLong("cluster-secret"), .customLong("secret")],
+        help: "Cluster secret to mint a short-lived operator token with (default: $QUNBO_CLUSTER_SECRET)."
+    )
     var secret: String?
+    @Option(help: "PEM CA to verify an https:// node with (default: $QUNBO_CACERT, else the system roots).")
+    var cacert: String?
     @Flag(help: "Print the node's JSON instead of a table.") var json = false
 
     var baseURL: String {
@@ -25,7 +30,7 @@ struct RemoteOptions: ParsableArguments {
     func bearer() async throws -> String {
         let env = ProcessInfo.processInfo.environment
         if let token = token ?? env["QUNBO_TOKEN"], !token.isEmpty { return token }
-        let secret = try resolveSecret(secret)
+        let secret = try resolveClusterSecret(secret)
         let claims = AccessClaims(sub: "qunbo-cli", exp: Date().addingTimeInterval(300), admin: true)
         return try await TokenMinter.mint(secret: secret, claims: claims)
     }
@@ -37,6 +42,11 @@ struct AdminClient {
 
     /// Sends the request and returns the JSON body; non-2xx answers become one-line errors.
     func call(_ method: String, _ path: String) async throws -> Data {
+        // Foundation on Linux goes through libcurl and OpenSSL, whose default trust store is
+        // taken from SSL_CERT_FILE when set: the only way to give URLSession a CA there.
+        if let ca = options.cacert ?? ProcessInfo.processInfo.environment["QUNBO_CACERT"], !ca.isEmpty {
+            setenv("SSL_CERT_FILE", ca, 1)
+        }
         let urlString = options.baseURL + path
         guard let url = URL(string: urlString) else { throw CLIError("bad node URL \(options.baseURL)") }
         var request = URLRequest(url: url, timeoutInterval: 10)

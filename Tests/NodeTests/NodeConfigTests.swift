@@ -30,7 +30,7 @@ struct NodeConfigTests {
         idle-timeout: 5s
         """.write(toFile: file, atomically: true, encoding: .utf8)
         let c = try NodeConfig.resolve(
-            flags: ["config": file, "zone": "flag-zone", "cluster-secret": "s"],
+            flags: ["config": file, "zone": "flag-zone", "cluster-secret": String(repeating: "s", count: 32)],
             environment: ["QUNBO_ZONE": "env-zone", "QUNBO_REPLICAS": "2", "QUNBO_DATA_DIR": "/tmp/d"]
         )
         #expect(c.zone == "flag-zone")
@@ -64,6 +64,21 @@ struct NodeConfigTests {
             try NodeConfig.resolve(flags: ["seeds": "127.0.0.1:7001"], environment: [:])
         } throws: { error in
             "\(error)".contains("--cluster-secret")
+        }
+        for name in ["auth-secret", "cluster-secret"] {
+            #expect {
+                try NodeConfig.resolve(flags: [name: String(repeating: "s", count: 31)], environment: [:])
+            } throws: { error in
+                let line = "\(error)"
+                return line.contains("--\(name)") && line.contains("at least 32 bytes") && !line.contains("\n")
+                    && !line.contains("sssss")
+            }
+            #expect(throws: Never.self) {
+                try NodeConfig.resolve(flags: [name: String(repeating: "s", count: 32)], environment: [:])
+            }
+        }
+        #expect(throws: ConfigError.self) {
+            try NodeConfig.resolve(flags: ["peer-cert": "c.pem", "peer-key": "k.pem"], environment: [:])
         }
         #expect(throws: ConfigError.inconsistent("--tls-cert and --tls-key must be given together")) {
             try NodeConfig.resolve(flags: ["tls-cert": "c.pem"], environment: [:])

@@ -53,7 +53,11 @@ struct ZoneRoutingTests {
         let secret =
             try String(contentsOf: dir.appendingPathComponent("env"), encoding: .utf8)
             .split(separator: "\n").first { $0.hasPrefix("QUNBO_AUTH_SECRET=") }.map { String($0.dropFirst(18)) } ?? ""
-        let admin = try await Self.token(secret, ["--user", "ops", "--admin"])
+        let clusterSecret =
+            try String(contentsOf: dir.appendingPathComponent("env"), encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("QUNBO_CLUSTER_SECRET=") }.map { String($0.dropFirst(21)) } ?? ""
+        // Operator tokens are signed with the cluster secret (`token --admin --secret` takes it).
+        let admin = try await Self.token(clusterSecret, ["--user", "ops", "--admin"])
         let url = { (id: String) in "http://10.77.0.\(10 + Int(id.dropFirst())!):7000" }
         let nodes = (1...6).map { "n\($0)" }
 
