@@ -94,6 +94,10 @@ let package = Package(
             ]
         ),
         // Real `qunbo` processes driven by real clients (curl, nghttp, promtool).
-        .testTarget(name: "ProcessTests", dependencies: ["qunbo"]),
+        // Crypto: `PeerSigner` signs node-to-node requests the way a peer does, written again.
+        .testTarget(
+            name: "ProcessTests",
+            dependencies: ["qunbo", .product(name: "Crypto", package: "swift-crypto")]
+        ),
     ]
 )

@@ -8,7 +8,8 @@ extension NodeConfig {
     /// the config file's keys and, upper-cased with `_`, the `QUNBO_*` environment variables.
     public static let settingNames: [String] = [
         "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
-        "cluster-secret", "tls-cert", "tls-key", "peer-ca", "peer-cert", "peer-key", "route", "log-level", "ingest-grace", "idle-timeout",
+        "cluster-secret", "tls-cert", "tls-key", "peer-ca", "peer-cert", "peer-key", "route", "log-level",
+        "ingest-grace", "idle-timeout",
         "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
     ]
 

@@ -49,7 +49,8 @@ public struct QunboNode: Sendable {
         // peers send (`PeerGate`).
         let peerAuth = clusterSecret.map { PeerAuth(secret: $0, nodeID: config.id) }
         // A TLS node dials peers over TLS; others dial https:// only for members advertising it.
-        let peerTLS: PeerTLS? = config.tlsEnabled || config.peerCA != nil ? try PeerTLS(config: config) : nil
+        var peerTLS: PeerTLS?
+        if config.tlsEnabled || config.peerCA != nil { peerTLS = try PeerTLS(config: config) }
         let peers = PeerClient(group: group, logger: logger, auth: peerAuth, tls: peerTLS, faults: faults) { address in
             lostConnections.continuation.yield(address)
         }

@@ -30,7 +30,12 @@ struct TokenCommand: AsyncParsableCommand {
     @Flag(help: "An operator token for /admin/* (signed with the cluster secret).") var admin = false
 
     func run() async throws {
-        let secret = admin ? try resolveClusterSecret(clusterSecret ?? secret) : try resolveSecret(secret)
+        let secret: String
+        if admin {
+            secret = try resolveClusterSecret(clusterSecret ?? self.secret)
+        } else {
+            secret = try resolveSecret(self.secret)
+        }
         guard IdentifierRule.user.accepts(user) else { throw CLIError("--user must match [A-Za-z0-9_.-]{1,64}") }
         var roles: [String: GroupRole] = [:]
         for spec in groups {
@@ -70,5 +75,7 @@ func resolveSecret(_ flag: String?) throws -> String {
 func resolveClusterSecret(_ flag: String?) throws -> String {
     if let flag, !flag.isEmpty { return flag }
     if let env = ProcessInfo.processInfo.environment["QUNBO_CLUSTER_SECRET"], !env.isEmpty { return env }
-    throw CLIError("no cluster secret: operator tokens are signed with it; pass --cluster-secret or set QUNBO_CLUSTER_SECRET")
+    throw CLIError(
+        "no cluster secret: operator tokens are signed with it; pass --cluster-secret or set QUNBO_CLUSTER_SECRET"
+    )
 }

@@ -51,10 +51,12 @@ struct ClusterPiecesTests {
         #expect(view.snapshot.version == 1)
     }
 
-    @Test("peer addresses parse")
+    @Test("peer addresses parse, with their scheme")
     func addresses() {
-        #expect(PeerClient.parse("http://127.0.0.1:7000")! == ("127.0.0.1", 7000))
-        #expect(PeerClient.parse("https://x:1") == nil)
+        #expect(PeerClient.parse("http://127.0.0.1:7000")! == (false, "127.0.0.1", 7000))
+        #expect(PeerClient.parse("https://x:1")! == (true, "x", 1))
         #expect(PeerClient.parse("http://nohost") == nil)
+        #expect(PeerClient.parse("ftp://x:1") == nil)
+        #expect(PeerClient.parse("x:1") == nil)
     }
 }

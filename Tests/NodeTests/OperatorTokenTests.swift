@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Testing
 
@@ -49,7 +50,10 @@ struct OperatorTokenTests {
             secret: Self.clientSecret,
             claims: AccessClaims(sub: "ops", groups: ["g": .owner], exp: exp, admin: true)
         )
-        let notAdmin = try await TokenMinter.mint(secret: Self.clusterSecret, claims: AccessClaims(sub: "ops", exp: exp))
+        let notAdmin = try await TokenMinter.mint(
+            secret: Self.clusterSecret,
+            claims: AccessClaims(sub: "ops", exp: exp)
+        )
         let otherSecret = try await TokenMinter.mint(
             secret: String(repeating: "z", count: 40),
             claims: AccessClaims(sub: "ops", exp: exp, admin: true)

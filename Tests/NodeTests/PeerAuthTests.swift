@@ -1,6 +1,7 @@
+import CoreMetrics
 import Foundation
 import Logging
-import CoreMetrics
+import NIOCore
 import NIOHTTP1
 import Synchronization
 import Testing
@@ -21,7 +22,7 @@ struct PeerAuthTests {
 
     static func pair(
         _ clock: TestClock,
-        sender: ClusterSecret = secret,
+        sender: ClusterSecret = PeerAuthTests.secret,
         nonces: NonceCache = NonceCache()
     ) -> (PeerAuth, PeerAuth) {
         (
@@ -53,8 +54,14 @@ struct PeerAuthTests {
         let uri = "/internal/v1/groups/g1/live/write?x=1"
         let good = n1.sign(method: .POST, uri: uri)
         #expect(n2.verify(method: .GET, uri: uri, header: good) == .failure(.badSignature))
-        #expect(n2.verify(method: .POST, uri: "/internal/v1/groups/g2/live/write?x=1", header: good) == .failure(.badSignature))
-        #expect(n2.verify(method: .POST, uri: "/internal/v1/groups/g1/live/write?x=2", header: good) == .failure(.badSignature))
+        #expect(
+            n2.verify(method: .POST, uri: "/internal/v1/groups/g2/live/write?x=1", header: good)
+                == .failure(.badSignature)
+        )
+        #expect(
+            n2.verify(method: .POST, uri: "/internal/v1/groups/g1/live/write?x=2", header: good)
+                == .failure(.badSignature)
+        )
         let parsed = PeerAuth.parse(good)!
         let otherNode = good.replacingOccurrences(of: "node=n1", with: "node=n3")
         #expect(n2.verify(method: .POST, uri: uri, header: otherNode) == .failure(.badSignature))
@@ -75,9 +82,13 @@ struct PeerAuthTests {
         let (_, n2) = Self.pair(clock, nonces: nonces)
         let (stranger, _) = Self.pair(clock, sender: Self.otherSecret)
         let uri = "/internal/v1/link"
-        #expect(n2.verify(method: .POST, uri: uri, header: stranger.sign(method: .POST, uri: uri)) == .failure(.badSignature))
+        #expect(
+            n2.verify(method: .POST, uri: uri, header: stranger.sign(method: .POST, uri: uri))
+                == .failure(.badSignature)
+        )
         let ts = clock.read()
-        let forged = "v1 node=n1,ts=\(ts),nonce=\(String(repeating: "a", count: 32)),sig=\(String(repeating: "0", count: 64))"
+        let forged =
+            "v1 node=n1,ts=\(ts),nonce=\(String(repeating: "a", count: 32)),sig=\(String(repeating: "0", count: 64))"
         #expect(n2.verify(method: .POST, uri: uri, header: forged) == .failure(.badSignature))
         #expect(nonces.count == 0)
     }
@@ -101,16 +112,18 @@ struct PeerAuthTests {
         let uri = "/internal/v1/gossip"
         let good = n1.sign(method: .POST, uri: uri)
         #expect(n2.verify(method: .POST, uri: uri, header: nil) == .failure(.missing))
+        let a32 = String(repeating: "a", count: 32)
+        let a64 = String(repeating: "a", count: 64)
         var cases = [
             "", "v1", "v1 ", "v2" + good.dropFirst(2), String(good.dropLast()), String(good.dropLast(64)),
             good + "0", good + ",extra=1", good.uppercased(), good.replacingOccurrences(of: ",", with: ";"),
             good.replacingOccurrences(of: "node=n1", with: "node="),
             good.replacingOccurrences(of: "node=n1", with: "node=a b"),
-            "v1 node=n1,ts=-5,nonce=\(String(repeating: "a", count: 32)),sig=\(String(repeating: "a", count: 64))",
-            "v1 node=n1,ts=99999999999999999,nonce=\(String(repeating: "a", count: 32)),sig=\(String(repeating: "a", count: 64))",
-            "v1 node=n1,ts=1,nonce=\(String(repeating: "g", count: 32)),sig=\(String(repeating: "a", count: 64))",
+            "v1 node=n1,ts=-5,nonce=\(a32),sig=\(a64)",
+            "v1 node=n1,ts=99999999999999999,nonce=\(a32),sig=\(a64)",
+            "v1 node=n1,ts=1,nonce=\(String(repeating: "g", count: 32)),sig=\(a64)",
             String(repeating: "v1 node=n1,", count: 400),
-            "v1 node=\(String(repeating: "n", count: 300)),ts=1,nonce=\(String(repeating: "a", count: 32)),sig=\(String(repeating: "a", count: 64))",
+            "v1 node=\(String(repeating: "n", count: 300)),ts=1,nonce=\(a32),sig=\(a64)",
         ]
         cases.append(String(decoding: [0xff, 0xfe, 0x00], as: UTF8.self))
         for header in cases {
@@ -197,7 +210,10 @@ struct PeerGateTests {
         var r = Self.request(
             .POST,
             "/v1/groups/g/live",
-            [("Qunbo-Forwarded", "n9"), ("qunbo-primary", "x"), ("Qunbo-Route", "proxy"), ("Authorization", "Bearer t")]
+            [
+                ("Qunbo-Forwarded", "n9"), ("qunbo-primary", "x"), ("Qunbo-Route", "proxy"),
+                ("Authorization", "Bearer t"),
+            ]
         )
         #expect(gate.admit(&r) == nil)
         #expect(r.peer == nil)
@@ -236,7 +252,11 @@ struct PeerGateTests {
     func mutualTLS() {
         let clock = TestClock()
         let (gate, n1) = Self.gate(clock, mtls: true)
-        var r = Self.request(.POST, "/internal/v1/gossip", [(PeerAuth.header, n1.sign(method: .POST, uri: "/internal/v1/gossip"))])
+        var r = Self.request(
+            .POST,
+            "/internal/v1/gossip",
+            [(PeerAuth.header, n1.sign(method: .POST, uri: "/internal/v1/gossip"))]
+        )
         #expect(gate.admit(&r)?.code == "peer_no_client_certificate")
         var certified = Self.request(
             .POST,

@@ -70,13 +70,17 @@ struct ClusterMembershipTests {
             #expect(try await post([], "x", http2: true) == "401")
             #expect(try await post(["Qunbo-Cluster-Secret: \(secret)"], "x") == "401")
             let stranger = PeerSigner(secret: String(repeating: "w", count: 40))
-            #expect(try await post(["Qunbo-Peer-Auth: \(stranger.header("POST", "/internal/v1/gossip"))"], "x") == "401")
+            #expect(
+                try await post(["Qunbo-Peer-Auth: \(stranger.header("POST", "/internal/v1/gossip"))"], "x") == "401"
+            )
             // Signed but a malformed body: 400, and the view is unchanged.
             let signer = PeerSigner(secret: secret)
             for body in [
                 "garbage", "\u{0}\u{0}\u{0}\u{5}\u{0}{\"a\"}", "\u{0}\u{0}\u{0}\u{4}\u{1}\u{0}\u{0}\u{FF}\u{FF}abcd",
             ] {
-                #expect(try await post(["Qunbo-Peer-Auth: \(signer.header("POST", "/internal/v1/gossip"))"], body) == "400")
+                #expect(
+                    try await post(["Qunbo-Peer-Auth: \(signer.header("POST", "/internal/v1/gossip"))"], body) == "400"
+                )
             }
             let states = try cluster.memberStates(seenBy: "n1")
             #expect(states == ["n1": "alive", "n2": "alive"])

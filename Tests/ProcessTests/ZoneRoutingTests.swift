@@ -55,7 +55,8 @@ struct ZoneRoutingTests {
             .split(separator: "\n").first { $0.hasPrefix("QUNBO_AUTH_SECRET=") }.map { String($0.dropFirst(18)) } ?? ""
         let clusterSecret =
             try String(contentsOf: dir.appendingPathComponent("env"), encoding: .utf8)
-            .split(separator: "\n").first { $0.hasPrefix("QUNBO_CLUSTER_SECRET=") }.map { String($0.dropFirst(21)) } ?? ""
+            .split(separator: "\n").first { $0.hasPrefix("QUNBO_CLUSTER_SECRET=") }.map { String($0.dropFirst(21)) }
+            ?? ""
         // Operator tokens are signed with the cluster secret (`token --admin --secret` takes it).
         let admin = try await Self.token(clusterSecret, ["--user", "ops", "--admin"])
         let url = { (id: String) in "http://10.77.0.\(10 + Int(id.dropFirst())!):7000" }

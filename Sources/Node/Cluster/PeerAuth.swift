@@ -136,8 +136,12 @@ public struct PeerAuth: Sendable {
 
     static func hex(_ nonce: NonceCache.Nonce) -> String {
         var bytes: [UInt8] = []
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: nonce.high >> shift)) }
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: nonce.low >> shift)) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: nonce.high >> shift))
+        }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: nonce.low >> shift))
+        }
         return hex(bytes)
     }
 

@@ -68,7 +68,7 @@ public struct PeerGate: Sendable {
                 return nil
             }
         }
-        let names = Set(request.headers.map(\.name).filter(Self.isInternalHeader))
+        let names = Set(request.headers.map { $0.name }.filter(Self.isInternalHeader))
         if !names.isEmpty {
             stripped.increment()
             for name in names { request.headers.remove(name: name) }

@@ -189,7 +189,7 @@ final class SessionRouter: Sendable {
 
     private func askLocation(group: String, node: String) async -> LookupAnswer {
         guard let address = address(of: node) else { return .unreachable }
-        var headers = HTTPHeaders()
+        let headers = HTTPHeaders()
         guard
             let response = try? await peers.request(
                 .GET,

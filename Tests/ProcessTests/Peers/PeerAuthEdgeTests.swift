@@ -17,8 +17,8 @@ struct PeerAuthEdgeTests {
             let url = cluster.url(of: primary) + path
             func write(_ id: String, _ auth: String?) async throws -> Int {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
-                let body =
-                    #"{"command":{"comment":{"text":"\#(id)","clientID":"\#(id)"}},"actor":{"user":"u0","role":"member"},"now":\#(now)}"#
+                let command = #"{"comment":{"text":"\#(id)","clientID":"\#(id)"}}"#
+                let body = #"{"command":\#(command),"actor":{"user":"u0","role":"member"},"now":\#(now)}"#
                 return try await Curl.call(
                     "POST",
                     url,
@@ -43,18 +43,19 @@ struct PeerAuthEdgeTests {
             #expect(try await write("valid", valid) == 200)
             #expect(try await ReplicationTests.lastEventSeq(cluster, users, at: primary) == before + 1)
             #expect(try await write("replayed", valid) == 401)
-            // The lookup route too, and over another node.
+            // The lookup route too, at another node.
+            let other = try #require(ids.first { $0 != primary })
             let lookup = signer.header("GET", "/internal/v1/groups/edge/live")
             let first = try await Curl.call(
                 "GET",
-                cluster.url(of: "n3") + "/internal/v1/groups/edge/live",
+                cluster.url(of: other) + "/internal/v1/groups/edge/live",
                 token: nil,
                 headers: ["Qunbo-Peer-Auth: \(lookup)"]
             )
             #expect(first.status == 200)
             let again = try await Curl.call(
                 "GET",
-                cluster.url(of: "n3") + "/internal/v1/groups/edge/live",
+                cluster.url(of: other) + "/internal/v1/groups/edge/live",
                 token: nil,
                 headers: ["Qunbo-Peer-Auth: \(lookup)"]
             )
@@ -103,7 +104,14 @@ struct PeerAuthEdgeTests {
                     json: #"{"title":"forged"}"#,
                     headers: ["Qunbo-Forwarded: \(owner)"]
                 )
-                async let atOwner = users.call(cluster, at: owner, "POST", "/live", as: "host", json: #"{"title":"own"}"#)
+                async let atOwner = users.call(
+                    cluster,
+                    at: owner,
+                    "POST",
+                    "/live",
+                    as: "host",
+                    json: #"{"title":"own"}"#
+                )
                 let answers = try await [atOther, atOwner]
                 #expect(answers.filter { $0.status == 201 }.count == 1, "\(answers.map(\.status))")
                 #expect(answers.allSatisfy { $0.status == 201 || $0.status == 409 }, "\(answers)")
@@ -114,7 +122,9 @@ struct PeerAuthEdgeTests {
                 try await waitUntil("the session's replicas to settle", timeout: 10) {
                     var sessionIDs = Set<String>()
                     for id in ids {
-                        for held in try cluster.sessions(on: id) where held.group == group { sessionIDs.insert(held.session) }
+                        for held in try cluster.sessions(on: id) where held.group == group {
+                            sessionIDs.insert(held.session)
+                        }
                     }
                     return sessionIDs.count == 1
                 }

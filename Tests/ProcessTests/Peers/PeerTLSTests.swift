@@ -22,7 +22,10 @@ struct PeerTLSTests {
             // Clear text is not spoken on a TLS port.
             let plain = try await Tools.run(
                 "curl",
-                ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", "http://127.0.0.1:\(cluster.port(of: "n1"))/readyz"]
+                [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                    "http://127.0.0.1:\(cluster.port(of: "n1"))/readyz",
+                ]
             )
             #expect(plain.stdout != "200")
 
