@@ -15,8 +15,6 @@ struct RemoteOptions: ParsableArguments {
         help: "Cluster secret to mint a short-lived operator token with (default: $QUNBO_CLUSTER_SECRET)."
     )
     var secret: String?
-    @Option(help: "PEM CA to verify an https:// node with (default: $QUNBO_CACERT, else the system roots).")
-    var cacert: String?
     @Flag(help: "Print the node's JSON instead of a table.") var json = false
 
     var baseURL: String {
@@ -42,11 +40,6 @@ struct AdminClient {
 
     /// Sends the request and returns the JSON body; non-2xx answers become one-line errors.
     func call(_ method: String, _ path: String) async throws -> Data {
-        // Foundation on Linux goes through libcurl and OpenSSL, whose default trust store is
-        // taken from SSL_CERT_FILE when set: the only way to give URLSession a CA there.
-        if let ca = options.cacert ?? ProcessInfo.processInfo.environment["QUNBO_CACERT"], !ca.isEmpty {
-            setenv("SSL_CERT_FILE", ca, 1)
-        }
         let urlString = options.baseURL + path
         guard let url = URL(string: urlString) else { throw CLIError("bad node URL \(options.baseURL)") }
         var request = URLRequest(url: url, timeoutInterval: 10)
