@@ -10,6 +10,9 @@ struct PeerAuthEdgeTests {
     func internalWriteRefusals() async throws {
         try await LocalCluster.with(size: 3, nodeFlags: ["--replicas", "3"]) { cluster in
             let ids = cluster.ids()
+            try await waitUntil("3 nodes to see each other alive", timeout: 15) {
+                try ids.allSatisfy { try cluster.memberStates(seenBy: $0).values.filter { $0 == "alive" }.count == 3 }
+            }
             let users = try await GroupUsers.mint(for: cluster, group: "edge", memberCount: 2)
             let started = try await ReplicationTests.startSession(cluster, users, at: "n1", title: "edge")
             let (primary, _) = try #require(cluster.primary(of: started.id, among: ids))

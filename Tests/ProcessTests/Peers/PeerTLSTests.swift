@@ -72,7 +72,7 @@ struct PeerTLSTests {
             logs.expectOneTotalOrder()
             logs.expectComments(of: report)
             print(
-                "tlsClusterFailover: \(report.acked.count) acknowledged, \(victim) -> \(promoted.node) at epoch "
+                "tlsClusterFailover: \(report.acked.count) acknowledged, \(victim) at epoch \(victimCopy.epoch) -> \(promoted.node) at epoch "
                     + "\(promoted.copy.epoch), holders \(holders), lastSeq \(lastSeq)"
             )
         }
