@@ -154,6 +154,10 @@ extension NodeConfig {
         guard (config.tlsCert == nil) == (config.tlsKey == nil) else {
             throw .inconsistent("--tls-cert and --tls-key must be given together")
         }
+        // Peers dial the advertised URL; a TLS node dials only https:// and serves only TLS.
+        if config.tlsEnabled, let advertise = config.advertise, !advertise.hasPrefix("https://") {
+            throw .inconsistent("--advertise must be an https:// URL on a node with --tls-cert")
+        }
         guard (config.peerCert == nil) == (config.peerKey == nil) else {
             throw .inconsistent("--peer-cert and --peer-key must be given together")
         }

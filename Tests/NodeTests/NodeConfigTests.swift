@@ -43,7 +43,7 @@ struct NodeConfigTests {
     }
 
     @Test("bad values are refused with the setting and its source named")
-    func badValues() {
+    func badValues() throws {
         let cases: [([String: String], [String: String], String)] = [
             (["listen": "nonsense"], [:], "--listen"),
             (["replicas": "0"], [:], "--replicas"),
@@ -80,6 +80,17 @@ struct NodeConfigTests {
         #expect(throws: ConfigError.self) {
             try NodeConfig.resolve(flags: ["peer-cert": "c.pem", "peer-key": "k.pem"], environment: [:])
         }
+        #expect(throws: ConfigError.self) {
+            try NodeConfig.resolve(
+                flags: ["tls-cert": "c.pem", "tls-key": "k.pem", "advertise": "http://10.0.0.1:7000"],
+                environment: [:]
+            )
+        }
+        let tls = try NodeConfig.resolve(
+            flags: ["tls-cert": "c.pem", "tls-key": "k.pem", "peer-ca": "ca.pem", "peer-cert": "c.pem"],
+            environment: ["QUNBO_PEER_KEY": "k.pem"]
+        )
+        #expect(tls.mutualTLS && tls.peerScheme == "https" && tls.advertisedURL.hasPrefix("https://"))
         #expect(throws: ConfigError.inconsistent("--tls-cert and --tls-key must be given together")) {
             try NodeConfig.resolve(flags: ["tls-cert": "c.pem"], environment: [:])
         }

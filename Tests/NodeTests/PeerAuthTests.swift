@@ -27,7 +27,7 @@ struct PeerAuthTests {
     ) -> (PeerAuth, PeerAuth) {
         (
             PeerAuth(secret: sender, nodeID: "n1", clock: clock.read),
-            PeerAuth(secret: secret, nodeID: "n2", nonces: nonces, clock: clock.read)
+            PeerAuth(secret: secret, nodeID: "n2", nonces: nonces, acceptsFrom: 0, clock: clock.read)
         )
     }
 
@@ -130,6 +130,19 @@ struct PeerAuthTests {
             #expect(n2.verify(method: .POST, uri: uri, header: header) == .failure(.malformed), "\(header.prefix(80))")
         }
         #expect(n2.verify(method: .POST, uri: uri, header: good) == .success("n1"))
+    }
+
+    @Test("after a restart (an empty replay cache) requests signed before the start are refused")
+    func restart() {
+        let clock = TestClock()
+        let (n1, n2) = Self.pair(clock)
+        let header = n1.sign(method: .POST, uri: "/internal/v1/link")
+        #expect(n2.verify(method: .POST, uri: "/internal/v1/link", header: header) == .success("n1"))
+        clock.advance(ms: 5_000)
+        let restarted = PeerAuth(secret: Self.secret, nodeID: "n2", clock: clock.read)
+        #expect(restarted.verify(method: .POST, uri: "/internal/v1/link", header: header) == .failure(.beforeStart))
+        let fresh = n1.sign(method: .POST, uri: "/internal/v1/link")
+        #expect(restarted.verify(method: .POST, uri: "/internal/v1/link", header: fresh) == .success("n1"))
     }
 
     @Test("the key is derived: a peer signature is not the HMAC under the raw secret")

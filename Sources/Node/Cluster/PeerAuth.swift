@@ -15,6 +15,9 @@ public enum PeerAuthRefusal: String, Error, Sendable, CaseIterable {
     case skewed
     /// The nonce was already used within the window.
     case replayed
+    /// Signed before this process started: its replay cache cannot know the nonce (a restart
+    /// empties it), so the request could be a replay of one the previous process accepted.
+    case beforeStart = "before_start"
     /// The replay cache is full; the request may be retried (answered 503, not 401).
     case busy
     /// Mutual TLS is configured and the connection presented no verified client certificate.
@@ -53,17 +56,24 @@ public struct PeerAuth: Sendable {
     let nonces: NonceCache
     /// Unix time in ms; the wall clock in production, a fixed one in tests.
     private let clock: @Sendable () -> Int64
+    /// Requests stamped earlier are refused (`beforeStart`): the replay cache starts empty, so
+    /// without this a request captured up to 30 s before a restart could be replayed after it.
+    /// A peer whose clock is behind ours is refused for that long after we start, then retries.
+    let acceptsFrom: Int64
 
+    /// - Parameter acceptsFrom: unix ms; default now (the process's start).
     init(
         secret: ClusterSecret,
         nodeID: String,
         nonces: NonceCache = NonceCache(),
+        acceptsFrom: Int64? = nil,
         clock: @escaping @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
     ) {
         self.nodeID = nodeID
         self.key = secret.peerKey
         self.nonces = nonces
         self.clock = clock
+        self.acceptsFrom = acceptsFrom ?? clock()
     }
 
     /// The header value for a request `method uri` sent now.
@@ -85,6 +95,7 @@ public struct PeerAuth: Sendable {
         guard abs(now - parsed.ts) <= nonces.settings.window else { return .failure(.skewed) }
         let expected = signature(node: parsed.node, ts: parsed.ts, nonceHex: parsed.nonceHex, method: method, uri: uri)
         guard ClusterSecret.constantTimeEquals(expected, parsed.sig) else { return .failure(.badSignature) }
+        guard parsed.ts >= acceptsFrom else { return .failure(.beforeStart) }
         switch nonces.insert(parsed.nonce, timestamp: parsed.ts, now: now) {
         case .fresh: return .success(parsed.node)
         case .replayed: return .failure(.replayed)

@@ -98,6 +98,7 @@ public struct PeerGate: Sendable {
         .badSignature: "bad peer signature",
         .skewed: "peer request timestamp too far from this node's clock (30 s)",
         .replayed: "peer request nonce already used",
+        .beforeStart: "peer request signed before this node started; sign it again",
         .busy: "too many peer requests to check for replays; retry",
         .noClientCertificate: "node-to-node requests need a verified client certificate (mutual TLS)",
     ]
