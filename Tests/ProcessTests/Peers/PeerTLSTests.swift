@@ -72,8 +72,8 @@ struct PeerTLSTests {
             logs.expectOneTotalOrder()
             logs.expectComments(of: report)
             print(
-                "tlsClusterFailover: \(report.acked.count) acknowledged, \(victim) at epoch \(victimCopy.epoch) -> \(promoted.node) at epoch "
-                    + "\(promoted.copy.epoch), holders \(holders), lastSeq \(lastSeq)"
+                "tlsClusterFailover: \(report.acked.count) acknowledged, \(victim) at epoch \(victimCopy.epoch) -> "
+                    + "\(promoted.node) at epoch \(promoted.copy.epoch), holders \(holders), lastSeq \(lastSeq)"
             )
         }
     }
