@@ -67,6 +67,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                // HMAC-SHA256 and HKDF for node-to-node request authentication (PeerAuth).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -92,6 +94,10 @@ let package = Package(
             ]
         ),
         // Real `qunbo` processes driven by real clients (curl, nghttp, promtool).
-        .testTarget(name: "ProcessTests", dependencies: ["qunbo"]),
+        // Crypto: `PeerSigner` signs node-to-node requests the way a peer does, written again.
+        .testTarget(
+            name: "ProcessTests",
+            dependencies: ["qunbo", .product(name: "Crypto", package: "swift-crypto")]
+        ),
     ]
 )

@@ -144,7 +144,8 @@ class Cluster:
             raise RuntimeError(f"cluster/up failed ({code}):\n{err}")
         secrets = dict(l.strip().split("=", 1) for l in open(os.path.join(self.dir, "env")) if "=" in l)
         self.secret = secrets["QUNBO_AUTH_SECRET"]
-        self.admin_token = mint_token(self.secret, "chaos-operator", admin=True)
+        # Operator tokens are signed with the cluster secret, never the client one.
+        self.admin_token = mint_token(secrets["QUNBO_CLUSTER_SECRET"], "chaos-operator", admin=True)
 
     def down(self, wipe):
         if not self.started:

@@ -32,6 +32,7 @@ enum MetricHelp {
     static let all: [String: String] = text.merging(LiveMetrics.help) { a, _ in a }
         .merging(ReplicationMetrics.help) { a, _ in a }
         .merging(DiskSpace.help) { a, _ in a }
+        .merging(PeerGate.help) { a, _ in a }
 
     /// Inserts a HELP line before each family's TYPE line.
     static func annotate(_ exposition: [UInt8]) -> [UInt8] {

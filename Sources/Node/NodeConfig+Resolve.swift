@@ -8,8 +8,9 @@ extension NodeConfig {
     /// the config file's keys and, upper-cased with `_`, the `QUNBO_*` environment variables.
     public static let settingNames: [String] = [
         "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
-        "cluster-secret", "tls-cert", "tls-key", "route", "log-level", "ingest-grace", "idle-timeout",
-        "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection", "min-free-disk",
+        "cluster-secret", "tls-cert", "tls-key", "peer-ca", "peer-cert", "peer-key", "route", "log-level",
+        "ingest-grace", "idle-timeout", "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
+        "min-free-disk",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -76,20 +77,26 @@ extension NodeConfig {
             }
             config.replicas = n
         }
-        if let (v, src) = lookup("auth-secret"), !v.isEmpty {
-            guard v.utf8.count >= 32 else {
-                throw .invalidValue(
-                    name: "auth-secret",
-                    value: "(hidden)",
-                    expected: "at least 32 bytes (HS256 key)",
-                    source: src
-                )
+        // Both secrets are HMAC keys (HS256 tokens, peer request signatures): shorter than the
+        // hash they key, one captured signature is enough to brute-force them (RFC 7518 §3.2).
+        for (name, keyPath) in [("auth-secret", \NodeConfig.authSecret), ("cluster-secret", \.clusterSecret)] {
+            if let (v, src) = lookup(name), !v.isEmpty {
+                guard v.utf8.count >= ClusterSecret.minimumBytes else {
+                    throw .invalidValue(
+                        name: name,
+                        value: "(hidden, \(v.utf8.count) bytes)",
+                        expected: "at least 32 bytes (e.g. openssl rand -hex 32)",
+                        source: src
+                    )
+                }
+                config[keyPath: keyPath] = v
             }
-            config.authSecret = v
         }
-        if let (v, _) = lookup("cluster-secret"), !v.isEmpty { config.clusterSecret = v }
         if let (v, _) = lookup("tls-cert") { config.tlsCert = v }
         if let (v, _) = lookup("tls-key") { config.tlsKey = v }
+        if let (v, _) = lookup("peer-ca"), !v.isEmpty { config.peerCA = v }
+        if let (v, _) = lookup("peer-cert"), !v.isEmpty { config.peerCert = v }
+        if let (v, _) = lookup("peer-key"), !v.isEmpty { config.peerKey = v }
         if let (v, src) = lookup("fault-injection") {
             switch v.lowercased() {
             case "true", "on", "1", "yes": config.faultInjection = true
@@ -157,6 +164,18 @@ extension NodeConfig {
         }
         guard (config.tlsCert == nil) == (config.tlsKey == nil) else {
             throw .inconsistent("--tls-cert and --tls-key must be given together")
+        }
+        // Peers dial the advertised URL; a TLS node dials only https:// and serves only TLS.
+        if config.tlsEnabled, let advertise = config.advertise, !advertise.hasPrefix("https://") {
+            throw .inconsistent("--advertise must be an https:// URL on a node with --tls-cert")
+        }
+        guard (config.peerCert == nil) == (config.peerKey == nil) else {
+            throw .inconsistent("--peer-cert and --peer-key must be given together")
+        }
+        if config.peerCert != nil && (!config.tlsEnabled || config.peerCA == nil) {
+            throw .inconsistent(
+                "--peer-cert (mutual TLS between nodes) needs --tls-cert/--tls-key and --peer-ca"
+            )
         }
         return config
     }

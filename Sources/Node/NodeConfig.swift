@@ -20,14 +20,27 @@ public struct NodeConfig: Sendable, Equatable {
     public var dataDir: String = "./qunbo-data"
     /// Replicas per live session, primary included. Default 3: a majority (2) survives one loss.
     public var replicas: Int = 3
-    /// HS256 secret for client tokens. Default none (client routes then answer 401).
+    /// HS256 secret for client tokens, at least 32 bytes. Default none (client routes then
+    /// answer 401).
     public var authSecret: String?
-    /// Shared secret that authenticates node-to-node routes. Default none (single-node use).
+    /// Shared secret of the cluster, at least 32 bytes: keys the per-request HMAC of node-to-node
+    /// requests (`PeerAuth`) and signs operator tokens for `/admin/*`. Default none (a single
+    /// node; `/internal/*` and `/admin/*` then refuse everything).
     public var clusterSecret: String?
-    /// PEM certificate chain; with `tlsKey`, the port speaks TLS with ALPN `h2`/`http/1.1`.
+    /// PEM certificate chain; with `tlsKey`, the port speaks TLS with ALPN `h2`/`http/1.1`, and
+    /// this node dials its peers over TLS too (`https://`; seeds given as HOST:PORT included).
     public var tlsCert: String?
     /// PEM private key for `tlsCert`.
     public var tlsKey: String?
+    /// PEM CA certificate(s) that peers' server certificates (and, with mutual TLS, their client
+    /// certificates) must chain to. Default none: the system's trust roots, no client checks.
+    public var peerCA: String?
+    /// PEM client certificate this node presents when it dials a peer; with `peerKey` and
+    /// `peerCA` it turns on mutual TLS (this node's server then asks every client for a
+    /// certificate and refuses node-to-node requests without a verified one). Default none.
+    public var peerCert: String?
+    /// PEM private key for `peerCert`.
+    public var peerKey: String?
     /// How viewer routes at a non-replica are answered: `redirect` (307) or `proxy`. Default redirect:
     /// it costs this node nothing and sends the viewer to its nearest replica.
     public var route: RouteMode = .redirect
@@ -64,6 +77,12 @@ public struct NodeConfig: Sendable, Equatable {
 
     /// Whether TLS is configured.
     public var tlsEnabled: Bool { tlsCert != nil && tlsKey != nil }
+
+    /// Whether node-to-node connections are mutually authenticated (see `peerCert`).
+    public var mutualTLS: Bool { tlsEnabled && peerCert != nil && peerKey != nil && peerCA != nil }
+
+    /// The scheme this node dials peers known only as HOST:PORT (seeds) with: its own.
+    public var peerScheme: String { tlsEnabled ? "https" : "http" }
 
     /// The URL peers and clients use for this node.
     public var advertisedURL: String {

@@ -44,26 +44,43 @@ public struct QunboNode: Sendable {
         if faults != nil {
             logger.warning("fault injection is on: /admin/v1/faults can break this node's peer traffic")
         }
-        let peers = PeerClient(group: group, logger: logger, faults: faults) { address in
+        let clusterSecret = ClusterSecret(config.clusterSecret)
+        // One signer and replay cache per node: it signs what this node sends and checks what
+        // peers send (`PeerGate`).
+        let peerAuth = clusterSecret.map { PeerAuth(secret: $0, nodeID: config.id) }
+        // A TLS node dials peers over TLS; others dial https:// only for members advertising it.
+        var peerTLS: PeerTLS?
+        if config.tlsEnabled || config.peerCA != nil { peerTLS = try PeerTLS(config: config) }
+        let peers = PeerClient(group: group, logger: logger, auth: peerAuth, tls: peerTLS, faults: faults) { address in
             lostConnections.continuation.yield(address)
         }
         let gossip = GossipShell(
             connectionLosses: lostConnections.stream,
             myself: myself,
-            seeds: config.seeds.map { "http://\($0)" },
-            secret: ClusterSecret(config.clusterSecret),
+            // Seeds are HOST:PORT; they are dialed with this node's own scheme.
+            seeds: config.seeds.map { "\(config.peerScheme)://\($0)" },
             peers: peers,
             view: view,
             state: state,
             metricsFactory: factory,
             logger: logger
         )
-        let access = AccessControl(verifier: await TokenVerifier(secret: config.authSecret))
+        let access = AccessControl(
+            verifier: await TokenVerifier(secret: config.authSecret),
+            operators: await TokenVerifier(secret: config.clusterSecret, secretName: "--cluster-secret")
+        )
 
         var router = Router(logger: logger)
         try? FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
         let diskSpace = DiskSpace(path: config.dataDir, minFree: config.minFreeDisk, factory: factory, logger: logger)
         diskSpace.refresh()
+        let gate = PeerGate(
+            auth: peerAuth,
+            requireClientCertificate: config.mutualTLS,
+            metricsFactory: factory,
+            logger: logger
+        )
+        router.admission = { request in gate.admit(&request) }
         OperatorRoutes.register(
             into: &router,
             nodeID: config.id,
@@ -80,7 +97,6 @@ public struct QunboNode: Sendable {
             nodeID: config.id,
             peers: peers,
             view: view,
-            secret: ClusterSecret(config.clusterSecret),
             metrics: replicationMetrics,
             logger: logger
         )
@@ -113,7 +129,6 @@ public struct QunboNode: Sendable {
             peers: peers,
             view: view,
             gossip: gossip,
-            secret: ClusterSecret(config.clusterSecret),
             mode: config.route,
             logger: logger
         )

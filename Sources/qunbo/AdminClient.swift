@@ -10,7 +10,10 @@ import FoundationNetworking
 struct RemoteOptions: ParsableArguments {
     @Option(help: "Node base URL (default: $QUNBO_NODE or http://127.0.0.1:7000).") var node: String?
     @Option(help: "Admin token (default: $QUNBO_TOKEN).") var token: String?
-    @Option(help: "Client secret to mint a short-lived admin token with (default: $QUNBO_AUTH_SECRET).")
+    @Option(
+        name: [.customLong("cluster-secret"), .customLong("secret")],
+        help: "Cluster secret to mint a short-lived operator token with (default: $QUNBO_CLUSTER_SECRET)."
+    )
     var secret: String?
     @Flag(help: "Print the node's JSON instead of a table.") var json = false
 
@@ -25,7 +28,7 @@ struct RemoteOptions: ParsableArguments {
     func bearer() async throws -> String {
         let env = ProcessInfo.processInfo.environment
         if let token = token ?? env["QUNBO_TOKEN"], !token.isEmpty { return token }
-        let secret = try resolveSecret(secret)
+        let secret = try resolveClusterSecret(secret)
         let claims = AccessClaims(sub: "qunbo-cli", exp: Date().addingTimeInterval(300), admin: true)
         return try await TokenMinter.mint(secret: secret, claims: claims)
     }

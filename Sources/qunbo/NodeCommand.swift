@@ -17,11 +17,21 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated HOST:PORT of nodes to join through.") var seeds: String?
     @Option(name: .customLong("data-dir"), help: "Data directory (default ./qunbo-data).") var dataDir: String?
     @Option(help: "Replicas per live session (default 3).") var replicas: String?
-    @Option(name: .customLong("auth-secret"), help: "HS256 secret of client tokens.") var authSecret: String?
-    @Option(name: .customLong("cluster-secret"), help: "Shared secret of node-to-node routes.") var clusterSecret:
-        String?
-    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain (enables TLS).") var tlsCert: String?
+    @Option(name: .customLong("auth-secret"), help: "HS256 secret of client tokens (at least 32 bytes).")
+    var authSecret: String?
+    @Option(
+        name: .customLong("cluster-secret"),
+        help: "Cluster secret (at least 32 bytes): signs node-to-node requests and operator tokens."
+    )
+    var clusterSecret: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain (enables TLS, also to peers).")
+    var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key.") var tlsKey: String?
+    @Option(name: .customLong("peer-ca"), help: "PEM CA that peers' certificates must chain to (default system roots).")
+    var peerCA: String?
+    @Option(name: .customLong("peer-cert"), help: "PEM client certificate for peers (mutual TLS; needs --peer-ca).")
+    var peerCert: String?
+    @Option(name: .customLong("peer-key"), help: "PEM private key of --peer-cert.") var peerKey: String?
     @Option(help: "Viewer routes at a non-replica: redirect or proxy (default redirect).") var route: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel:
         String?
@@ -51,7 +61,8 @@ struct NodeCommand: AsyncParsableCommand {
         let given: [(String, String?)] = [
             ("id", id), ("listen", listen), ("advertise", advertise), ("zone", zone), ("seeds", seeds),
             ("data-dir", dataDir), ("replicas", replicas), ("auth-secret", authSecret),
-            ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("route", route),
+            ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("peer-ca", peerCA),
+            ("peer-cert", peerCert), ("peer-key", peerKey), ("route", route),
             ("log-level", logLevel), ("ingest-grace", ingestGrace), ("idle-timeout", idleTimeout),
             ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("keyword-filter", keywordFilter),
             ("fault-injection", faultInjection), ("min-free-disk", minFreeDisk), ("config", config),

@@ -3,23 +3,39 @@ import Foundation
 import Live
 import Node
 
-/// `qunbo token`: mint a client or operator token (HS256 JWT) with the cluster's client secret.
+/// `qunbo token`: mint a client token (HS256 JWT, signed with the client secret) or, with
+/// `--admin`, an operator token (signed with the cluster secret: `/admin/*` accepts nothing else).
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Print an access token (HS256 JWT) signed with the client secret."
+        abstract: "Print an access token (HS256 JWT): a client token, or with --admin an operator token.",
+        discussion: """
+            Client tokens are signed with the client secret (--secret or $QUNBO_AUTH_SECRET).
+            Operator tokens (--admin) are signed with the cluster secret (--cluster-secret, or
+            --secret, or $QUNBO_CLUSTER_SECRET).
+            """
     )
 
-    @Option(help: "Client secret (default: $QUNBO_AUTH_SECRET).") var secret: String?
+    @Option(
+        help: "Secret to sign with (default: $QUNBO_AUTH_SECRET, or with --admin $QUNBO_CLUSTER_SECRET)."
+    )
+    var secret: String?
+    @Option(name: .customLong("cluster-secret"), help: "Cluster secret for --admin (default: $QUNBO_CLUSTER_SECRET).")
+    var clusterSecret: String?
     @Option(help: "User id (sub claim).") var user: String
     @Option(help: "Display name.") var name: String?
     @Option(name: .customLong("group"), help: "GROUP[:owner|admin|member], repeatable (default role member).")
     var groups: [String] = []
     @Option(help: "Lifetime such as 30m or 12h (default 1h).") var ttl: String = "1h"
-    @Flag(help: "Grant operator rights on /admin/*.") var admin = false
+    @Flag(help: "An operator token for /admin/* (signed with the cluster secret).") var admin = false
 
     func run() async throws {
-        let secret = try resolveSecret(secret)
+        let secret: String
+        if admin {
+            secret = try resolveClusterSecret(clusterSecret ?? self.secret)
+        } else {
+            secret = try resolveSecret(self.secret)
+        }
         guard IdentifierRule.user.accepts(user) else { throw CLIError("--user must match [A-Za-z0-9_.-]{1,64}") }
         var roles: [String: GroupRole] = [:]
         for spec in groups {
@@ -53,4 +69,13 @@ func resolveSecret(_ flag: String?) throws -> String {
     if let flag, !flag.isEmpty { return flag }
     if let env = ProcessInfo.processInfo.environment["QUNBO_AUTH_SECRET"], !env.isEmpty { return env }
     throw CLIError("no secret: pass --secret or set QUNBO_AUTH_SECRET")
+}
+
+/// The cluster secret (operator tokens) from a flag or `QUNBO_CLUSTER_SECRET`.
+func resolveClusterSecret(_ flag: String?) throws -> String {
+    if let flag, !flag.isEmpty { return flag }
+    if let env = ProcessInfo.processInfo.environment["QUNBO_CLUSTER_SECRET"], !env.isEmpty { return env }
+    throw CLIError(
+        "no cluster secret: operator tokens are signed with it; pass --cluster-secret or set QUNBO_CLUSTER_SECRET"
+    )
 }

@@ -6,15 +6,21 @@ import Testing
 
 @Suite("Cluster shell pieces")
 struct ClusterPiecesTests {
-    @Test("the cluster secret accepts exactly itself")
+    @Test("secrets compare in constant time over their full length; short ones are refused")
     func secret() {
-        let secret = ClusterSecret("s3cret")!
-        #expect(secret.authenticates(HTTPHeaders([(ClusterSecret.header, "s3cret")])))
-        for wrong in ["", "s3cre", "s3cret!", "S3cret", "s3cret\0"] {
-            #expect(!secret.authenticates(HTTPHeaders([(ClusterSecret.header, wrong)])), "\(wrong) accepted")
-        }
-        #expect(!secret.authenticates(HTTPHeaders()))
+        let base = String(repeating: "k", count: 32)
+        #expect(ClusterSecret(base) != nil)
+        #expect(ClusterSecret(String(base.dropLast())) == nil)
         #expect(ClusterSecret("") == nil && ClusterSecret(nil) == nil)
+        #expect(ClusterSecret.constantTimeEquals(Array(base.utf8), Array(base.utf8)))
+        // The old comparison looked only at the low byte of the length difference: the secret
+        // followed by 256 bytes (or any multiple) passed.
+        for wrong in [
+            base + String(repeating: "\0", count: 256), base + String(repeating: "x", count: 512), "",
+            String(base.dropLast()), base + "!", "K" + base.dropFirst(),
+        ] {
+            #expect(!ClusterSecret.constantTimeEquals(Array(base.utf8), Array(wrong.utf8)), "\(wrong.count) accepted")
+        }
     }
 
     static func member(_ id: String, _ status: MemberStatus, zone: String? = nil) -> Member {
@@ -45,10 +51,12 @@ struct ClusterPiecesTests {
         #expect(view.snapshot.version == 1)
     }
 
-    @Test("peer addresses parse")
+    @Test("peer addresses parse, with their scheme")
     func addresses() {
-        #expect(PeerClient.parse("http://127.0.0.1:7000")! == ("127.0.0.1", 7000))
-        #expect(PeerClient.parse("https://x:1") == nil)
+        #expect(PeerClient.parse("http://127.0.0.1:7000")! == (false, "127.0.0.1", 7000))
+        #expect(PeerClient.parse("https://x:1")! == (true, "x", 1))
         #expect(PeerClient.parse("http://nohost") == nil)
+        #expect(PeerClient.parse("ftp://x:1") == nil)
+        #expect(PeerClient.parse("x:1") == nil)
     }
 }

@@ -30,7 +30,7 @@ struct NodeConfigTests {
         idle-timeout: 5s
         """.write(toFile: file, atomically: true, encoding: .utf8)
         let c = try NodeConfig.resolve(
-            flags: ["config": file, "zone": "flag-zone", "cluster-secret": "s"],
+            flags: ["config": file, "zone": "flag-zone", "cluster-secret": String(repeating: "s", count: 32)],
             environment: ["QUNBO_ZONE": "env-zone", "QUNBO_REPLICAS": "2", "QUNBO_DATA_DIR": "/tmp/d"]
         )
         #expect(c.zone == "flag-zone")
@@ -43,7 +43,7 @@ struct NodeConfigTests {
     }
 
     @Test("bad values are refused with the setting and its source named")
-    func badValues() {
+    func badValues() throws {
         let cases: [([String: String], [String: String], String)] = [
             (["listen": "nonsense"], [:], "--listen"),
             (["replicas": "0"], [:], "--replicas"),
@@ -65,6 +65,32 @@ struct NodeConfigTests {
         } throws: { error in
             "\(error)".contains("--cluster-secret")
         }
+        for name in ["auth-secret", "cluster-secret"] {
+            #expect {
+                try NodeConfig.resolve(flags: [name: String(repeating: "s", count: 31)], environment: [:])
+            } throws: { error in
+                let line = "\(error)"
+                return line.contains("--\(name)") && line.contains("at least 32 bytes") && !line.contains("\n")
+                    && !line.contains("sssss")
+            }
+            #expect(throws: Never.self) {
+                try NodeConfig.resolve(flags: [name: String(repeating: "s", count: 32)], environment: [:])
+            }
+        }
+        #expect(throws: ConfigError.self) {
+            try NodeConfig.resolve(flags: ["peer-cert": "c.pem", "peer-key": "k.pem"], environment: [:])
+        }
+        #expect(throws: ConfigError.self) {
+            try NodeConfig.resolve(
+                flags: ["tls-cert": "c.pem", "tls-key": "k.pem", "advertise": "http://10.0.0.1:7000"],
+                environment: [:]
+            )
+        }
+        let tls = try NodeConfig.resolve(
+            flags: ["tls-cert": "c.pem", "tls-key": "k.pem", "peer-ca": "ca.pem", "peer-cert": "c.pem"],
+            environment: ["QUNBO_PEER_KEY": "k.pem"]
+        )
+        #expect(tls.mutualTLS && tls.peerScheme == "https" && tls.advertisedURL.hasPrefix("https://"))
         #expect(throws: ConfigError.inconsistent("--tls-cert and --tls-key must be given together")) {
             try NodeConfig.resolve(flags: ["tls-cert": "c.pem"], environment: [:])
         }

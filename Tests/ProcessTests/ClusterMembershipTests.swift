@@ -51,51 +51,42 @@ struct ClusterMembershipTests {
         }
     }
 
-    @Test("gossip without the cluster secret gets 403 and changes nothing")
+    @Test("gossip without a valid peer signature gets 401 and changes nothing; a signed malformed one 400")
     func unauthenticatedGossip() async throws {
         try await LocalCluster.with(size: 2) { cluster in
             try await waitUntil("2 nodes to see each other", timeout: 5) {
                 try cluster.memberStates(seenBy: "n1").count == 2
             }
             let url = "http://127.0.0.1:\(cluster.port(of: "n1"))/internal/v1/gossip"
-            let noSecret = try await Tools.run(
-                "curl",
-                [
-                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge", "-X", "POST",
-                    "--data-binary",
-                    "x", url,
-                ]
+            func post(_ headers: [String], _ body: String, http2: Bool = false) async throws -> String {
+                var args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary", body]
+                if http2 { args.append("--http2-prior-knowledge") }
+                for h in headers { args += ["-H", h] }
+                return try await Tools.run("curl", args + [url]).stdout
+            }
+            let secret = try cluster.secret("QUNBO_CLUSTER_SECRET")
+            // No signature (over HTTP/2 too), the old static header carrying the real secret,
+            // a signature made with another secret: 401 before any handler runs.
+            #expect(try await post([], "x", http2: true) == "401")
+            #expect(try await post(["Qunbo-Cluster-Secret: \(secret)"], "x") == "401")
+            let stranger = PeerSigner(secret: String(repeating: "w", count: 40))
+            #expect(
+                try await post(["Qunbo-Peer-Auth: \(stranger.header("POST", "/internal/v1/gossip"))"], "x") == "401"
             )
-            #expect(noSecret.stdout == "403")
-            let wrong = try await Tools.run(
-                "curl",
-                [
-                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Qunbo-Cluster-Secret: nope", "-X", "POST",
-                    "--data-binary", "x", url,
-                ]
-            )
-            #expect(wrong.stdout == "403")
-            // With the secret but a malformed body: 400, and the view is unchanged.
-            let env = try String(contentsOf: cluster.dir.appendingPathComponent("env"), encoding: .utf8)
-            let secret = env.split(separator: "\n").first { $0.hasPrefix("QUNBO_CLUSTER_SECRET=") }!.dropFirst(
-                "QUNBO_CLUSTER_SECRET=".count
-            )
+            // Signed but a malformed body: 400, and the view is unchanged.
+            let signer = PeerSigner(secret: secret)
             for body in [
                 "garbage", "\u{0}\u{0}\u{0}\u{5}\u{0}{\"a\"}", "\u{0}\u{0}\u{0}\u{4}\u{1}\u{0}\u{0}\u{FF}\u{FF}abcd",
             ] {
-                let bad = try await Tools.run(
-                    "curl",
-                    [
-                        "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Qunbo-Cluster-Secret: \(secret)", "-X",
-                        "POST", "--data-binary", body, url,
-                    ]
+                #expect(
+                    try await post(["Qunbo-Peer-Auth: \(signer.header("POST", "/internal/v1/gossip"))"], body) == "400"
                 )
-                #expect(bad.stdout == "400")
             }
             let states = try cluster.memberStates(seenBy: "n1")
             #expect(states == ["n1": "alive", "n2": "alive"])
             let metrics = try httpGet(port: cluster.port(of: "n1"), path: "/metrics").body
-            #expect(metrics.contains("qunbo_gossip_messages_dropped_total{reason=\"unauthenticated\"} 2"))
+            #expect(metrics.contains("qunbo_peer_auth_refused_total{reason=\"missing\"} 2"))
+            #expect(metrics.contains("qunbo_peer_auth_refused_total{reason=\"bad_signature\"} 1"))
             #expect(metrics.contains("qunbo_gossip_messages_dropped_total{reason=\"malformed\"} 3"))
         }
     }

@@ -173,7 +173,8 @@ struct OpsKitTests {
             let other = cluster.ids().first { $0 != primary }!
             var environment = ProcessInfo.processInfo.environment
             environment["QUNBO_NODE"] = "http://127.0.0.1:\(cluster.port(of: primary))"
-            environment["QUNBO_AUTH_SECRET"] = secret
+            // The unit's ExecStop mints an operator token: with the cluster secret.
+            environment["QUNBO_CLUSTER_SECRET"] = try cluster.secret("QUNBO_CLUSTER_SECRET")
             let drain = try await Tools.run(
                 NodeProcess.binary,
                 unit.execStopArguments,

@@ -53,23 +53,33 @@ struct ZoneRoutingTests {
         let secret =
             try String(contentsOf: dir.appendingPathComponent("env"), encoding: .utf8)
             .split(separator: "\n").first { $0.hasPrefix("QUNBO_AUTH_SECRET=") }.map { String($0.dropFirst(18)) } ?? ""
-        let admin = try await Self.token(secret, ["--user", "ops", "--admin"])
+        let clusterSecret =
+            try String(contentsOf: dir.appendingPathComponent("env"), encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("QUNBO_CLUSTER_SECRET=") }.map { String($0.dropFirst(21)) }
+            ?? ""
+        // Operator tokens are signed with the cluster secret (`token --admin --secret` takes it).
+        let admin = try await Self.token(clusterSecret, ["--user", "ops", "--admin"])
         let url = { (id: String) in "http://10.77.0.\(10 + Int(id.dropFirst())!):7000" }
         let nodes = (1...6).map { "n\($0)" }
 
         // 1. RTT estimates from n1 (zone A) converge to the configured round trips.
         var last: [String: Double] = [:]
-        try await waitUntil("n1's RTT estimates within the stated error of the configured delays", timeout: 45) {
-            let json = try await Self.getJSON(url("n1") + "/admin/v1/members", token: admin) as? [String: Any]
-            var estimates: [String: Double] = [:]
-            for m in json?["members"] as? [[String: Any]] ?? [] {
-                if let id = m["id"] as? String, let rtt = m["rttMs"] as? Double { estimates[id] = rtt }
+        do {
+            try await waitUntil("n1's RTT estimates within the stated error of the configured delays", timeout: 45) {
+                let json = try await Self.getJSON(url("n1") + "/admin/v1/members", token: admin) as? [String: Any]
+                var estimates: [String: Double] = [:]
+                for m in json?["members"] as? [[String: Any]] ?? [] {
+                    if let id = m["id"] as? String, let rtt = m["rttMs"] as? Double { estimates[id] = rtt }
+                }
+                last = estimates
+                return nodes.dropFirst().allSatisfy { id in
+                    guard let e = estimates[id] else { return false }
+                    return abs(e - Self.configuredRTT("n1", id)) <= Self.tolerance(Self.configuredRTT("n1", id))
+                }
             }
-            last = estimates
-            return nodes.dropFirst().allSatisfy { id in
-                guard let e = estimates[id] else { return false }
-                return abs(e - Self.configuredRTT("n1", id)) <= Self.tolerance(Self.configuredRTT("n1", id))
-            }
+        } catch {
+            Issue.record("RTT estimates from n1 at the deadline: \(last.sorted { $0.key < $1.key })")
+            throw error
         }
         print("RTT estimates from n1 (configured 2/40/120 ms): \(last.sorted { $0.key < $1.key })")
 

@@ -32,7 +32,7 @@ class QunboCluster:
         self.env = dict(os.environ, QUNBO_BIN=binary, QUNBO_CLUSTER_DIR=self.dir)
         subprocess.run([f"{ROOT}/cluster/up", str(n), "--base-port", str(self.base), "--", "--log-level", "warning"],
                        env=self.env, check=True, stderr=subprocess.DEVNULL)
-        secret = [l.split("=", 1)[1] for l in open(f"{self.dir}/env").read().split() if l.startswith("QUNBO_AUTH_SECRET=")][0]
+        secret = [l.split("=", 1)[1] for l in open(f"{self.dir}/env").read().split() if l.startswith("QUNBO_CLUSTER_SECRET=")][0]
         self.token = subprocess.run([binary, "token", "--secret", secret, "--user", "bench", "--admin", "--ttl", "4h"],
                                     capture_output=True, text=True, check=True).stdout.strip()
 

@@ -39,6 +39,8 @@ class Cluster:
         self.script("up", str(n), "--base-port", str(self.base), "--", "--log-level", "warning", *extra)
         secrets = dict(l.strip().split("=", 1) for l in open(self.dir + "/env") if "=" in l)
         self.secret = secrets["QUNBO_AUTH_SECRET"]
+        # Operator tokens (/admin/*) are signed with the cluster secret.
+        self.cluster_secret = secrets["QUNBO_CLUSTER_SECRET"]
 
     def script(self, name, *args):
         subprocess.run([ROOT + "/cluster/" + name, *args], env=self.env, check=True, stdout=subprocess.DEVNULL)
@@ -54,7 +56,8 @@ class Cluster:
         return self.base + int(node[1:]) - 1
 
     def token(self, user, role="owner", admin=False):
-        return mint_token(self.secret, user, groups={"g": role}, admin=admin, ttl=7200)
+        return mint_token(self.cluster_secret if admin else self.secret, user, groups={"g": role}, admin=admin,
+                          ttl=7200)
 
     def call(self, node, method, path, body=None, admin=False, timeout=10):
         req = urllib.request.Request(f"http://127.0.0.1:{self.port(node)}{path}", method=method,

@@ -40,7 +40,6 @@ public final class GossipShell: Service, Sendable {
     private let instance: Mutex<GossipInstance>
     private let lastStats = Mutex(GossipStats())
     private let settings: Settings
-    private let secret: ClusterSecret?
     private let peers: PeerClient
     private let view: ClusterView
     private let state: NodeState
@@ -58,7 +57,6 @@ public final class GossipShell: Service, Sendable {
         myself: Member,
         seeds: [String],
         settings: Settings = Settings(),
-        secret: ClusterSecret?,
         peers: PeerClient,
         view: ClusterView,
         state: NodeState,
@@ -77,7 +75,6 @@ public final class GossipShell: Service, Sendable {
             )
         )
         self.settings = settings
-        self.secret = secret
         self.peers = peers
         self.view = view
         self.state = state
@@ -134,9 +131,9 @@ public final class GossipShell: Service, Sendable {
 
     /// The route handler for `POST /internal/v1/gossip`.
     public func handle(_ request: Request) async throws -> Response {
-        guard let secret, secret.authenticates(request.headers) else {
+        guard request.peer != nil else {
             metrics.dropped("unauthenticated")
-            throw APIError.forbidden("cluster routes need the cluster secret", code: "bad_cluster_secret")
+            throw PeerGate.notAPeer
         }
         var body: ByteBuffer
         do {
@@ -214,7 +211,6 @@ public final class GossipShell: Service, Sendable {
         }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/x-qunbo-frame")
-        if let secret { headers.add(name: ClusterSecret.header, value: secret.value) }
         metrics.sent(bytes: frame.readableBytes)
         let started = ContinuousClock.now
         do {

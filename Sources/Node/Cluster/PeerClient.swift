@@ -89,6 +89,10 @@ public final class PeerClient: Sendable {
     private let onConnectionLost: @Sendable (String) -> Void
     /// Set only with `--fault-injection`: drops, loses or delays requests to chosen peers.
     let faults: FaultInjector?
+    /// Signs every request (nil only without a cluster secret: a lone node that has no peers).
+    let auth: PeerAuth?
+    /// How `https://` peers are dialed; nil: this node dials `http://` only.
+    let tls: PeerTLS?
 
     /// - Parameter onConnectionLost: called with the peer's address when an established
     ///   connection closes without us closing it (a killed peer's socket is reset at once).
@@ -96,10 +100,14 @@ public final class PeerClient: Sendable {
         group: any EventLoopGroup,
         settings: Settings = Settings(),
         logger: Logger,
+        auth: PeerAuth? = nil,
+        tls: PeerTLS? = nil,
         faults: FaultInjector? = nil,
         onConnectionLost: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.faults = faults
+        self.auth = auth
+        self.tls = tls
         self.group = group
         self.settings = settings
         self.logger = logger
@@ -186,11 +194,14 @@ public final class PeerClient: Sendable {
         let connection = try await connection(to: address)
         let stream: PeerStream
         do {
+            let auth = self.auth
+            let httpProtocol: HTTP2FramePayloadToHTTP1ClientCodec.HTTPProtocol =
+                address.hasPrefix("https://") ? .https : .http
             stream = try await connection.multiplexer.openStream { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http)
-                    )
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: httpProtocol))
+                    if let auth { try sync.addHandler(PeerSigningHandler(auth: auth)) }
                     return try PeerStream(wrappingChannelSynchronously: channel)
                 }
             }
@@ -213,10 +224,14 @@ public final class PeerClient: Sendable {
     }
 
     private func connection(to address: String) async throws(PeerError) -> Connection {
-        guard let (host, port) = Self.parse(address) else { throw .badAddress(address) }
+        guard let (secure, host, port) = Self.parse(address) else { throw .badAddress(address) }
+        if secure && tls == nil { throw .badAddress("\(address) (this node has no TLS client set up)") }
+        if !secure && tls?.requireTLS == true {
+            throw .badAddress("\(address) (a node with TLS dials its peers over https only)")
+        }
         let (future, created) = connections.withLock { cache -> (EventLoopFuture<Connection>, Bool) in
             if let existing = cache[address] { return (existing, false) }
-            let made = dial(host: host, port: port)
+            let made = dial(host: host, port: port, tls: secure ? tls : nil)
             cache[address] = made
             return (made, true)
         }
@@ -253,7 +268,7 @@ public final class PeerClient: Sendable {
         }
     }
 
-    private func dial(host: String, port: Int) -> EventLoopFuture<Connection> {
+    private func dial(host: String, port: Int, tls: PeerTLS?) -> EventLoopFuture<Connection> {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -262,6 +277,8 @@ public final class PeerClient: Sendable {
         let multiplexerBox = NIOLockedValueBox<NIOHTTP2Handler.AsyncStreamMultiplexer<Void>?>(nil)
         return bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
+                // TLS first: it buffers the HTTP/2 preface until the handshake (ALPN h2) is done.
+                if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(host: host)) }
                 let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(
                     mode: .client
                 ) { stream in
@@ -287,10 +304,12 @@ public final class PeerClient: Sendable {
         connection.channel.close(promise: nil)
     }
 
-    /// `http://host:port` -> (host, port).
-    static func parse(_ address: String) -> (String, Int)? {
-        guard address.hasPrefix("http://") else { return nil }
-        return HostPort(parsing: String(address.dropFirst("http://".count))).map { ($0.host, $0.port) }
+    /// `http://host:port` or `https://host:port` -> (whether TLS, host, port).
+    static func parse(_ address: String) -> (Bool, String, Int)? {
+        for (scheme, secure) in [("http://", false), ("https://", true)] where address.hasPrefix(scheme) {
+            return HostPort(parsing: String(address.dropFirst(scheme.count))).map { (secure, $0.host, $0.port) }
+        }
+        return nil
     }
 }
 

@@ -130,6 +130,17 @@ public final class HTTPServer: Service, Sendable {
         logger.info("all connections closed")
     }
 
+    /// Whether the TLS connection on `channel` presented a client certificate that verified.
+    /// Only the server's `optionalVerification` (mutual TLS configured) asks for one, and then a
+    /// presented certificate that does not verify fails the handshake, so any certificate
+    /// recorded here verified against `--peer-ca`.
+    private static func clientCertificateVerified(_ channel: any Channel) async -> Bool {
+        let submitted = channel.eventLoop.submit {
+            (try? channel.pipeline.syncOperations.nioSSL_peerCertificate()) != nil
+        }
+        return (try? await submitted.get()) ?? false
+    }
+
     private func makeSSLContext() throws -> NIOSSLContext? {
         guard let certPath = config.tlsCert, let keyPath = config.tlsKey else { return nil }
         do {
@@ -137,6 +148,13 @@ public final class HTTPServer: Service, Sendable {
             let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
             tls.applicationProtocols = ["h2", "http/1.1"]
+            // Mutual TLS between nodes: ask every client for a certificate but do not require
+            // one (browsers and apps have none); one presented must verify against --peer-ca.
+            // `PeerGate` then refuses peer requests on connections without one.
+            if config.mutualTLS, let ca = config.peerCA {
+                tls.certificateVerification = .optionalVerification
+                tls.trustRoots = .file(ca)
+            }
             return try NIOSSLContext(configuration: tls)
         } catch {
             throw ServerError.tls("\(certPath), \(keyPath): \(error)")
@@ -246,14 +264,16 @@ public final class HTTPServer: Service, Sendable {
         case .http1(let channel):
             metrics.connectionOpened("http1")
             defer { metrics.connectionClosed("http1") }
-            await serveRequests(on: channel, isHTTP2: false)
+            let certified = await Self.clientCertificateVerified(channel.channel)
+            await serveRequests(on: channel, isHTTP2: false, certified: certified)
         case .http2(let channel, let multiplexer):
             metrics.connectionOpened("http2")
             defer { metrics.connectionClosed("http2") }
+            let certified = await Self.clientCertificateVerified(channel)
             do {
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await stream in multiplexer.inbound {
-                        group.addTask { await self.serveRequests(on: stream, isHTTP2: true) }
+                        group.addTask { await self.serveRequests(on: stream, isHTTP2: true, certified: certified) }
                     }
                 }
             } catch {
@@ -266,7 +286,7 @@ public final class HTTPServer: Service, Sendable {
     /// Serves the requests of one HTTP/1.1 connection (in order) or of one HTTP/2 stream, and
     /// closes it after, unless a response handed it off (`Response.Body.handOff`): then its
     /// writer owns it and closes it when done.
-    private func serveRequests(on stream: HTTPStreamChannel, isHTTP2: Bool) async {
+    private func serveRequests(on stream: HTTPStreamChannel, isHTTP2: Bool, certified: Bool) async {
         let channel = stream.channel
         let remote = channel.remoteAddress ?? channel.parent?.remoteAddress
         let (inbound, outbound) = stream.unscopedParts
@@ -274,7 +294,8 @@ public final class HTTPServer: Service, Sendable {
             let body = RequestBody(iterator: inbound.makeAsyncIterator())
             while let head = try await body.nextHead() {
                 let started = ContinuousClock.now
-                let request = Request(head: head, isHTTP2: isHTTP2, remoteAddress: remote, body: body)
+                var request = Request(head: head, isHTTP2: isHTTP2, remoteAddress: remote, body: body)
+                request.clientCertificateVerified = certified
                 var response = await router.respond(to: request)
                 let keepAlive = isHTTP2 || head.isKeepAlive
                 response.headers.replaceOrAdd(name: "Qunbo-Node", value: config.id)

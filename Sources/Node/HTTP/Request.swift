@@ -18,6 +18,12 @@ public struct Request: Sendable {
     public var remoteAddress: SocketAddress?
     /// The body, read at most once. See `RequestBody`.
     public var body: RequestBody
+    /// The node that sent this request, set only once its `Qunbo-Peer-Auth` signature verified
+    /// (`PeerGate`); nil for client requests.
+    public var peer: String?
+    /// Whether the connection presented a client certificate that verified against
+    /// `--peer-ca` (TLS with mutual authentication configured).
+    public var clientCertificateVerified = false
 
     init(head: HTTPRequestHead, isHTTP2: Bool, remoteAddress: SocketAddress?, body: RequestBody) {
         self.method = head.method

@@ -22,6 +22,9 @@ public struct Router: Sendable {
 
     private var routes: [Route] = []
     private let logger: Logger
+    /// Runs before any route: may rewrite the request (drop headers, mark a peer) or refuse it.
+    /// Set to `PeerGate.admit` by the node.
+    public var admission: (@Sendable (inout Request) -> APIError?)?
 
     public init(logger: Logger) {
         self.logger = logger
@@ -36,7 +39,13 @@ public struct Router: Sendable {
     }
 
     /// Finds the handler for `request`, runs it, and maps errors to API errors.
-    public func respond(to request: Request) async -> Response {
+    public func respond(to incoming: Request) async -> Response {
+        var request = incoming
+        if let admission, let refusal = admission(&request) {
+            var response = refusal.response()
+            response.route = "peer_auth"
+            return response
+        }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         var allowed: [HTTPMethod] = []
         var matchedPattern: String?

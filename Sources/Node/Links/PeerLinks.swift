@@ -33,7 +33,6 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
     private let nodeID: String
     private let peers: PeerClient
     private let view: ClusterView
-    private let secret: ClusterSecret?
     private let settings: Settings
     private let metrics: ReplicationMetrics
     private let logger: Logger
@@ -45,7 +44,6 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         nodeID: String,
         peers: PeerClient,
         view: ClusterView,
-        secret: ClusterSecret?,
         settings: Settings = Settings(),
         metrics: ReplicationMetrics,
         logger: Logger
@@ -53,7 +51,6 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         self.nodeID = nodeID
         self.peers = peers
         self.view = view
-        self.secret = secret
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
@@ -145,7 +142,6 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         headers.add(name: "host", value: address)
         headers.add(name: "content-type", value: "application/x-qunbo-frame")
         headers.add(name: "qunbo-node", value: nodeID)
-        if let secret { headers.add(name: ClusterSecret.header, value: secret.value) }
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: Self.route, headers: headers)
         let options = settings.compression
         let metrics = self.metrics
@@ -191,10 +187,11 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
     /// The route handler: reads frames until the peer closes the stream and hands every message
     /// to `deliver`, in order (media chunks must reach the replica's demuxer in sequence).
     func handle(_ request: Request, deliver: @Sendable (LinkMessage, String) async -> Void) async throws -> Response {
-        guard let secret, secret.authenticates(request.headers) else {
-            throw APIError.forbidden("cluster routes need the cluster secret", code: "bad_cluster_secret")
+        guard request.peer != nil else {
+            throw PeerGate.notAPeer
         }
-        let sender = request.headers.first(name: "qunbo-node") ?? "?"
+        // The sender is who signed the request, not what a header claims.
+        let sender = request.peer ?? "?"
         do {
             try await receive(request.body, from: sender, deliver: deliver)
         } catch let error as APIError {

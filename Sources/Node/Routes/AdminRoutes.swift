@@ -88,7 +88,16 @@ enum AdminRoutes {
 
 /// Token checks shared by every route family.
 public struct AccessControl: Sendable {
+    /// Client tokens: signed with `--auth-secret` by the host app.
     let verifier: TokenVerifier
+    /// Operator tokens: signed with `--cluster-secret`, so whoever mints client tokens (the chat
+    /// platform) cannot drain or stop the cluster.
+    let operators: TokenVerifier
+
+    public init(verifier: TokenVerifier, operators: TokenVerifier) {
+        self.verifier = verifier
+        self.operators = operators
+    }
 
     /// The caller, or 401.
     public func principal(_ request: Request) async throws(APIError) -> Principal {
@@ -98,10 +107,24 @@ public struct AccessControl: Sendable {
         return try await verifier.verify(token)
     }
 
-    /// The caller if it is an operator (`"admin": true`), else 401/403.
+    /// The caller if it holds an operator token (signed with the cluster secret, `"admin": true`,
+    /// `exp` set), else 401 for a missing or bad token, 403 for a valid token that is not an
+    /// operator's: a client token (even with `"admin": true`) or one without `"admin": true`.
     @discardableResult
     public func requireAdmin(_ request: Request) async throws(APIError) -> Principal {
-        let principal = try await principal(request)
+        guard let token = TokenVerifier.token(of: request) else {
+            throw .unauthorized("missing token: send Authorization: Bearer <JWT> or ?access_token=")
+        }
+        let principal: Principal
+        do throws(APIError) {
+            principal = try await operators.verify(token)
+        } catch {
+            guard error.status == .unauthorized, (try? await verifier.verify(token)) != nil else { throw error }
+            throw .forbidden(
+                "operator routes need a token signed with the cluster secret (qunbo token --admin)",
+                code: "not_operator"
+            )
+        }
         guard principal.isAdmin else { throw .forbidden("operator routes need an admin token", code: "not_admin") }
         return principal
     }

@@ -45,7 +45,6 @@ final class SessionRouter: Sendable {
     let peers: PeerClient
     let view: ClusterView
     let gossip: GossipShell
-    let secret: ClusterSecret?
     let mode: RouteMode
     let settings: Settings
     let metrics: ReplicationMetrics
@@ -57,7 +56,6 @@ final class SessionRouter: Sendable {
         peers: PeerClient,
         view: ClusterView,
         gossip: GossipShell,
-        secret: ClusterSecret?,
         mode: RouteMode,
         settings: Settings = Settings(),
         logger: Logger
@@ -66,7 +64,6 @@ final class SessionRouter: Sendable {
         self.peers = peers
         self.view = view
         self.gossip = gossip
-        self.secret = secret
         self.mode = mode
         self.settings = settings
         self.metrics = sessions.replicationMetrics
@@ -192,8 +189,7 @@ final class SessionRouter: Sendable {
 
     private func askLocation(group: String, node: String) async -> LookupAnswer {
         guard let address = address(of: node) else { return .unreachable }
-        var headers = HTTPHeaders()
-        if let secret { headers.add(name: ClusterSecret.header, value: secret.value) }
+        let headers = HTTPHeaders()
         guard
             let response = try? await peers.request(
                 .GET,
@@ -212,8 +208,8 @@ final class SessionRouter: Sendable {
 
     /// The internal lookup route: this node's replica of the group's live session, or 404.
     func handleLookup(_ request: Request) async throws -> Response {
-        guard let secret, secret.authenticates(request.headers) else {
-            throw APIError.forbidden("cluster routes need the cluster secret", code: "bad_cluster_secret")
+        guard request.peer != nil else {
+            throw PeerGate.notAPeer
         }
         let group = request.parameters["g"] ?? ""
         // An unconfirmed copy answers too (with no primary): during a rolling restart it may be

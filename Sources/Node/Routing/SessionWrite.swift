@@ -142,7 +142,6 @@ extension SessionRouter {
     private func send(_ request: SessionWriteRequest, group: String, to address: String) async -> SendOutcome {
         guard let body = try? JSONCoding.encoder.encode(request) else { return .unreachable }
         var headers = HTTPHeaders()
-        if let secret { headers.add(name: ClusterSecret.header, value: secret.value) }
         headers.add(name: "content-type", value: "application/json")
         guard
             let response = try? await peers.request(
@@ -175,10 +174,10 @@ extension SessionRouter {
     }
 
     /// The internal write route: the command runs here if this node is the group's primary,
-    /// else `503 not_primary` with a hint. Only nodes holding the cluster secret may call it.
+    /// else `503 not_primary` with a hint. Only authenticated peers (`PeerGate`) may call it.
     func handleWrite(_ request: Request) async throws -> Response {
-        guard let secret, secret.authenticates(request.headers) else {
-            throw APIError.forbidden("cluster routes need the cluster secret", code: "bad_cluster_secret")
+        guard request.peer != nil else {
+            throw PeerGate.notAPeer
         }
         let group = request.parameters["g"] ?? ""
         let body = try await request.body.collect(upTo: 1 << 20)

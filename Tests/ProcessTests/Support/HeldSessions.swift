@@ -28,11 +28,7 @@ struct HeldSession: Decodable, Equatable, CustomStringConvertible {
 extension LocalCluster {
     /// The sessions node `id` holds (`GET /admin/v1/sessions`).
     func sessions(on id: String) throws -> [HeldSession] {
-        let answer = try httpGet(
-            port: port(of: id),
-            path: "/admin/v1/sessions",
-            headers: ["Authorization": "Bearer \(adminToken)"]
-        )
+        let answer = try adminGet(id, "/admin/v1/sessions")
         guard answer.status == 200 else { throw AdminFailed(status: answer.status, body: answer.body) }
         return try JSONDecoder().decode([HeldSession].self, from: Data(answer.body.utf8))
     }

@@ -8,14 +8,17 @@ final class LocalCluster: @unchecked Sendable {
     let dir: URL
     /// Node flags after `--` on `cluster/up`, e.g. `["--replicas", "3"]`.
     let nodeFlags: [String]
+    /// Started with `cluster/up --tls`: https with a throwaway CA (`caFile`), mutual TLS between nodes.
+    let tls: Bool
     private(set) var adminToken = ""
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    init(size: Int, nodeFlags: [String] = []) {
+    init(size: Int, nodeFlags: [String] = [], tls: Bool = false) {
         self.size = size
         self.nodeFlags = nodeFlags
+        self.tls = tls
         basePort = Self.freePortRange(count: size)
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("qunbo-cluster-\(UUID())")
     }
@@ -29,7 +32,9 @@ final class LocalCluster: @unchecked Sendable {
 
     func ids() -> [String] { (1...size).map { "n\($0)" } }
     func port(of id: String) -> Int { basePort + Int(id.dropFirst())! - 1 }
-    func url(of id: String) -> String { "http://127.0.0.1:\(port(of: id))" }
+    func url(of id: String) -> String { "\(tls ? "https" : "http")://127.0.0.1:\(port(of: id))" }
+    /// The throwaway CA of a TLS cluster (`cluster/up --tls`).
+    var caFile: String { dir.appendingPathComponent("tls/ca.pem").path }
 
     /// A value of the cluster's `env` file (`QUNBO_AUTH_SECRET`, `QUNBO_CLUSTER_SECRET`).
     func secret(_ name: String) throws -> String {
@@ -51,10 +56,17 @@ final class LocalCluster: @unchecked Sendable {
 
     func up() async throws {
         let flags = nodeFlags.isEmpty ? [] : ["--"] + nodeFlags
-        _ = try await script("up", [String(size), "--base-port", String(basePort)] + flags)
+        _ = try await script("up", [String(size), "--base-port", String(basePort)] + (tls ? ["--tls"] : []) + flags)
+        // Every curl the tests start (clients, viewers) trusts the cluster's CA. Process tests run
+        // one at a time (--no-parallel), so one cluster's CA at a time.
+        if tls { setenv("CURL_CA_BUNDLE", caFile, 1) }
+        // Operator tokens are signed with the cluster secret.
         let minted = try await Tools.run(
             NodeProcess.binary,
-            ["token", "--secret", try secret("QUNBO_AUTH_SECRET"), "--user", "test-operator", "--admin", "--ttl", "2h"]
+            [
+                "token", "--cluster-secret", try secret("QUNBO_CLUSTER_SECRET"), "--user", "test-operator", "--admin",
+                "--ttl", "2h",
+            ]
         )
         adminToken = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -64,9 +76,10 @@ final class LocalCluster: @unchecked Sendable {
     static func with(
         size: Int,
         nodeFlags: [String] = [],
+        tls: Bool = false,
         _ body: (LocalCluster) async throws -> Void
     ) async throws {
-        let cluster = LocalCluster(size: size, nodeFlags: nodeFlags)
+        let cluster = LocalCluster(size: size, nodeFlags: nodeFlags, tls: tls)
         do {
             try await cluster.up()
             try await body(cluster)
@@ -79,13 +92,45 @@ final class LocalCluster: @unchecked Sendable {
 
     func kill(_ id: String, signal: String = "KILL") async throws { _ = try await script("kill", [id, signal]) }
     func restart(_ id: String) async throws { _ = try await script("restart", [id]) }
-    func down() async { _ = try? await script("down", ["--wipe", "--logs"]) }
+    func down() async {
+        _ = try? await script("down", ["--wipe", "--logs"])
+        if tls { unsetenv("CURL_CA_BUNDLE") }
+    }
 
     /// GET an admin route on node `id`, as JSON.
     func admin(_ id: String, _ path: String) throws -> Any {
-        let answer = try httpGet(port: port(of: id), path: path, headers: ["Authorization": "Bearer \(adminToken)"])
+        let answer = try adminGet(id, path)
         guard answer.status == 200 else { throw AdminFailed(status: answer.status, body: answer.body) }
         return try JSONSerialization.jsonObject(with: Data(answer.body.utf8))
+    }
+
+    /// GET `path` on node `id` with the admin token: a raw HTTP/1.1 request, or curl over TLS.
+    func adminGet(_ id: String, _ path: String) throws -> (status: Int, body: String) {
+        guard tls else {
+            let answer = try httpGet(port: port(of: id), path: path, headers: ["Authorization": "Bearer \(adminToken)"])
+            return (answer.status, answer.body)
+        }
+        return try syncCurl(["-H", "Authorization: Bearer \(adminToken)", url(of: id) + path])
+    }
+
+    /// `curl --cacert <the cluster's CA> args`, waited for (5 s at most), as (status, body).
+    func syncCurl(_ args: [String]) throws -> (status: Int, body: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Tools.require("curl"))
+        process.arguments = ["-s", "--max-time", "5", "--cacert", caFile, "-o", "-", "-w", "\n%{http_code}"] + args
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("curl-\(UUID()).out")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out) }
+        let handle = try FileHandle(forWritingTo: out)
+        process.standardOutput = handle
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try? handle.close()
+        let text = try String(contentsOf: out, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }
 
     /// Member id -> state as node `id` sees it.

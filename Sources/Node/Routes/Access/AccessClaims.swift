@@ -25,7 +25,7 @@ public struct AccessClaims: JWTPayload, Equatable {
     public var sub: SubjectClaim
     /// Optional display name.
     public var name: String?
-    /// Group id -> role.
+    /// Group id -> role. Optional in the token: missing means no groups (operator tokens).
     public var groups: [String: GroupRole]
     /// Required expiry.
     public var exp: ExpirationClaim
@@ -48,6 +48,16 @@ public struct AccessClaims: JWTPayload, Equatable {
         self.exp = ExpirationClaim(value: exp)
         self.nbf = nbf.map { NotBeforeClaim(value: $0) }
         self.admin = admin
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sub = try c.decode(SubjectClaim.self, forKey: .sub)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        groups = try c.decodeIfPresent([String: GroupRole].self, forKey: .groups) ?? [:]
+        exp = try c.decode(ExpirationClaim.self, forKey: .exp)
+        nbf = try c.decodeIfPresent(NotBeforeClaim.self, forKey: .nbf)
+        admin = try c.decodeIfPresent(Bool.self, forKey: .admin)
     }
 
     /// Called by jwt-kit after the signature checks out: time claims and id formats.

@@ -1,20 +1,24 @@
 import Foundation
 import JWTKit
 
-/// Verifies client and operator tokens: HS256 JWTs signed with the cluster's client secret.
+/// Verifies tokens: HS256 JWTs. One verifier per secret: client tokens (`--auth-secret`) and
+/// operator tokens (`--cluster-secret`) are checked by different instances (`AccessControl`).
 ///
 /// The header's `alg` is checked before jwt-kit sees the token, so `none`, `HS512`, `RS256`
 /// and friends are refused outright whatever key lookup jwt-kit would do.
 public struct TokenVerifier: Sendable {
     private let keys: JWTKeyCollection?
     private let verified = VerifiedTokenCache()
+    /// The setting whose absence leaves this verifier without a key, for the 401's message.
+    private let secretName: String
 
     /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 32 bytes.
     public static let minimumSecretBytes = 32
 
     /// A verifier for `secret`; with no secret (or one shorter than 32 bytes, which config
     /// validation refuses before this point) every token is refused (401).
-    public init(secret: String?) async {
+    public init(secret: String?, secretName: String = "--auth-secret") async {
+        self.secretName = secretName
         guard let secret, secret.utf8.count >= Self.minimumSecretBytes else {
             keys = nil
             return
@@ -36,7 +40,7 @@ public struct TokenVerifier: Sendable {
 
     /// Verifies `token` and returns who it names; throws the API's 401 otherwise.
     public func verify(_ token: String) async throws(APIError) -> Principal {
-        guard let keys else { throw .unauthorized("this node has no --auth-secret; client tokens cannot be checked") }
+        guard let keys else { throw .unauthorized("this node has no \(secretName); these tokens cannot be checked") }
         guard token.utf8.count <= 8192 else { throw .unauthorized("token too long") }
         if let principal = verified.principal(for: token) { return principal }
         guard Self.headerAlgorithm(of: token) == "HS256" else {
@@ -80,7 +84,7 @@ public struct TokenVerifier: Sendable {
 public enum TokenMinter {
     public static func mint(secret: String, claims: AccessClaims) async throws -> String {
         guard secret.utf8.count >= TokenVerifier.minimumSecretBytes else {
-            throw ConfigError.inconsistent("the client secret must be at least 32 bytes (RFC 7518 §3.2)")
+            throw ConfigError.inconsistent("the secret must be at least 32 bytes (RFC 7518 §3.2)")
         }
         let keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
