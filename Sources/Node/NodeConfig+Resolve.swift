@@ -10,7 +10,7 @@ extension NodeConfig {
         "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
         "cluster-secret", "tls-cert", "tls-key", "peer-ca", "peer-cert", "peer-key", "route", "log-level",
         "ingest-grace", "idle-timeout", "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
-        "min-free-disk",
+        "min-free-disk", "commit-timeout",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -122,7 +122,7 @@ extension NodeConfig {
             config.logLevel = level
         }
         for (name, keyPath) in [
-            ("ingest-grace", \NodeConfig.ingestGrace), ("idle-timeout", \.idleTimeout),
+            ("ingest-grace", \NodeConfig.ingestGrace), ("commit-timeout", \.commitTimeout), ("idle-timeout", \.idleTimeout),
             ("shutdown-timeout", \.shutdownTimeout),
         ] {
             if let (v, src) = lookup(name) {

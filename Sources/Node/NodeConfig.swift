@@ -48,6 +48,9 @@ public struct NodeConfig: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     /// How long a live session stays live after its ingest ends. Default 30 s (API.md).
     public var ingestGrace: Duration = .seconds(30)
+    /// A write not committed within this long gets 503 instead of waiting (`--commit-timeout`).
+    /// Default 10 s.
+    public var commitTimeout: Duration = .seconds(10)
     /// A connection with no traffic in either direction for this long is closed. Default 60 s:
     /// long enough for an SSE stream's 15 s pings, short enough to shed dead clients.
     public var idleTimeout: Duration = .seconds(60)

@@ -91,6 +91,7 @@ public struct QunboNode: Sendable {
         )
         var liveSettings = LiveSettings()
         liveSettings.ingestGrace = config.ingestGrace
+        liveSettings.commitTimeout = config.commitTimeout
         liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
         let replicationMetrics = ReplicationMetrics(factory: factory)
         let links = PeerLinks(

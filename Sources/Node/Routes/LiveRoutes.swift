@@ -153,13 +153,9 @@ struct LiveRoutes: Sendable {
             }
         } catch let error as LiveError {
             throw error.apiError
-        } catch ReplicaRefusal.outcomeUnknown {
-            throw APIError.unavailable(
-                "the session could not reach a majority of its replicas; retry",
-                code: "no_quorum"
-            )
-        } catch ReplicaRefusal.storage(let failure) {
-            throw failure.apiError
+        } catch let refusal as ReplicaRefusal {
+            if case .notPrimary = refusal { throw refusal }
+            throw refusal.apiError(starting: true)
         }
     }
 

@@ -108,7 +108,8 @@ extension SessionRouter {
     }
 
     /// Runs a write on the primary held here. Domain refusals become API errors; a change of
-    /// primary before the commit is `503 outcome_unknown` (retry with the same id).
+    /// primary before the commit is `503 outcome_unknown`, no majority in time `503 no_quorum`
+    /// (retry either with the same id).
     static func runLocally(
         _ request: SessionWriteRequest,
         on host: SessionHost,
@@ -121,13 +122,10 @@ extension SessionRouter {
             return SessionWriteAnswer(result, session: await sessions.json(await host.state, host: host))
         } catch let error as LiveError {
             throw error.apiError
-        } catch ReplicaRefusal.outcomeUnknown {
-            throw APIError.unavailable(
-                "the primary changed before this write was acknowledged; retry it with the same id",
-                code: "outcome_unknown"
-            )
-        } catch ReplicaRefusal.storage(let failure) {
-            throw failure.apiError
+        } catch let refusal as ReplicaRefusal {
+            // Not primary (any more): the caller retries at the primary.
+            if case .notPrimary = refusal { throw refusal }
+            throw refusal.apiError()
         }
     }
 

@@ -12,6 +12,7 @@ final class LiveMetrics: Sendable {
     let gopsSkipped: Counter
     let viewersDisconnected: Counter
     let writeLatency: Timer
+    let commitTimeouts: Counter
 
     init(factory: any MetricsFactory) {
         sessions = Meter(label: "qunbo_live_sessions", factory: factory)
@@ -24,6 +25,7 @@ final class LiveMetrics: Sendable {
         gopsSkipped = Counter(label: "qunbo_live_gops_skipped_total", factory: factory)
         viewersDisconnected = Counter(label: "qunbo_live_slow_viewers_disconnected_total", factory: factory)
         writeLatency = Timer(label: "qunbo_live_write_durable_seconds", factory: factory)
+        commitTimeouts = Counter(label: "qunbo_live_commit_timeouts_total", factory: factory)
     }
 
     static let help: [String: String] = [
@@ -35,6 +37,8 @@ final class LiveMetrics: Sendable {
         "qunbo_live_media_bytes_queued_total": "Media bytes queued to stream.ts viewers (one count per viewer).",
         "qunbo_live_gops_skipped_total": "Times a slow stream.ts viewer skipped to the next keyframe.",
         "qunbo_live_slow_viewers_disconnected_total": "Event viewers cut off for falling too far behind (they resume).",
+        "qunbo_live_commit_timeouts_total":
+            "Writes answered 503 because their entry was not committed within --commit-timeout.",
         "qunbo_live_write_durable_seconds":
             "Time from a write's arrival at the session to its durable acknowledgement.",
     ]

@@ -20,6 +20,10 @@ public struct LiveSettings: Sendable {
     public var pingInterval: Duration = .seconds(15)
     /// A session stays live this long after its ingest ends (`--ingest-grace`). Default 30 s.
     public var ingestGrace: Duration = .seconds(30)
+    /// A write not committed within this long is answered 503 `no_quorum` (its outcome is
+    /// unknown: retry with the same `id`) instead of waiting for ever (`--commit-timeout`).
+    /// Default 10 s: far above a failover (sub-second) and any healthy commit.
+    public var commitTimeout: Duration = .seconds(10)
     /// A new replica (learner) whose log has not advanced for this long while behind is removed,
     /// and the replica count restored afresh. Default 10 s: catching up moves hundreds of
     /// entries a second, so a learner this still is stuck, not slow.

@@ -10,4 +10,29 @@ enum ReplicaRefusal: Error, Sendable, Equatable {
     /// below `--min-free-disk`): `507 insufficient_storage` for a full disk, else 503. Never
     /// acknowledged here; it may still commit under another primary, like `outcomeUnknown`.
     case storage(StorageError)
+    /// No majority acknowledged the entry within `--commit-timeout`: the outcome is unknown, as
+    /// for `outcomeUnknown`, but nothing changed hands; the replicas are unreachable or stuck.
+    case commitTimedOut
+
+    /// The answer to a client, for every refusal but `notPrimary` (which the route layer retries
+    /// at the primary). `starting`: the write was a new session's start.
+    func apiError(starting: Bool = false) -> APIError {
+        switch self {
+        case .outcomeUnknown where starting:
+            APIError.unavailable("the session could not reach a majority of its replicas; retry", code: "no_quorum")
+        case .outcomeUnknown:
+            APIError.unavailable(
+                "the primary changed before this write was acknowledged; retry it with the same id",
+                code: "outcome_unknown"
+            )
+        case .commitTimedOut:
+            APIError.unavailable(
+                "no majority of the session's replicas acknowledged this in time; its outcome is unknown: retry with the same id",
+                code: "no_quorum"
+            )
+        case .storage(let failure): failure.apiError
+        case .notPrimary:
+            APIError.unavailable("this node is not the session's primary; retry", code: "not_primary")
+        }
+    }
 }

@@ -24,6 +24,7 @@ extension SessionHost {
         let now = hooks.now()
         // The deadline moved later since the timer was armed (a heartbeat reset the election
         // timer): nothing is due yet; arm for the new one.
+        expireCommitWaiters(now: now)
         guard now >= replica.nextTimer else { return rearm() }
         execute(replica.tick(now: now), now: now)
     }

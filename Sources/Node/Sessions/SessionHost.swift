@@ -38,6 +38,9 @@ actor SessionHost {
     var publishedSeq: UInt64 = 0
     /// Writers waiting for their entry (by log seq) to commit.
     var commitWaiters: [UInt64: [CheckedContinuation<Void, any Error>]] = [:]
+    /// When each waited-for entry's writers give up (`LiveSettings.commitTimeout`), in log order
+    /// (entries are proposed in order, so deadlines are too). Checked at the primary's timer.
+    var commitDeadlines: [(logSeq: UInt64, at: ReplicationTime)] = []
     var endedNotified = false
     /// Likes counted here as primary and not yet written to the log (`LiveLikesRecord`).
     var pendingLikes: Int64 = 0
@@ -339,7 +342,24 @@ actor SessionHost {
 
     private func waitCommitted(_ logSeq: UInt64) async throws {
         guard logSeq > replica.commitSeq else { return }
+        if commitWaiters[logSeq] == nil {
+            let timeout = settings.commitTimeout.components
+            let milliseconds = UInt64(timeout.seconds) * 1000 + UInt64(timeout.attoseconds / 1_000_000_000_000_000)
+            commitDeadlines.append((logSeq, hooks.now() + .milliseconds(milliseconds)))
+        }
         try await withCheckedThrowingContinuation { commitWaiters[logSeq, default: []].append($0) }
+    }
+
+    /// Writers waiting past their deadline are answered: the entry could not reach a majority in
+    /// time (replicas frozen, their disks failing). Its outcome is unknown: it may still commit,
+    /// and a retry with the same `id` is applied once. Without this a write waited for ever.
+    func expireCommitWaiters(now: ReplicationTime) {
+        while let first = commitDeadlines.first, first.at <= now || commitWaiters[first.logSeq] == nil {
+            commitDeadlines.removeFirst()
+            guard let waiters = commitWaiters.removeValue(forKey: first.logSeq) else { continue }
+            waiters.forEach { $0.resume(throwing: ReplicaRefusal.commitTimedOut) }
+            metrics.commitTimeouts.increment(by: Int64(waiters.count))
+        }
     }
 
     /// Fails waiters for entries above `logSeq` (all when nil): their fate is unknown here.

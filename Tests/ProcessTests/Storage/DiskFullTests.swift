@@ -12,8 +12,8 @@ struct DiskFullTests {
     /// With `--min-free-disk 1MiB` the nodes refuse writes once they see the disk full (a log may
     /// fail first, within the second before they look). Not run with `0` (fail-stop logs alone):
     /// a primary whose own log still has room in its last page while its replicas' logs fail
-    /// keeps waiting for a majority, and its writers time out instead of getting 507 (see
-    /// docs/OPERATIONS.md, "Full disks"); the fail-stop path is covered by `AppendLogFaultTests`,
+    /// keeps waiting for a majority, and its writers get 503 after `--commit-timeout` instead of
+    /// 507 (`writeWithoutDurableReplicasIsAnswered`); the fail-stop path is covered by `AppendLogFaultTests`,
     /// `ReplicationStorageFailureTests` and `ReplicationStorageSimulationTests`.
     @Test(
         "disks filled under writes: 507 while full, nothing acknowledged lost, writes resume when space returns",
