@@ -9,7 +9,9 @@ extension NodeConfig {
     public static let settingNames: [String] = [
         "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
         "cluster-secret", "tls-cert", "tls-key", "route", "log-level", "ingest-grace", "idle-timeout",
-        "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
+        "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection", "max-connections",
+        "max-connections-per-ip", "max-streams", "header-timeout", "body-read-timeout", "max-viewers-per-user",
+        "max-ingest-bitrate", "max-recording-bytes", "max-token-ttl",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -116,7 +118,8 @@ extension NodeConfig {
         }
         for (name, keyPath) in [
             ("ingest-grace", \NodeConfig.ingestGrace), ("idle-timeout", \.idleTimeout),
-            ("shutdown-timeout", \.shutdownTimeout),
+            ("shutdown-timeout", \.shutdownTimeout), ("header-timeout", \.headerTimeout),
+            ("body-read-timeout", \.bodyReadTimeout), ("max-token-ttl", \.maxTokenTTL),
         ] {
             if let (v, src) = lookup(name) {
                 guard let d = parseDuration(v), d > .zero else {
@@ -135,6 +138,35 @@ extension NodeConfig {
                 throw .invalidValue(name: "max-body-bytes", value: v, expected: "1024 to 67108864", source: src)
             }
             config.maxBodyBytes = n
+        }
+        for (name, keyPath, range) in [
+            ("max-connections", \NodeConfig.maxConnections, 1...1_000_000),
+            ("max-connections-per-ip", \.maxConnectionsPerIP, 1...1_000_000),
+            ("max-streams", \.maxStreams, 1...10_000), ("max-viewers-per-user", \.maxViewersPerUser, 1...10_000),
+            ("max-ingest-bitrate", \.maxIngestBitrate, 64_000...10_000_000_000),
+        ] {
+            if let (v, src) = lookup(name) {
+                guard let n = Int(v), range.contains(n) else {
+                    throw .invalidValue(
+                        name: name,
+                        value: v,
+                        expected: "an integer from \(range.lowerBound) to \(range.upperBound)",
+                        source: src
+                    )
+                }
+                config[keyPath: keyPath] = n
+            }
+        }
+        if let (v, src) = lookup("max-recording-bytes") {
+            guard let n = parseByteSize(v), n >= 64 << 10 else {
+                throw .invalidValue(
+                    name: "max-recording-bytes",
+                    value: v,
+                    expected: "a size of at least 64KiB, such as 4GiB, 512MiB or 1048576",
+                    source: src
+                )
+            }
+            config.maxRecordingBytes = n
         }
         if !config.seeds.isEmpty && config.clusterSecret == nil {
             throw .inconsistent(
@@ -202,4 +234,20 @@ public func parseDuration(_ text: String) -> Duration? {
     }
     guard let n = Double(t), n.isFinite, n >= 0 else { return nil }
     return .milliseconds(Int64((n * 1000).rounded()))
+}
+
+/// Parses a byte count: a bare integer or one with `KiB`, `MiB`, `GiB` (also `K`, `M`, `G`,
+/// all powers of 1024). Nil on anything else or on overflow.
+public func parseByteSize(_ text: String) -> Int64? {
+    let t = text.trimmingSpaces.lowercased()
+    let units: [(String, Int64)] = [
+        ("kib", 1 << 10), ("mib", 1 << 20), ("gib", 1 << 30), ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30),
+    ]
+    for (suffix, scale) in units where t.hasSuffix(suffix) {
+        guard let n = Int64(t.dropLast(suffix.count).trimmingSpaces), n >= 0 else { return nil }
+        let (product, overflow) = n.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : product
+    }
+    guard let n = Int64(t), n >= 0 else { return nil }
+    return n
 }

@@ -12,6 +12,8 @@ final class LiveMetrics: Sendable {
     let gopsSkipped: Counter
     let viewersDisconnected: Counter
     let writeLatency: Timer
+    private let recordingsStoppedQuota: Counter
+    private let recordingsStoppedQueue: Counter
 
     init(factory: any MetricsFactory) {
         sessions = Meter(label: "qunbo_live_sessions", factory: factory)
@@ -24,6 +26,23 @@ final class LiveMetrics: Sendable {
         gopsSkipped = Counter(label: "qunbo_live_gops_skipped_total", factory: factory)
         viewersDisconnected = Counter(label: "qunbo_live_slow_viewers_disconnected_total", factory: factory)
         writeLatency = Timer(label: "qunbo_live_write_durable_seconds", factory: factory)
+        recordingsStoppedQuota = Counter(
+            label: "qunbo_live_recordings_stopped_total",
+            dimensions: [("reason", "quota")],
+            factory: factory
+        )
+        recordingsStoppedQueue = Counter(
+            label: "qunbo_live_recordings_stopped_total",
+            dimensions: [("reason", "queue")],
+            factory: factory
+        )
+    }
+
+    func recordingsStopped(_ reason: Recording.StopReason) {
+        switch reason {
+        case .quota: recordingsStoppedQuota.increment()
+        case .queue: recordingsStoppedQueue.increment()
+        }
     }
 
     static let help: [String: String] = [
@@ -35,6 +54,8 @@ final class LiveMetrics: Sendable {
         "qunbo_live_media_bytes_queued_total": "Media bytes queued to stream.ts viewers (one count per viewer).",
         "qunbo_live_gops_skipped_total": "Times a slow stream.ts viewer skipped to the next keyframe.",
         "qunbo_live_slow_viewers_disconnected_total": "Event viewers cut off for falling too far behind (they resume).",
+        "qunbo_live_recordings_stopped_total":
+            "Recordings stopped before their session ended: quota (--max-recording-bytes) or queue (disk behind).",
         "qunbo_live_write_durable_seconds":
             "Time from a write's arrival at the session to its durable acknowledgement.",
     ]

@@ -68,6 +68,8 @@ actor SessionHost {
     var lastPing = ContinuousClock.now
 
     var ingestActive = false
+    /// Event and media streams per user held here (`ViewerTicket`s alive).
+    var viewersByUser: [String: Int] = [:]
 
     /// A session this node holds: a fresh primary (`bootstrap`), a restored one (`restore`), or a
     /// replica created when its primary first ships to it.
