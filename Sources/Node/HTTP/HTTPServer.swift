@@ -250,8 +250,8 @@ public final class HTTPServer: Service, Sendable {
         // a connection without streams after `idle`, and each stream has its own idle timer,
         // which only that stream's frames reset.
         let sync = channel.pipeline.syncOperations
-        try sync.removeHandler(name: idleHandlerName).whenComplete { _ in }
-        try sync.removeHandler(name: idleCloserName).whenComplete { _ in }
+        sync.removeHandler(name: idleHandlerName, promise: nil)
+        sync.removeHandler(name: idleCloserName, promise: nil)
         var settings = NIOHTTP2Handler.Configuration()
         settings.connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxStreams),

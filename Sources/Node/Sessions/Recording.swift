@@ -83,8 +83,7 @@ final class Recording: Sendable {
         guard accepted else { return }
         let directory = directory
         let index = index
-        let budget = budget
-        queue.async {
+        queue.async { [self] in
             defer { budget.withLock { $0.queued -= size } }
             do {
                 try writeFileAtomically(segment.bytes, to: "\(directory)/\(segment.sequence).ts")

@@ -61,7 +61,7 @@ final class HeaderDeadline: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted(let negotiated) = event as? TLSUserEvent {
+        if case .handshakeCompleted(let negotiated)? = event as? TLSUserEvent {
             mode = negotiated == "h2" ? .http2 : .http1
             // Over TLS the preface is not consumed by a sniffer: it is still ahead in the stream.
         }
@@ -124,7 +124,9 @@ final class HeaderDeadline: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        context.writeAndFlush(Self.wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(Self.wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     /// Walks HTTP/2 frame headers in `bytes` (the stream after the sniffer: the preface may

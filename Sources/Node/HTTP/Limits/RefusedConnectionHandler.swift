@@ -47,7 +47,9 @@ final class RefusedConnectionHandler: ChannelInboundHandler {
         let isHTTP2 = n >= 3 && bytes.readableBytesView.prefix(n).elementsEqual(HTTPVersionSniffer.preface.prefix(n))
         let reply = isHTTP2 ? Self.goAway() : Self.serviceUnavailable(nodeID: nodeID, retryAfter: retryAfterSeconds)
         timer?.cancel()
-        context.writeAndFlush(Self.wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(Self.wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
