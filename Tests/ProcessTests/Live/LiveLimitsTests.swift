@@ -191,7 +191,7 @@ struct LiveLimitsTests {
             f.node.log.contains("recording stopped")
         }
         let metrics = try httpGet(port: f.node.port, path: "/metrics").body
-        #expect(metrics.contains(#"qunbo_live_recordings_stopped_total{reason="quota"} 1"#))
+        #expect(metrics.contains(#"qunbo_live_recordings_stopped_total{reason="quota"} 1"#), "\(metrics)")
         try await waitUntil("the live to go on after the recording stopped") {
             try await f.call("GET", "/live/index.m3u8", as: "bob").status == 200
         }

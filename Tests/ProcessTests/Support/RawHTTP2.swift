@@ -96,6 +96,23 @@ enum RawHTTP2 {
 }
 
 extension RawSocket {
+    /// Opens an HTTP/2 connection as a client must for the server's SETTINGS to apply: sends
+    /// the preface and SETTINGS, waits for the server's SETTINGS and acknowledges them (a server
+    /// enforces its limits, such as concurrent streams, once they are acknowledged). Returns
+    /// whether the server's SETTINGS came.
+    @discardableResult
+    func http2Handshake(timeout: Double = 5) -> Bool {
+        send(RawHTTP2.opening)
+        let (frames, _) = readFrames(timeout: timeout) { frames in
+            frames.contains { $0.type == RawHTTP2.FrameType.settings.rawValue && $0.flags & 0x1 == 0 }
+        }
+        guard frames.contains(where: { $0.type == RawHTTP2.FrameType.settings.rawValue && $0.flags & 0x1 == 0 }) else {
+            return false
+        }
+        send(RawHTTP2.frame(.settings, flags: 0x1))
+        return true
+    }
+
     /// Reads frames until `done` holds for what has arrived, the peer closes, or `timeout`
     /// passes; returns the frames and whether the peer closed.
     func readFrames(timeout: Double, until done: ([RawHTTP2.Frame]) -> Bool = { _ in false }) -> (
