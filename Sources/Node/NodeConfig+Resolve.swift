@@ -244,7 +244,7 @@ public func parseByteSize(_ text: String) -> Int64? {
         ("kib", 1 << 10), ("mib", 1 << 20), ("gib", 1 << 30), ("k", 1 << 10), ("m", 1 << 20), ("g", 1 << 30),
     ]
     for (suffix, scale) in units where t.hasSuffix(suffix) {
-        guard let n = Int64(t.dropLast(suffix.count).trimmingSpaces), n >= 0 else { return nil }
+        guard let n = Int64(String(t.dropLast(suffix.count)).trimmingSpaces), n >= 0 else { return nil }
         let (product, overflow) = n.multipliedReportingOverflow(by: scale)
         return overflow ? nil : product
     }

@@ -168,10 +168,11 @@ struct LiveRoutes: Sendable {
             return .comment(text: body.text, clientID: body.id)
         }
         router.add(.GET, "/v1/groups/:g/live/comments") { request in
-            let (_, group) = try await actor(request)
+            let (actor, group) = try await actor(request)
             let after = try Self.uint(request.query["after"], name: "after") ?? 0
             let limit = min(try Self.uint(request.query["limit"], name: "limit") ?? 50, 500)
             guard let host = sessions.host(group: group) else { return try await cluster.read(request, group: group) }
+            guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
             let events = await host.events
             let page = events.lazy.filter { $0.type == .comment && $0.seq > after }.prefix(Int(limit))
             return Self.eventArray(Array(page))
