@@ -180,6 +180,7 @@ struct LimitsTableTests {
             },
         ]
         for c in cases {
+            print("limits table case: \(c.name)")
             try await c.run(f)
             try await Self.expectServing(f, after: c.name)
         }

@@ -246,7 +246,7 @@ public final class HTTPServer: Service, Sendable {
         limits: ConnectionLimits
     ) throws -> NegotiatedConnection {
         // The connection's idle timer would be reset by any frame, PINGs included: a client
-        // could hold half-open streams forever by pinging. Instead the connection manager closes
+        // could hold half-open streams forever by pinging. Instead `HTTP2ConnectionGuard` closes
         // a connection without streams after `idle`, and each stream has its own idle timer,
         // which only that stream's frames reset.
         let sync = channel.pipeline.syncOperations
@@ -279,7 +279,7 @@ public final class HTTPServer: Service, Sendable {
                 return try HTTPStreamChannel(wrappingChannelSynchronously: stream)
             }
         }
-        try sync.addHandler(StreamLimitObserver(metrics: limits.metrics))
+        try sync.addHandler(HTTP2ConnectionGuard(metrics: limits.metrics, idle: idle))
         return .http2(channel, multiplexer)
     }
 
