@@ -214,7 +214,10 @@ struct LiveLimitsTests {
         for i in 0..<total {
             lines += "url = \"\(f.base)/live/pins\"\nrequest = POST\noutput = /dev/null\n"
             lines += "header = \"Authorization: Bearer \(f.tokens["ann"]!)\"\nheader = \"Content-Type: application/json\"\n"
-            lines += "data = \"{\\\"text\\\":\\\"\(i) \(text)\\\"}\"\nwrite-out = \"%{http_code}\\\\n\"\nnext\n"
+            lines += "data = \"{\\\"text\\\":\\\"\(i) \(text)\\\"}\"\nwrite-out = \"%{http_code}\\\\n\"\n"
+            // `next` separates transfers; one after the last is an empty transfer that curl
+            // treats as a fatal error, aborting those in flight.
+            if i < total - 1 { lines += "next\n" }
         }
         try lines.write(to: config, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: config) }
