@@ -31,6 +31,10 @@ final class BodyReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private var version = HTTPVersion.http1_1
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
+    /// Set once this handler answered the request itself: the route's own answer, still to come
+    /// (it fails reading the body as the channel closes), is dropped. Two responses to one
+    /// request trip NIO's HTTP/1.1 pipeline handler, which traps.
+    private var answeredHere = false
 
     init(timeout: TimeAmount, nodeID: String, header: HeaderDeadline?, onExpired: @escaping @Sendable () -> Void) {
         self.timeout = timeout
@@ -72,6 +76,10 @@ final class BodyReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if answeredHere {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
         switch Self.unwrapOutboundIn(data) {
         case .head:
             responded = true
@@ -104,6 +112,7 @@ final class BodyReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         responded = true
+        answeredHere = true
         let error = APIError(.requestTimeout, "body_timeout", "the request body stopped arriving")
         let body = error.jsonBody()
         var headers = HTTPHeaders()
