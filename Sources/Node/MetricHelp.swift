@@ -9,6 +9,8 @@ enum MetricHelp {
         "qunbo_http_request_duration_seconds": "Time from request head to the end of the response, by route.",
         "qunbo_http_open_connections": "Client and peer connections open now, by protocol (http1, http2).",
         "qunbo_http_connections_total": "Connections accepted since start, by negotiated protocol.",
+        "qunbo_http_refused_total":
+            "Connections, streams and requests cut by a limit, by reason (see OPERATIONS.md, Limits).",
         "qunbo_gossip_members": "Members this node knows, by SWIM state (alive, suspect, dead, left).",
         "qunbo_gossip_local_health":
             "Lifeguard local health score (0 healthy .. 8); scales probe interval and timeout.",

@@ -10,7 +10,9 @@ extension NodeConfig {
         "id", "listen", "advertise", "zone", "seeds", "data-dir", "replicas", "auth-secret",
         "cluster-secret", "tls-cert", "tls-key", "peer-ca", "peer-cert", "peer-key", "route", "log-level",
         "ingest-grace", "idle-timeout", "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
-        "min-free-disk", "commit-timeout",
+        "min-free-disk", "commit-timeout", "max-connections", "max-connections-per-ip", "max-streams",
+        "header-timeout", "body-read-timeout", "max-viewers-per-user", "max-ingest-bitrate", "max-recording-bytes",
+        "max-token-ttl",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -123,7 +125,8 @@ extension NodeConfig {
         }
         for (name, keyPath) in [
             ("ingest-grace", \NodeConfig.ingestGrace), ("commit-timeout", \.commitTimeout), ("idle-timeout", \.idleTimeout),
-            ("shutdown-timeout", \.shutdownTimeout),
+            ("shutdown-timeout", \.shutdownTimeout), ("header-timeout", \.headerTimeout),
+            ("body-read-timeout", \.bodyReadTimeout), ("max-token-ttl", \.maxTokenTTL),
         ] {
             if let (v, src) = lookup(name) {
                 guard let d = parseDuration(v), d > .zero else {
@@ -153,6 +156,35 @@ extension NodeConfig {
                 )
             }
             config.minFreeDisk = bytes
+        }
+        for (name, keyPath, range) in [
+            ("max-connections", \NodeConfig.maxConnections, 1...1_000_000),
+            ("max-connections-per-ip", \.maxConnectionsPerIP, 1...1_000_000),
+            ("max-streams", \.maxStreams, 1...10_000), ("max-viewers-per-user", \.maxViewersPerUser, 1...10_000),
+            ("max-ingest-bitrate", \.maxIngestBitrate, 64_000...10_000_000_000),
+        ] {
+            if let (v, src) = lookup(name) {
+                guard let n = Int(v), range.contains(n) else {
+                    throw .invalidValue(
+                        name: name,
+                        value: v,
+                        expected: "an integer from \(range.lowerBound) to \(range.upperBound)",
+                        source: src
+                    )
+                }
+                config[keyPath: keyPath] = n
+            }
+        }
+        if let (v, src) = lookup("max-recording-bytes") {
+            guard let n = parseByteSize(v), n >= 64 << 10, n <= UInt64(Int64.max) else {
+                throw .invalidValue(
+                    name: "max-recording-bytes",
+                    value: v,
+                    expected: "a size of at least 64KiB, such as 4GiB, 512MiB or 1048576",
+                    source: src
+                )
+            }
+            config.maxRecordingBytes = Int64(n)
         }
         if !config.seeds.isEmpty && config.clusterSecret == nil {
             throw .inconsistent(

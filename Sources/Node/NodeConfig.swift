@@ -63,6 +63,40 @@ public struct NodeConfig: Sendable, Equatable {
     /// Words that comments and questions may not contain (case-insensitive substrings); a
     /// match is refused with 400 `filtered`. Default none.
     public var keywordFilter: [String] = []
+    /// Connections this node holds at once, all clients and peers together; one more is refused
+    /// (HTTP/1.1: 503 `too_many_connections` with `Retry-After`, HTTP/2: GOAWAY) and closed.
+    /// Default 10,000: about 1 GB of viewer state, well under a 2-core node's fan-out ceiling.
+    public var maxConnections: Int = 10_000
+    /// Connections one client IP holds at once (peers count too: a node keeps a few to each
+    /// peer). Default 256: room for a NAT of viewers, far below what exhausts the node.
+    public var maxConnectionsPerIP: Int = 256
+    /// HTTP/2 concurrent streams per connection, announced in SETTINGS; a client that opens more
+    /// gets GOAWAY. Default 100 (RFC 9113's recommended minimum, what browsers expect).
+    public var maxStreams: Int = 100
+    /// A request's header block (HTTP/1.1 request line and headers, HTTP/2 HEADERS and
+    /// CONTINUATION frames) must be complete this long after its first byte, or the connection
+    /// is answered 408 `header_timeout` (HTTP/1.1) or closed (HTTP/2). Default 10 s: slowloris
+    /// clients cost a connection for at most that long.
+    public var headerTimeout: Duration = .seconds(10)
+    /// Each read of a request body must bring bytes within this long once the node asks for
+    /// them, or the request is answered 408 `body_timeout` and its connection (HTTP/2: stream)
+    /// closed. An ingest that pauses longer than this is cut too. Default 30 s.
+    public var bodyReadTimeout: Duration = .seconds(30)
+    /// Event and media streams (`events`, `stream.ts`) one user may hold on one session at a
+    /// node; one more is 429 `too_many_viewers`. Default 8: a user's phone, laptop and TV tabs.
+    public var maxViewersPerUser: Int = 8
+    /// Highest ingest bitrate, bits per second, averaged over 5 s (`IngestRateGuard`); above it
+    /// the ingest is cut with 429 `ingest_bitrate` (the session stays live for its grace).
+    /// Default 20 Mbit/s: a 1080p60 stream is 6-12 Mbit/s.
+    public var maxIngestBitrate: Int = 20_000_000
+    /// Recorded bytes per session; past it recording stops (logged, counted in
+    /// `qunbo_live_recordings_stopped_total`), the live goes on and the replay ends there.
+    /// Default 4 GiB: about 5 hours at 2 Mbit/s.
+    public var maxRecordingBytes: Int64 = 4 << 30
+    /// Longest lifetime a client token may claim: a token whose `exp` is further than this from
+    /// now (plus the 30 s clock leeway) is 401. Default 24 h: a leaked token is useful for a day
+    /// at most.
+    public var maxTokenTTL: Duration = .seconds(24 * 3600)
     /// Test and chaos-harness only: enables `/admin/v1/faults`, which makes this node's peer
     /// traffic drop, lose or delay messages to chosen peers (partitions and zone distance without
     /// kernel support). Default false: no fault can be injected into a production node.

@@ -66,7 +66,7 @@ public struct QunboNode: Sendable {
             logger: logger
         )
         let access = AccessControl(
-            verifier: await TokenVerifier(secret: config.authSecret),
+            verifier: await TokenVerifier(secret: config.authSecret, lifetime: TokenLifetime(maxTTL: config.maxTokenTTL)),
             operators: await TokenVerifier(secret: config.clusterSecret, secretName: "--cluster-secret")
         )
 
@@ -93,6 +93,8 @@ public struct QunboNode: Sendable {
         liveSettings.ingestGrace = config.ingestGrace
         liveSettings.commitTimeout = config.commitTimeout
         liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
+        liveSettings.maxViewersPerUser = config.maxViewersPerUser
+        liveSettings.maxRecordingBytes = config.maxRecordingBytes
         let replicationMetrics = ReplicationMetrics(factory: factory)
         let links = PeerLinks(
             nodeID: config.id,
@@ -142,8 +144,16 @@ public struct QunboNode: Sendable {
             faults: faults,
             replicas: config.replicas
         )
-        LiveRoutes(sessions: sessions, cluster: cluster, access: access, maxBodyBytes: config.maxBodyBytes)
-            .register(into: &router)
+        var liveRoutes = LiveRoutes(
+            sessions: sessions,
+            cluster: cluster,
+            access: access,
+            maxBodyBytes: config.maxBodyBytes
+        )
+        liveRoutes.maxIngestBitrate = config.maxIngestBitrate
+        liveRoutes.refused = { reason in metrics.refused(reason) }
+        liveRoutes.logger = logger
+        liveRoutes.register(into: &router)
         router.add(.POST, GossipShell.route) { request in try await gossip.handle(request) }
         router.add(.POST, PeerLinks.route) { request in
             try await links.handle(request) { message, peer in await sessions.deliver(message, from: peer) }

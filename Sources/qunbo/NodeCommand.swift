@@ -57,6 +57,24 @@ struct NodeCommand: AsyncParsableCommand {
         help: "Refuse new sessions, recordings and writes (507) below this free space in the data dir (default 256MiB)."
     )
     var minFreeDisk: String?
+    @Option(name: .customLong("max-connections"), help: "Connections held at once (default 10000).")
+    var maxConnections: String?
+    @Option(name: .customLong("max-connections-per-ip"), help: "Connections per client IP (default 256).")
+    var maxConnectionsPerIP: String?
+    @Option(name: .customLong("max-streams"), help: "HTTP/2 concurrent streams per connection (default 100).")
+    var maxStreams: String?
+    @Option(name: .customLong("header-timeout"), help: "Deadline for a request's headers (default 10s).")
+    var headerTimeout: String?
+    @Option(name: .customLong("body-read-timeout"), help: "Deadline for each request body read (default 30s).")
+    var bodyReadTimeout: String?
+    @Option(name: .customLong("max-viewers-per-user"), help: "Event/media streams per user per session (default 8).")
+    var maxViewersPerUser: String?
+    @Option(name: .customLong("max-ingest-bitrate"), help: "Ingest bits/s averaged over 5 s (default 20000000).")
+    var maxIngestBitrate: String?
+    @Option(name: .customLong("max-recording-bytes"), help: "Recorded bytes per session (default 4GiB).")
+    var maxRecordingBytes: String?
+    @Option(name: .customLong("max-token-ttl"), help: "Longest lifetime a client token may claim (default 24h).")
+    var maxTokenTTL: String?
     @Option(help: "YAML config file; keys are the flag names.") var config: String?
 
     func run() async throws {
@@ -67,7 +85,11 @@ struct NodeCommand: AsyncParsableCommand {
             ("peer-cert", peerCert), ("peer-key", peerKey), ("route", route),
             ("log-level", logLevel), ("ingest-grace", ingestGrace), ("commit-timeout", commitTimeout), ("idle-timeout", idleTimeout),
             ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("keyword-filter", keywordFilter),
-            ("fault-injection", faultInjection), ("min-free-disk", minFreeDisk), ("config", config),
+            ("fault-injection", faultInjection), ("min-free-disk", minFreeDisk), ("max-connections", maxConnections),
+            ("max-connections-per-ip", maxConnectionsPerIP), ("max-streams", maxStreams),
+            ("header-timeout", headerTimeout), ("body-read-timeout", bodyReadTimeout),
+            ("max-viewers-per-user", maxViewersPerUser), ("max-ingest-bitrate", maxIngestBitrate),
+            ("max-recording-bytes", maxRecordingBytes), ("max-token-ttl", maxTokenTTL), ("config", config),
         ]
         var flags: [String: String] = [:]
         for case (let name, let value?) in given { flags[name] = value }

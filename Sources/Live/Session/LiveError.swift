@@ -11,6 +11,9 @@ public enum LiveError: Error, Equatable, Sendable {
     case muted
     /// The actor was kicked from this session (403).
     case kicked
+    /// A moderation of someone ranking as high as the actor or higher (403): nobody below the
+    /// owner acts on the owner, admins do not act on admins (`LiveRank`).
+    case outranked
     /// A field of the command is malformed (400).
     case invalid(field: String, reason: String)
     /// The text matched the node's keyword filter (400).
@@ -40,6 +43,7 @@ public enum LiveError: Error, Equatable, Sendable {
         case .forbidden: "forbidden"
         case .muted: "muted"
         case .kicked: "kicked"
+        case .outranked: "outranked"
         case .invalid: "bad_request"
         case .filtered: "filtered"
         case .rateLimited: "rate_limited"
@@ -52,7 +56,7 @@ public enum LiveError: Error, Equatable, Sendable {
     /// The HTTP status the Node answers with.
     public var httpStatus: Int {
         switch self {
-        case .notAMember, .forbidden, .muted, .kicked: 403
+        case .notAMember, .forbidden, .muted, .kicked, .outranked: 403
         case .invalid, .filtered: 400
         case .rateLimited: 429
         case .notFound: 404
@@ -67,6 +71,7 @@ public enum LiveError: Error, Equatable, Sendable {
         case .forbidden: "only the host, an owner or an admin may do this"
         case .muted: "you are muted in this live session"
         case .kicked: "you were removed from this live session"
+        case .outranked: "you cannot moderate someone of your rank or above (owner > admin > member)"
         case .invalid(let field, let reason): "\(field): \(reason)"
         case .filtered: "the text contains a blocked word"
         case .rateLimited(let millis): "too many requests; retry in \(millis) ms"

@@ -42,6 +42,10 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
     public var title: String?
     /// `started`: whether the session is recorded for replay.
     public var record: Bool?
+    /// The actor's group role when the event was decided (internal: not in the public shape).
+    /// Lets every replica learn the rank of the users it has seen, for moderation (`LiveRank`).
+    /// Absent in logs written before it existed.
+    public var role: LiveRole?
 
     public init(
         seq: UInt64,
@@ -56,7 +60,8 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
         targetSeq: UInt64? = nil,
         targetUser: String? = nil,
         title: String? = nil,
-        record: Bool? = nil
+        record: Bool? = nil,
+        role: LiveRole? = nil
     ) {
         self.seq = seq
         self.type = type
@@ -71,6 +76,7 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
         self.targetUser = targetUser
         self.title = title
         self.record = record
+        self.role = role
     }
 }
 

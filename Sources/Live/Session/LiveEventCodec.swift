@@ -24,6 +24,7 @@ public enum LiveEventCodec {
         case unknownFields(UInt64)
         case badUTF8
         case trailingBytes(Int)
+        case unknownRole(UInt8)
     }
 
     /// Type codes: stable on disk, whatever order the enum's cases are in.
@@ -32,6 +33,9 @@ public enum LiveEventCodec {
         .unmute: 9, .kick: 10, .ended: 11,
     ]
     static let types: [UInt8: LiveEventType] = Dictionary(uniqueKeysWithValues: typeCodes.map { ($1, $0) })
+    /// Role codes: stable on disk.
+    static let roleCodes: [LiveRole: UInt8] = [.member: 1, .admin: 2, .owner: 3]
+    static let roles: [UInt8: LiveRole] = Dictionary(uniqueKeysWithValues: roleCodes.map { ($1, $0) })
 
     private enum Field: UInt64 {
         case name = 1
@@ -43,7 +47,8 @@ public enum LiveEventCodec {
         case targetUser = 64
         case title = 128
         case record = 256
-        static let all: UInt64 = 511
+        case role = 512
+        static let all: UInt64 = 1023
     }
 
     public static func encode(_ event: LiveEvent) -> [UInt8] {
@@ -64,6 +69,7 @@ public enum LiveEventCodec {
         if event.targetUser != nil { mask |= Field.targetUser.rawValue }
         if event.title != nil { mask |= Field.title.rawValue }
         if event.record != nil { mask |= Field.record.rawValue }
+        if event.role != nil { mask |= Field.role.rawValue }
         Varint.append(mask, into: &out)
         if let name = event.name { putString(name, &out) }
         if let text = event.text { putString(text, &out) }
@@ -74,6 +80,7 @@ public enum LiveEventCodec {
         if let targetUser = event.targetUser { putString(targetUser, &out) }
         if let title = event.title { putString(title, &out) }
         if let record = event.record { out.append(record ? 1 : 0) }
+        if let role = event.role { out.append(roleCodes[role]!) }
         return out
     }
 
@@ -99,6 +106,11 @@ public enum LiveEventCodec {
         if has(.targetUser) { event.targetUser = try reader.string() }
         if has(.title) { event.title = try reader.string() }
         if has(.record) { event.record = try reader.byte() != 0 }
+        if has(.role) {
+            let code = try reader.byte()
+            guard let role = roles[code] else { throw .unknownRole(code) }
+            event.role = role
+        }
         guard reader.input.isAtEnd else { throw .trailingBytes(reader.input.remaining) }
         return event
     }

@@ -10,14 +10,15 @@
 ///    has ended.
 /// 3. phase: `start` when already started → `.conflict`; anything else before `started` or
 ///    after `ended` → `.notLive`
-/// 4. kicked → `.kicked` (every command)
+/// 4. kicked → `.kicked` (every command), unless the actor ranks as high as whoever kicked them
 /// 5. privileged command (highlight, pin, unpin, moderate, end) by a plain member who is not
 ///    the host → `.forbidden`
 /// 6. muted and a write (comment, question, tip, like) → `.muted`. Privileged commands are not
 ///    writes: a muted moderator may still moderate.
 /// 7. fields → `.invalid(field:reason:)`; then references: highlight of a non-question or unpin
 ///    with nothing pinned → `.notFound`; moderating the host → `.forbidden`; moderating
-///    yourself → `.invalid`. A highlight of an already highlighted question answers
+///    yourself → `.invalid`; moderating a user whose known rank is not below the actor's
+///    (`LiveRank`: owner > admin > member, the host counts as an admin) → `.outranked`. A highlight of an already highlighted question answers
 ///    `.duplicate` with the first highlight's seq (the route has no idempotency key).
 /// 8. keyword filter (comment, question text) → `.filtered`
 /// 9. rate limit → `.rateLimited` (comment, question, tip share the write bucket; likes have
@@ -95,11 +96,12 @@ public struct LiveSession: Sendable {
         case (.live, _): break
         }
 
-        if state.kicked.contains(actor.user) { return .failure(.kicked) }
+        let rank = LiveRank(role: role, user: actor.user, host: state.info.host)
+        if state.isKicked(actor.user, rank: rank) { return .failure(.kicked) }
         if command.isPrivileged, role == .member, actor.user != state.info.host { return .failure(.forbidden) }
         switch command {
         case .comment, .question, .tip, .like:
-            if state.muted.contains(actor.user) { return .failure(.muted) }
+            if state.isMuted(actor.user, rank: rank) { return .failure(.muted) }
         default: break
         }
 
@@ -108,7 +110,8 @@ public struct LiveSession: Sendable {
             type: .started,
             user: actor.user,
             name: actor.name,
-            at: max(now, state.lastAt)
+            at: max(now, state.lastAt),
+            role: role
         )
         switch command {
         case .start(let title, let record):
@@ -180,6 +183,7 @@ public struct LiveSession: Sendable {
                 return .failure(.invalid(field: "user", reason: "cannot moderate yourself"))
             }
             guard target != state.info.host else { return .failure(.forbidden) }
+            guard state.knownRank(of: target) < rank else { return .failure(.outranked) }
             switch action {
             case .mute: event.type = .mute
             case .unmute: event.type = .unmute

@@ -35,12 +35,22 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
     /// Likes so far. Counted, not logged (API.md): applied by `LiveSession.decide` at once, and
     /// carried between nodes by snapshots, not by events.
     public var likes: Int64 = 0
-    /// Sum of tip amounts in cents (minor units), whatever their currency; saturates at max.
-    public private(set) var tipsTotal: Int64 = 0
+    /// Tips in minor units per ISO 4217 currency; each total saturates at max. Amounts in
+    /// different currencies are never added together.
+    public private(set) var tipsByCurrency: [String: Int64] = [:]
+    /// The session's first tipped currency: the one `tipsTotal` counts. Nil before any tip.
+    public private(set) var tipsCurrency: String?
     /// Users whose writes are refused (`muted`).
     public private(set) var muted: Set<String> = []
     /// Users refused everything for the rest of the session (`kicked`).
     public private(set) var kicked: Set<String> = []
+    /// The rank of whoever muted or kicked a user: the refusal holds only for a caller ranking
+    /// below it (`isKicked(_:rank:)`), so a moderator who did not know a user's rank (the user
+    /// had written nothing yet) cannot shut out someone above them.
+    public private(set) var moderatedBy: [String: LiveRank] = [:]
+    /// The highest group role each user has been seen with in this session's events, so a
+    /// moderation of a known user can be checked against their rank before it is logged.
+    public private(set) var roles: [String: LiveRole] = [:]
     /// The pinned notice, if any.
     public private(set) var pinned: String?
     /// Question seq → highlighted.
@@ -61,6 +71,27 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
 
     /// The seq the next event must carry.
     public var nextSeq: UInt64 { lastSeq &+ 1 }
+
+    /// Tips in `tipsCurrency`, in its minor units (API `tipsTotal`): 0 before any tip. Tips in
+    /// other currencies are in `tipsByCurrency` only.
+    public var tipsTotal: Int64 { tipsCurrency.flatMap { tipsByCurrency[$0] } ?? 0 }
+
+    /// Whether `user`, calling with `rank`, is shut out by a kick: only by one from someone who
+    /// ranked above them.
+    public func isKicked(_ user: String, rank: LiveRank) -> Bool {
+        kicked.contains(user) && rank < (moderatedBy[user] ?? .owner)
+    }
+
+    /// Whether `user`, calling with `rank`, is muted (same rule as `isKicked`).
+    public func isMuted(_ user: String, rank: LiveRank) -> Bool {
+        muted.contains(user) && rank < (moderatedBy[user] ?? .owner)
+    }
+
+    /// The rank this session knows `user` by: from the events they caused (the host counts as
+    /// an admin at least); `.member` for a user it has not seen.
+    public func knownRank(of user: String) -> LiveRank {
+        LiveRank(role: roles[user] ?? .member, user: user, host: info.host)
+    }
 
     /// Applies the next event of the log. Deterministic; all-or-nothing: on a throw the state is
     /// unchanged. Checks structure only (seq order, phase, payload present): whether the actor
@@ -90,8 +121,10 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
             guard let amount = event.amount, amount > 0, event.currency != nil else {
                 throw reject("tip without a positive amount and a currency")
             }
-            let (sum, overflow) = tipsTotal.addingReportingOverflow(amount)
-            tipsTotal = overflow ? .max : sum
+            guard let currency = event.currency else { throw reject("tip without a currency") }
+            let (sum, overflow) = tipsByCurrency[currency, default: 0].addingReportingOverflow(amount)
+            tipsByCurrency[currency] = overflow ? .max : sum
+            if tipsCurrency == nil { tipsCurrency = currency }
             remember(event)
         case .highlight:
             guard let target = event.targetSeq, questions[target] != nil else {
@@ -106,14 +139,24 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
             pinned = nil
         case .mute, .unmute, .kick:
             guard let target = event.targetUser else { throw reject("\(event.type.rawValue) without target") }
+            let moderator = LiveRank(role: event.role ?? .owner, user: event.user, host: info.host)
             switch event.type {
-            case .mute: muted.insert(target)
-            case .unmute: muted.remove(target)
-            default: kicked.insert(target)
+            case .mute:
+                muted.insert(target)
+                moderatedBy[target] = max(moderatedBy[target] ?? moderator, moderator)
+            case .unmute:
+                muted.remove(target)
+                if !kicked.contains(target) { moderatedBy[target] = nil }
+            default:
+                kicked.insert(target)
+                moderatedBy[target] = max(moderatedBy[target] ?? moderator, moderator)
             }
         case .ended:
             info.endedAt = event.at
             phase = .ended
+        }
+        if let role = event.role, roles[event.user].map({ LiveRank($0) < LiveRank(role) }) ?? true {
+            roles[event.user] = role
         }
         lastSeq = event.seq
         lastAt = max(lastAt, event.at)

@@ -64,16 +64,43 @@ final class DirectViewer: @unchecked Sendable {
         channel.closeFuture.whenComplete { _ in self.finish() }
     }
 
-    /// Starts live delivery: writes `initial` (backlog, or PAT/PMT + GOP), then whatever
-    /// arrived since registration, in order.
+    /// Buffers of a backlog written per piece: the next piece is written once the last one has
+    /// left for the socket, so a resume from seq 0 of a long session holds one piece in the
+    /// channel, not the whole log (`Last-Event-ID: 0` on 100k events was 100k queued writes).
+    static let backlogPiece = 256
+    /// A `finish()` that came while the backlog was still being written: done after it.
+    private var finishWhenReady = false
+
+    /// Starts live delivery: writes `initial` (backlog, or PAT/PMT + GOP) in pieces of
+    /// `backlogPiece`, then whatever arrived since registration, in order.
     func activate(initial: [ByteBuffer]) {
-        channel.eventLoop.execute {
-            guard !self.finished else { return }
-            for buffer in initial { self.write(buffer) }
-            for buffer in self.pending { self.write(buffer) }
-            self.pending.removeAll()
-            self.ready = true
-            self.channel.flush()
+        channel.eventLoop.execute { self.writeBacklog(initial[...]) }
+    }
+
+    private func writeBacklog(_ rest: ArraySlice<ByteBuffer>) {
+        guard !finished else { return }
+        guard let last = rest.prefix(Self.backlogPiece).last else {
+            for buffer in pending { write(buffer) }
+            pending.removeAll()
+            pendingBytes = 0
+            ready = true
+            channel.flush()
+            if finishWhenReady { finish() }
+            return
+        }
+        let piece = rest.prefix(Self.backlogPiece)
+        for buffer in piece.dropLast() { write(buffer) }
+        let next = rest.dropFirst(piece.count)
+        if next.isEmpty {
+            write(last)
+            writeBacklog(next)
+            return
+        }
+        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(last))).whenComplete { result in
+            switch result {
+            case .success: self.writeBacklog(next)
+            case .failure: self.finish(close: true)
+            }
         }
     }
 
@@ -116,6 +143,11 @@ final class DirectViewer: @unchecked Sendable {
             return
         }
         guard !finished else { return }
+        if !ready && !close {
+            // Still writing the backlog: end after it (an ended session's viewer gets it all).
+            finishWhenReady = true
+            return
+        }
         finished = true
         pending.removeAll()
         if close { channel.close(promise: nil) } else { channel.flush() }

@@ -67,6 +67,10 @@ public final class HTTPServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let onBound: @Sendable (SocketAddress) -> Void
 
+    private let limiter: ConnectionLimiter
+    static let idleHandlerName = "qunbo.idle"
+    static let idleCloserName = "qunbo.idle-closer"
+
     private struct Bound: Sendable {
         var channel: NIOAsyncChannel<EventLoopFuture<NegotiatedConnection>, Never>
         var quiesce: ServerQuiescingHelper
@@ -88,6 +92,7 @@ public final class HTTPServer: Service, Sendable {
         self.logger = logger
         self.group = group
         self.onBound = onBound
+        self.limiter = ConnectionLimiter(maxConnections: config.maxConnections, maxPerIP: config.maxConnectionsPerIP)
     }
 
     /// Binds the port. Called before any other service starts, so that a taken port or bad
@@ -168,6 +173,10 @@ public final class HTTPServer: Service, Sendable {
         let idle = TimeAmount.nanoseconds(config.idleTimeout.nanoseconds)
         let graceTime = TimeAmount.nanoseconds(config.shutdownTimeout.nanoseconds)
         let nodeID = config.id
+        let limits = ConnectionLimits(config: config, metrics: metrics)
+        let limiter = self.limiter
+        let metrics = self.metrics
+        let logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -181,22 +190,44 @@ public final class HTTPServer: Service, Sendable {
             return try await bootstrap.bind(host: config.listen.host, port: config.listen.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(IdleStateHandler(allTimeout: idle))
-                    try sync.addHandler(IdleConnectionCloser())
+                    let ip = ConnectionLimiter.key(of: channel.remoteAddress)
+                    if let refusal = limiter.admit(ip) {
+                        // Refused before any HTTP handler exists: the answer is a few fixed bytes.
+                        metrics.refused(refusal.rawValue)
+                        logger.debug("connection refused", metadata: ["reason": "\(refusal.rawValue)", "ip": "\(ip)"])
+                        if sslContext == nil {
+                            try sync.addHandler(RefusedConnectionHandler(nodeID: nodeID))
+                        } else {
+                            channel.close(promise: nil)
+                        }
+                        return channel.eventLoop.makeFailedFuture(ConnectionRefusedByLimit(reason: refusal))
+                    }
+                    channel.closeFuture.whenComplete { _ in limiter.release(ip) }
+                    try sync.addHandler(IdleStateHandler(allTimeout: idle), name: Self.idleHandlerName)
+                    try sync.addHandler(IdleConnectionCloser(), name: Self.idleCloserName)
                     if let sslContext {
                         try sync.addHandler(NIOSSLServerHandler(context: sslContext))
                     } else {
                         try sync.addHandler(HTTPVersionSniffer())
                     }
+                    let headerDeadline = HeaderDeadline(timeout: limits.headerTimeout, nodeID: nodeID) {
+                        metrics.refused("header_timeout")
+                    }
+                    try sync.addHandler(headerDeadline)
                     let negotiation = NIOTypedApplicationProtocolNegotiationHandler<NegotiatedConnection> {
                         result,
                         channel in
                         channel.eventLoop.makeCompletedFuture {
                             switch result {
                             case .negotiated("h2"):
-                                return try Self.configureHTTP2(channel, idle: idle, graceTime: graceTime)
+                                return try Self.configureHTTP2(channel, idle: idle, graceTime: graceTime, limits: limits)
                             default:
-                                return try Self.configureHTTP1(channel, nodeID: nodeID)
+                                return try Self.configureHTTP1(
+                                    channel,
+                                    nodeID: nodeID,
+                                    limits: limits,
+                                    headerDeadline: headerDeadline
+                                )
                             }
                         }
                     }
@@ -213,21 +244,35 @@ public final class HTTPServer: Service, Sendable {
         }
     }
 
-    private static func configureHTTP1(_ channel: any Channel, nodeID: String) throws -> NegotiatedConnection {
+    private static func configureHTTP1(
+        _ channel: any Channel,
+        nodeID: String,
+        limits: ConnectionLimits,
+        headerDeadline: HeaderDeadline
+    ) throws -> NegotiatedConnection {
         let sync = channel.pipeline.syncOperations
         try sync.configureHTTPServerPipeline(withErrorHandling: false)
         try sync.addHandler(HTTP1ErrorResponder(nodeID: nodeID))
+        try sync.addHandler(limits.bodyDeadline(nodeID: nodeID, header: headerDeadline))
         return .http1(try HTTPStreamChannel(wrappingChannelSynchronously: channel))
     }
 
     private static func configureHTTP2(
         _ channel: any Channel,
         idle: TimeAmount,
-        graceTime: TimeAmount
+        graceTime: TimeAmount,
+        limits: ConnectionLimits
     ) throws -> NegotiatedConnection {
+        // The connection's idle timer would be reset by any frame, PINGs included: a client
+        // could hold half-open streams forever by pinging. Instead `HTTP2ConnectionGuard` closes
+        // a connection without streams after `idle`, and each stream has its own idle timer,
+        // which only that stream's frames reset.
+        let sync = channel.pipeline.syncOperations
+        sync.removeHandler(name: idleHandlerName, promise: nil)
+        sync.removeHandler(name: idleCloserName, promise: nil)
         var settings = NIOHTTP2Handler.Configuration()
         settings.connection.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxStreams),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
         ]
@@ -244,10 +289,15 @@ public final class HTTPServer: Service, Sendable {
             http2HandlerConfiguration: settings
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                let streamSync = stream.pipeline.syncOperations
+                try streamSync.addHandler(IdleStateHandler(allTimeout: idle))
+                try streamSync.addHandler(IdleConnectionCloser())
+                try streamSync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try streamSync.addHandler(limits.bodyDeadline(nodeID: limits.nodeID, header: nil))
                 return try HTTPStreamChannel(wrappingChannelSynchronously: stream)
             }
         }
+        try sync.addHandler(HTTP2ConnectionGuard(metrics: limits.metrics, idle: idle))
         return .http2(channel, multiplexer)
     }
 

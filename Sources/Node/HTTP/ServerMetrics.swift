@@ -10,6 +10,7 @@ public final class ServerMetrics: Sendable {
     private let timers = Mutex<[String: Timer]>([:])
     private let openConnections: [String: Meter]
     private let acceptedConnections: [String: Counter]
+    private let refusals = Mutex<[String: Counter]>([:])
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -66,6 +67,19 @@ public final class ServerMetrics: Sendable {
 
     public func connectionClosed(_ proto: String) {
         openConnections[proto]?.decrement()
+    }
+
+    /// A connection, stream or request cut by a limit: `reason` is `max_connections`,
+    /// `max_connections_per_ip`, `max_streams`, `header_timeout`, `body_timeout`,
+    /// `too_many_viewers` or `ingest_bitrate` (`qunbo_http_refused_total{reason}`).
+    public func refused(_ reason: String) {
+        let counter = refusals.withLock { cache in
+            if let c = cache[reason] { return c }
+            let c = Counter(label: "qunbo_http_refused_total", dimensions: [("reason", reason)], factory: factory)
+            cache[reason] = c
+            return c
+        }
+        counter.increment()
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Live
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -9,6 +10,11 @@ struct LiveRoutes: Sendable {
     let cluster: SessionRouter
     let access: AccessControl
     let maxBodyBytes: Int
+    /// Ingest bitrate ceiling, bits per second (`--max-ingest-bitrate`).
+    var maxIngestBitrate: Int = 20_000_000
+    /// Counts a request cut by a limit (`qunbo_http_refused_total{reason}`).
+    var refused: @Sendable (String) -> Void = { _ in }
+    var logger = Logger(label: "qunbo.live")
 
     /// The caller as a domain actor for `group`; 400 for a bad group id, 401 without a valid
     /// token, 403 for non-members (on every route under the group).
@@ -165,10 +171,11 @@ struct LiveRoutes: Sendable {
             return .comment(text: body.text, clientID: body.id)
         }
         router.add(.GET, "/v1/groups/:g/live/comments") { request in
-            let (_, group) = try await actor(request)
+            let (actor, group) = try await actor(request)
             let after = try Self.uint(request.query["after"], name: "after") ?? 0
             let limit = min(try Self.uint(request.query["limit"], name: "limit") ?? 50, 500)
             guard let host = sessions.host(group: group) else { return try await cluster.read(request, group: group) }
+            guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
             let events = await host.events
             let page = events.lazy.filter { $0.type == .comment && $0.seq > after }.prefix(Int(limit))
             return Self.eventArray(Array(page))
@@ -223,9 +230,28 @@ struct LiveRoutes: Sendable {
                 throw APIError.conflict("another ingest is already running for this session", code: "ingest_busy")
             }
             var bytes = 0
+            var rate = IngestRateGuard(bitsPerSecond: maxIngestBitrate)
+            let began = ContinuousClock.now
             do {
                 for try await chunk in request.body {
                     bytes += chunk.readableBytes
+                    let elapsed = UInt64(max(0, (ContinuousClock.now - began).nanoseconds))
+                    guard rate.admit(bytes: chunk.readableBytes, atNanoseconds: elapsed) else {
+                        refused("ingest_bitrate")
+                        logger.error(
+                            "ingest cut: over the bitrate limit",
+                            metadata: [
+                                "live.group": "\(group)", "live.user": "\(actor.user)",
+                                "ingest.limit_bps": "\(maxIngestBitrate)", "ingest.bytes": "\(bytes)",
+                            ]
+                        )
+                        throw APIError(
+                            .tooManyRequests,
+                            "ingest_bitrate",
+                            "the ingest exceeds \(maxIngestBitrate) bit/s averaged over "
+                                + "\(IngestRateGuard.windowSeconds) s; lower the encoder's bitrate"
+                        )
+                    }
                     try await host.ingest(chunk)
                 }
             } catch {
@@ -243,11 +269,17 @@ struct LiveRoutes: Sendable {
             guard let host = sessions.host(group: group) else {
                 return try await cluster.viewer(request, group: group, streaming: "video/mp2t")
             }
-            guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
+            guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
+            let ticket = try await admitViewer(actor, to: host)
             var response = Response(
                 // Handed off like event viewers: the session's media fan-out feeds the channel.
                 body: .handOff { writer in
-                    await host.subscribeMedia(user: actor.user, channel: writer.channel, isHTTP2: request.isHTTP2)
+                    await host.subscribeMedia(
+                        user: actor.user,
+                        channel: writer.channel,
+                        isHTTP2: request.isHTTP2,
+                        ticket: ticket
+                    )
                 }
             )
             response.headers.add(name: "Content-Type", value: "video/mp2t")
@@ -255,10 +287,11 @@ struct LiveRoutes: Sendable {
             return response
         }
         router.add(.GET, "/v1/groups/:g/live/index.m3u8") { request in
-            let (_, group) = try await actor(request)
+            let (actor, group) = try await actor(request)
             guard let host = sessions.host(group: group) else {
                 return try await cluster.viewer(request, group: group, streaming: nil)
             }
+            guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
             let suffix = Self.tokenSuffix(request)
             guard let playlist = await host.livePlaylist(uri: { "segments/\($0).ts\(suffix)" }) else {
                 throw APIError.notFound("no media segment yet", code: "no_media")
@@ -268,10 +301,11 @@ struct LiveRoutes: Sendable {
             return response
         }
         router.add(.GET, "/v1/groups/:g/live/segments/:name") { request in
-            let (_, group) = try await actor(request)
+            let (actor, group) = try await actor(request)
             guard let host = sessions.host(group: group) else {
                 return try await cluster.viewer(request, group: group, streaming: nil)
             }
+            guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
             guard let n = Self.segmentNumber(request.parameters["name"]),
                 let buffer = await host.segment(n)
             else { throw APIError.notFound("no such segment", code: "no_segment") }
@@ -289,7 +323,8 @@ struct LiveRoutes: Sendable {
             guard let host = sessions.host(group: group) else {
                 return try await cluster.viewer(request, group: group, streaming: "text/event-stream")
             }
-            guard await !host.isKicked(actor.user) else { throw LiveError.kicked.apiError }
+            guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
+            let ticket = try await admitViewer(actor, to: host)
             var response = Response(
                 // Handed off: the viewer's channel is fed by the session's fan-out, and no task
                 // stays parked per viewer (an idle viewer costs its connection only).
@@ -298,7 +333,8 @@ struct LiveRoutes: Sendable {
                         user: actor.user,
                         channel: writer.channel,
                         isHTTP2: request.isHTTP2,
-                        after: after
+                        after: after,
+                        ticket: ticket
                     )
                 }
             )
@@ -317,7 +353,7 @@ struct LiveRoutes: Sendable {
             return .json(list)
         }
         replayRoute("/v1/groups/:g/replays/:session/index.m3u8", into: &router) { request, group in
-            let state = try ended(group, request)
+            let state = try await ended(group, request)
             guard state.info.record else {
                 throw APIError.notFound("this session was not recorded", code: "not_recorded")
             }
@@ -330,7 +366,7 @@ struct LiveRoutes: Sendable {
             return .text(playlist, contentType: "application/vnd.apple.mpegurl")
         }
         replayRoute("/v1/groups/:g/replays/:session/segments/:name", into: &router) { request, group in
-            let state = try ended(group, request)
+            let state = try await ended(group, request)
             guard let n = Self.segmentNumber(request.parameters["name"]) else {
                 throw APIError.notFound("no such segment")
             }
@@ -343,16 +379,35 @@ struct LiveRoutes: Sendable {
             return response
         }
         replayRoute("/v1/groups/:g/replays/:session/events", into: &router) { request, group in
-            let state = try ended(group, request)
-            return Self.eventArray(await sessions.events(group: group, session: state.info.id))
+            let state = try await ended(group, request)
+            return Self.eventArrayStream(await sessions.events(group: group, session: state.info.id))
         }
     }
 
-    private func ended(_ group: String, _ request: Request) throws -> LiveSessionState {
+    /// The ended session a replay route names; 404 if none, 403 `kicked` for a user kicked
+    /// from it (the replay is that session too).
+    private func ended(_ group: String, _ request: Request) async throws -> LiveSessionState {
         guard let id = request.parameters["session"], let state = sessions.endedSession(group: group, id: id) else {
             throw APIError.notFound("no such ended session", code: "no_session")
         }
+        let (actor, _) = try await actor(request)
+        let rank = LiveRank(role: actor.role ?? .member, user: actor.user, host: state.info.host)
+        guard !state.isKicked(actor.user, rank: rank) else { throw LiveError.kicked.apiError }
         return state
+    }
+
+    /// Holds one of the user's viewer places on this session, or 429 `too_many_viewers`.
+    private func admitViewer(_ actor: LiveActor, to host: SessionHost) async throws -> ViewerTicket {
+        guard let ticket = await host.admitViewer(user: actor.user) else {
+            refused("too_many_viewers")
+            throw APIError(
+                .tooManyRequests,
+                "too_many_viewers",
+                "you already hold \(host.settings.maxViewersPerUser) event or media streams of this session here; "
+                    + "close one first"
+            )
+        }
+        return ticket
     }
 
     /// A JSON array of events in the public shape.

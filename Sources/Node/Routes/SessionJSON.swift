@@ -14,6 +14,10 @@ struct SessionJSON: Codable, Sendable {
     var viewers: Int
     var likes: Int64
     var tipsTotal: Int64
+    /// The currency `tipsTotal` counts (the session's first tipped one); null before any tip.
+    var tipsCurrency: String?
+    /// Every tipped currency's total in minor units.
+    var tipsByCurrency: [String: Int64]
     var lastSeq: UInt64
     var primary: String?
     var replicas: [String]
@@ -31,6 +35,8 @@ struct SessionJSON: Codable, Sendable {
         viewers = s.viewers
         likes = s.likes
         tipsTotal = s.tipsTotal
+        tipsCurrency = s.tipsCurrency
+        tipsByCurrency = s.tipsByCurrency
         lastSeq = s.lastSeq
         self.primary = primary
         self.replicas = replicas
@@ -38,7 +44,8 @@ struct SessionJSON: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, group, host, title, state, epoch, startedAt, endedAt, viewers, likes, tipsTotal, lastSeq, primary
+        case id, group, host, title, state, epoch, startedAt, endedAt, viewers, likes, tipsTotal, tipsCurrency
+        case tipsByCurrency, lastSeq, primary
         case replicas, record
     }
 
@@ -55,6 +62,12 @@ struct SessionJSON: Codable, Sendable {
         try c.encode(viewers, forKey: .viewers)
         try c.encode(likes, forKey: .likes)
         try c.encode(tipsTotal, forKey: .tipsTotal)
+        if let tipsCurrency {
+            try c.encode(tipsCurrency, forKey: .tipsCurrency)
+        } else {
+            try c.encodeNil(forKey: .tipsCurrency)
+        }
+        try c.encode(tipsByCurrency, forKey: .tipsByCurrency)
         try c.encode(lastSeq, forKey: .lastSeq)
         if let primary { try c.encode(primary, forKey: .primary) } else { try c.encodeNil(forKey: .primary) }
         try c.encode(replicas, forKey: .replicas)

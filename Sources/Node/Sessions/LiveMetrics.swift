@@ -13,6 +13,8 @@ final class LiveMetrics: Sendable {
     let viewersDisconnected: Counter
     let writeLatency: Timer
     let commitTimeouts: Counter
+    private let recordingsStoppedQuota: Counter
+    private let recordingsStoppedQueue: Counter
 
     init(factory: any MetricsFactory) {
         sessions = Meter(label: "qunbo_live_sessions", factory: factory)
@@ -26,6 +28,23 @@ final class LiveMetrics: Sendable {
         viewersDisconnected = Counter(label: "qunbo_live_slow_viewers_disconnected_total", factory: factory)
         writeLatency = Timer(label: "qunbo_live_write_durable_seconds", factory: factory)
         commitTimeouts = Counter(label: "qunbo_live_commit_timeouts_total", factory: factory)
+        recordingsStoppedQuota = Counter(
+            label: "qunbo_live_recordings_stopped_total",
+            dimensions: [("reason", "quota")],
+            factory: factory
+        )
+        recordingsStoppedQueue = Counter(
+            label: "qunbo_live_recordings_stopped_total",
+            dimensions: [("reason", "queue")],
+            factory: factory
+        )
+    }
+
+    func recordingsStopped(_ reason: Recording.StopReason) {
+        switch reason {
+        case .quota: recordingsStoppedQuota.increment()
+        case .queue: recordingsStoppedQueue.increment()
+        }
     }
 
     static let help: [String: String] = [
@@ -39,6 +58,8 @@ final class LiveMetrics: Sendable {
         "qunbo_live_slow_viewers_disconnected_total": "Event viewers cut off for falling too far behind (they resume).",
         "qunbo_live_commit_timeouts_total":
             "Writes answered 503 because their entry was not committed within --commit-timeout.",
+        "qunbo_live_recordings_stopped_total":
+            "Recordings stopped before their session ended: quota (--max-recording-bytes) or queue (disk behind).",
         "qunbo_live_write_durable_seconds":
             "Time from a write's arrival at the session to its durable acknowledgement.",
     ]

@@ -401,20 +401,17 @@ public final class LiveSessions: Service, Sendable {
 
     /// The whole committed event log of an ended session: from its host while it is in memory,
     /// else read from disk (a settled copy left memory; its log is read on demand).
-    func events(group: String, session: String) async -> [LiveEvent] {
-        if let host = host(session: session) { return Array(await host.events) }
+    func events(group: String, session: String) async -> ReplayEvents {
+        if let host = host(session: session) { return .memory(await host.events) }
         let dir = directory(group: group, session: session)
         guard let committed = ReplicaStore.settledCommit(in: dir),
             let (_, entries) = try? ReplicaStore.load(directory: dir)
-        else { return [] }
-        var events: [LiveEvent] = []
-        for entry in entries where entry.seq <= committed {
-            guard case .data(let payload) = entry.kind, !LiveLikesRecord.isRecord(payload),
-                let event = try? SessionHost.decodeEvent(payload)
-            else { continue }
-            events.append(event)
-        }
-        return events
+        else { return .memory([]) }
+        // Kept encoded: each piece of the response decodes and renders only its own events.
+        return .encoded(entries.filter { $0.seq <= committed }.compactMap { entry in
+            guard case .data(let payload) = entry.kind, !LiveLikesRecord.isRecord(payload) else { return nil }
+            return payload
+        })
     }
 
     /// What `/admin/v1/sessions` lists: every copy in memory, and the settled ones that left it.

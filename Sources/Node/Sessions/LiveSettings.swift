@@ -28,6 +28,16 @@ public struct LiveSettings: Sendable {
     /// and the replica count restored afresh. Default 10 s: catching up moves hundreds of
     /// entries a second, so a learner this still is stuck, not slow.
     public var learnerStall: Duration = .seconds(10)
+    /// Event and media streams one user may hold on one session at this node
+    /// (`--max-viewers-per-user`). Default 8.
+    public var maxViewersPerUser = 8
+    /// Recorded bytes per session (`--max-recording-bytes`); past it recording stops and the
+    /// live goes on. Default 4 GiB.
+    public var maxRecordingBytes: Int64 = 4 << 30
+    /// Segment bytes waiting for the disk, per recording; a disk that falls this far behind
+    /// stops the recording (logged) rather than growing memory. Default 64 MiB: half a minute
+    /// of a 20 Mbit/s stream.
+    public var recordingQueueBytes: Int64 = 64 << 20
 
     public init() {}
 }

@@ -58,7 +58,14 @@ final class MediaPipeline {
     /// Starts recording segments under `directory` (once).
     func record(in directory: String) throws(StorageError) {
         guard recording == nil else { return }
-        recording = try Recording(directory: directory)
+        let metrics = metrics
+        recording = try Recording(
+            directory: directory,
+            maxBytes: settings.maxRecordingBytes,
+            maxQueuedBytes: settings.recordingQueueBytes
+        ) { reason in
+            metrics.recordingsStopped(reason)
+        }
     }
 
     /// The end: cuts the last segment (recorded too).

@@ -15,7 +15,8 @@ extension SessionHost {
         user: String,
         channel: any Channel,
         isHTTP2: Bool,
-        after: UInt64
+        after: UInt64,
+        ticket: ViewerTicket? = nil
     ) -> EventLoopFuture<Void> {
         let from = Int(min(after, publishedSeq))
         let backlog = Array(rendered[from..<Int(publishedSeq)])
@@ -31,6 +32,7 @@ extension SessionHost {
             policy: .disconnectWhenBehind,
             to: eventFanout,
             counted: metrics.eventViewers,
+            ticket: ticket,
             onSkip: { metrics.viewersDisconnected.increment() }
         )
     }
@@ -47,8 +49,11 @@ extension SessionHost {
         policy: DirectViewer.Policy,
         to fanout: FanoutGroup,
         counted gauge: Meter,
+        ticket: ViewerTicket? = nil,
         onSkip: @escaping @Sendable () -> Void
     ) -> EventLoopFuture<Void> {
+        // The user's place is held until the viewer ends, then freed with the ticket.
+        if let ticket { viewerDone(channel).whenComplete { _ in withExtendedLifetime(ticket) {} } }
         nextViewerID += 1
         let viewer = DirectViewer(
             id: nextViewerID,
@@ -84,7 +89,12 @@ extension SessionHost {
     /// Registers a `stream.ts` viewer writing to `channel` and starts it with PAT/PMT and the
     /// cached GOP, atomically: chunks fanned out after this instant follow. A viewer that falls
     /// behind skips to the next keyframe; it never slows the ingest. Returns the future of its end.
-    func subscribeMedia(user: String, channel: any Channel, isHTTP2: Bool) -> EventLoopFuture<Void> {
+    func subscribeMedia(
+        user: String,
+        channel: any Channel,
+        isHTTP2: Bool,
+        ticket: ViewerTicket? = nil
+    ) -> EventLoopFuture<Void> {
         let metrics = self.metrics
         return addViewer(
             user: user,
@@ -95,8 +105,29 @@ extension SessionHost {
             policy: .skipToKeyframe,
             to: mediaFanout,
             counted: metrics.mediaViewers,
+            ticket: ticket,
             onSkip: { metrics.gopsSkipped.increment() }
         )
+    }
+
+    /// The future of the end of a viewer on `channel`: its close.
+    private func viewerDone(_ channel: any Channel) -> EventLoopFuture<Void> { channel.closeFuture }
+
+    // MARK: Viewers per user
+
+    /// Takes one of `user`'s viewer places (`LiveSettings.maxViewersPerUser`), or nil when they
+    /// hold them all. The place is freed when the returned ticket is released: by the viewer's
+    /// end, or with the response if it never became a viewer (a HEAD, a failed write).
+    func admitViewer(user: String) -> ViewerTicket? {
+        let held = viewersByUser[user, default: 0]
+        guard held < settings.maxViewersPerUser else { return nil }
+        viewersByUser[user] = held + 1
+        return ViewerTicket(host: self, user: user)
+    }
+
+    func releaseViewer(user: String) {
+        let left = viewersByUser[user, default: 1] - 1
+        viewersByUser[user] = left > 0 ? left : nil
     }
 
     // MARK: Stats and pings
@@ -112,9 +143,7 @@ extension SessionHost {
         if statsDirty {
             statsDirty = false
             let s = session.state
-            let line =
-                "event: stats\ndata: {\"likes\":\(s.likes),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
-            eventFanout.broadcast(ByteBuffer(string: line))
+            eventFanout.broadcast(ByteBuffer(string: Self.statsLine(s)))
         }
         if ContinuousClock.now - lastPing >= settings.pingInterval {
             lastPing = ContinuousClock.now
@@ -122,10 +151,41 @@ extension SessionHost {
         }
     }
 
-    func isKicked(_ user: String) -> Bool { session.state.kicked.contains(user) }
+    /// The `stats` event: `likes`, `tipsByCurrency` (minor units per currency), `tipsCurrency`
+    /// (the one `tipsTotal` counts, null before any tip), `tipsTotal`, `viewers`; keys sorted.
+    static func statsLine(_ s: LiveSessionState) -> String {
+        let byCurrency = s.tipsByCurrency.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+        let currency = s.tipsCurrency.map { "\"\($0)\"" } ?? "null"
+        return "event: stats\ndata: {\"likes\":\(s.likes),\"tipsByCurrency\":{\(byCurrency.joined(separator: ","))},"
+            + "\"tipsCurrency\":\(currency),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
+    }
+
+    /// Whether `user` with `role` in the group is shut out of this session by a kick.
+    func isKicked(_ user: String, role: LiveRole?) -> Bool {
+        let state = session.state
+        return state.isKicked(user, rank: LiveRank(role: role ?? .member, user: user, host: state.info.host))
+    }
 
     /// One event as SSE: `id`, `event`, `data` lines.
     static func sse(_ event: LiveEvent) -> ByteBuffer {
         ByteBuffer(string: "id: \(event.seq)\nevent: \(event.type.rawValue)\ndata: \(event.apiJSON())\n\n")
+    }
+}
+
+/// One held viewer place of a user on a session (`SessionHost.admitViewer`); freed when the
+/// last reference goes, whatever path the request took.
+final class ViewerTicket: Sendable {
+    let host: SessionHost
+    let user: String
+
+    init(host: SessionHost, user: String) {
+        self.host = host
+        self.user = user
+    }
+
+    deinit {
+        let host = host
+        let user = user
+        Task { await host.releaseViewer(user: user) }
     }
 }

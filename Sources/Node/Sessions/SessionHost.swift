@@ -74,6 +74,8 @@ actor SessionHost {
     var lastPing = ContinuousClock.now
 
     var ingestActive = false
+    /// Event and media streams per user held here (`ViewerTicket`s alive).
+    var viewersByUser: [String: Int] = [:]
 
     /// What stopped this copy's log (fail-stop), until it recovers; writes are refused meanwhile.
     var storageFailure: StorageError?

@@ -29,6 +29,7 @@ struct LiveEventCodecTests {
         event.targetUser = maybe { randomString(&rng) }
         event.title = maybe { randomString(&rng) }
         event.record = maybe { Bool.random(using: &rng) }
+        event.role = maybe { LiveRole.allCases.randomElement(using: &rng)! }
         return event
     }
 
@@ -66,6 +67,9 @@ struct LiveEventCodecTests {
         var badType = bytes
         badType[2] = 99
         #expect(throws: LiveEventCodec.DecodeError.unknownType(99)) { try LiveEventCodec.decode(badType) }
+        var badRole = LiveEventCodec.encode(LiveEvent(seq: 1, type: .comment, user: "u", at: 0, role: .admin))
+        badRole[badRole.count - 1] = 9
+        #expect(throws: LiveEventCodec.DecodeError.unknownRole(9)) { try LiveEventCodec.decode(badRole) }
         // A varint over 64 bits for seq.
         #expect(throws: LiveEventCodec.DecodeError.badVarint) {
             try LiveEventCodec.decode([1] + [UInt8](repeating: 0xFF, count: 10) + [1])

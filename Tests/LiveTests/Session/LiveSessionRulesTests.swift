@@ -14,7 +14,17 @@ struct LiveSessionRulesTests {
             return
         }
         #expect(
-            event == LiveEvent(seq: 1, type: .started, user: "m1", name: "Ann", at: F.t0, title: "Launch", record: true)
+            event
+                == LiveEvent(
+                    seq: 1,
+                    type: .started,
+                    user: "m1",
+                    name: "Ann",
+                    at: F.t0,
+                    title: "Launch",
+                    record: true,
+                    role: .member
+                )
         )
         #expect(session.state.phase == .pending, "decide does not apply")
         try session.apply(event)
@@ -175,7 +185,10 @@ struct LiveSessionRulesTests {
             session.commitSeq(.tip(amount: 1_000_000, currency: "CNY", clientID: "t1"), by: F.member, now: F.t0) != nil
         )
         #expect(session.commitSeq(.tip(amount: 250, currency: "USD", clientID: "t2"), by: F.member2, now: F.t0) != nil)
-        #expect(session.state.tipsTotal == 1_000_250)
+        // Totals never mix currencies: tipsTotal counts the first one tipped.
+        #expect(session.state.tipsTotal == 1_000_000)
+        #expect(session.state.tipsCurrency == "CNY")
+        #expect(session.state.tipsByCurrency == ["CNY": 1_000_000, "USD": 250])
     }
 
     @Test func likesAreCountedNotLogged() throws {

@@ -8,9 +8,26 @@ import Glibc
 final class RawSocket {
     let fd: Int32
 
-    init(port: Int, host: String = "127.0.0.1") throws {
+    /// Connects to `host:port`; with `from`, from that local address (any of 127.0.0.0/8 on
+    /// Linux), so one test can act as several client IPs.
+    init(port: Int, host: String = "127.0.0.1", from source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_port = 0
+            inet_pton(AF_INET, source, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                close(fd)
+                throw POSIXError(.EADDRNOTAVAIL)
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -42,6 +59,17 @@ final class RawSocket {
 
     @discardableResult
     func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+
+    /// Reads what is available within `timeout` (at least one read's worth if anything comes);
+    /// nil once the peer has closed.
+    func readSome(timeout: Double) -> [UInt8]? {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(max(1, timeout * 1000))) > 0 else { return [] }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { return nil }
+        return Array(buffer[0..<n])
+    }
 
     /// Reads until the peer closes or `timeout` passes; returns what arrived and whether it closed.
     func readUntilClosed(timeout: Double) -> (bytes: [UInt8], closed: Bool) {

@@ -62,8 +62,9 @@ public struct AccessClaims: JWTPayload, Equatable {
 
     /// Called by jwt-kit after the signature checks out: time claims and id formats.
     public func verify(using algorithm: some JWTAlgorithm) async throws {
-        try exp.verifyNotExpired()
-        try nbf?.verifyNotBefore()
+        // Clocks of the token's minter and of this node may differ a little (`TokenLifetime`).
+        try exp.verifyNotExpired(currentDate: Date().addingTimeInterval(-TokenLifetime.leewaySeconds))
+        try nbf?.verifyNotBefore(currentDate: Date().addingTimeInterval(TokenLifetime.leewaySeconds))
         guard IdentifierRule.user.accepts(sub.value) else { throw ClaimsError.badSubject }
         guard groups.keys.allSatisfy({ IdentifierRule.group.accepts($0) }) else { throw ClaimsError.badGroup }
         if let name, name.count > 128 { throw ClaimsError.badName }

@@ -11,14 +11,16 @@ public struct TokenVerifier: Sendable {
     private let verified = VerifiedTokenCache()
     /// The setting whose absence leaves this verifier without a key, for the 401's message.
     private let secretName: String
+    private let lifetime: TokenLifetime
 
     /// RFC 7518 §3.2: an HS256 key must be at least as long as the hash, 32 bytes.
     public static let minimumSecretBytes = 32
 
     /// A verifier for `secret`; with no secret (or one shorter than 32 bytes, which config
     /// validation refuses before this point) every token is refused (401).
-    public init(secret: String?, secretName: String = "--auth-secret") async {
+    public init(secret: String?, secretName: String = "--auth-secret", lifetime: TokenLifetime = TokenLifetime()) async {
         self.secretName = secretName
+        self.lifetime = lifetime
         guard let secret, secret.utf8.count >= Self.minimumSecretBytes else {
             keys = nil
             return
@@ -58,6 +60,7 @@ public struct TokenVerifier: Sendable {
         } catch {
             throw .unauthorized("invalid token")
         }
+        try lifetime.check(expires: claims.exp.value)
         let principal = Principal(
             user: claims.sub.value,
             name: claims.name,

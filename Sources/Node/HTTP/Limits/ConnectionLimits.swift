@@ -1,0 +1,108 @@
+import NIOCore
+import NIOHTTP2
+
+/// The per-connection limits the server's pipelines are built with (from `NodeConfig`).
+struct ConnectionLimits: Sendable {
+    let nodeID: String
+    let maxStreams: Int
+    let headerTimeout: TimeAmount
+    let bodyReadTimeout: TimeAmount
+    let metrics: ServerMetrics
+
+    init(config: NodeConfig, metrics: ServerMetrics) {
+        nodeID = config.id
+        maxStreams = config.maxStreams
+        headerTimeout = .nanoseconds(config.headerTimeout.nanoseconds)
+        bodyReadTimeout = .nanoseconds(config.bodyReadTimeout.nanoseconds)
+        self.metrics = metrics
+    }
+
+    func bodyDeadline(nodeID: String, header: HeaderDeadline?) -> BodyReadDeadline {
+        let metrics = metrics
+        return BodyReadDeadline(timeout: bodyReadTimeout, nodeID: nodeID, header: header) {
+            metrics.refused("body_timeout")
+        }
+    }
+}
+
+/// A connection the limiter refused: fails its negotiation, so the server never serves it.
+struct ConnectionRefusedByLimit: Error {
+    var reason: ConnectionLimiter.Refusal
+}
+
+/// Watches one HTTP/2 connection from behind the HTTP/2 handler:
+/// - its idle time: a connection with no open stream for `idle` gets GOAWAY(`NO_ERROR`) and is
+///   closed. Only streams count, so PINGs, SETTINGS and WINDOW_UPDATEs alone keep nothing open
+///   (the connection-level idle timer, which every frame resets, is removed for HTTP/2; each
+///   stream has its own). NIO's connection manager would do this too, but it starts its idle
+///   timer on `channelActive`, which a handler added after negotiation never sees.
+/// - clients that open more concurrent streams than SETTINGS allows (NIO answers GOAWAY
+///   `PROTOCOL_ERROR`, RFC 9113 §5.1.2): counted in `qunbo_http_refused_total{reason="max_streams"}`.
+final class HTTP2ConnectionGuard: ChannelInboundHandler {
+    typealias InboundIn = Any
+    typealias OutboundOut = HTTP2Frame
+
+    private let metrics: ServerMetrics
+    private let idle: TimeAmount
+    private var open: Set<HTTP2StreamID> = []
+    private var lastStream = HTTP2StreamID.rootStream
+    private var timer: Scheduled<Void>?
+    private weak var context: ChannelHandlerContext?
+
+    init(metrics: ServerMetrics, idle: TimeAmount) {
+        self.metrics = metrics
+        self.idle = idle
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        arm(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let created = event as? NIOHTTP2StreamCreatedEvent {
+            open.insert(created.streamID)
+            lastStream = max(lastStream, created.streamID)
+            timer?.cancel()
+            timer = nil
+        } else if let closed = event as? StreamClosedEvent {
+            open.remove(closed.streamID)
+            if open.isEmpty { arm(context) }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOHTTP2Errors.MaxStreamsViolation { metrics.refused("max_streams") }
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        guard timer == nil else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: idle) { loopBound.value.expire() }
+    }
+
+    private func expire() {
+        timer = nil
+        guard let context, open.isEmpty else { return }
+        let goAway = HTTP2Frame(
+            streamID: .rootStream,
+            payload: .goAway(lastStreamID: lastStream, errorCode: .noError, opaqueData: nil)
+        )
+        context.writeAndFlush(Self.wrapOutboundOut(goAway)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+}
