@@ -35,7 +35,11 @@ class Node:
         s = socket.socket(); s.bind(("127.0.0.1", 0)); self.port = s.getsockname()[1]; s.close()
         self.dir = tempfile.mkdtemp(prefix="qunbo-fanout-")
         self.proc = subprocess.Popen([binary, "node", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.dir,
-                                      "--auth-secret", SECRET, "--log-level", "warning", "--idle-timeout", "10m"],
+                                      "--auth-secret", SECRET, "--log-level", "warning", "--idle-timeout", "10m",
+                                      # Every viewer comes from 127.0.0.1 as one user: the per-IP
+                                      # and per-user limits would refuse all but the first few.
+                                      "--max-connections-per-ip", "1000000", "--max-connections", "1000000",
+                                      "--max-viewers-per-user", "10000"],
                                      stdout=subprocess.DEVNULL, stderr=open(self.dir + "/log", "w"))
         for _ in range(100):
             try:
