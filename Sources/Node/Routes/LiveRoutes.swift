@@ -264,27 +264,39 @@ struct LiveRoutes: Sendable {
         router.add(.POST, "/v1/groups/:g/live/ingest", ingest)
         router.add(.PUT, "/v1/groups/:g/live/ingest", ingest)
 
-        router.add(.GET, "/v1/groups/:g/live/stream.ts") { request in
-            let (actor, group) = try await actor(request)
-            guard let host = sessions.host(group: group) else {
-                return try await cluster.viewer(request, group: group, streaming: "video/mp2t")
-            }
-            guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
-            let ticket = try await admitViewer(actor, to: host)
-            var response = Response(
-                // Handed off like event viewers: the session's media fan-out feeds the channel.
-                body: .handOff { writer in
-                    await host.subscribeMedia(
-                        user: actor.user,
-                        channel: writer.channel,
-                        isHTTP2: request.isHTTP2,
-                        ticket: ticket
-                    )
+        for format in MediaFormat.allCases {
+            router.add(.GET, "/v1/groups/:g/live/stream.\(format.rawValue)") { request in
+                let (actor, group) = try await actor(request)
+                guard let host = sessions.host(group: group) else {
+                    return try await cluster.viewer(request, group: group, streaming: format.contentType)
                 }
-            )
-            response.headers.add(name: "Content-Type", value: "video/mp2t")
-            response.headers.add(name: "Cache-Control", value: "no-store")
-            return response
+                guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
+                let ticket = try await admitViewer(actor, to: host)
+                var response = Response(
+                    // Handed off like event viewers: the session's media fan-out feeds the channel.
+                    body: .handOff { writer in
+                        switch format {
+                        case .ts:
+                            await host.subscribeMedia(
+                                user: actor.user,
+                                channel: writer.channel,
+                                isHTTP2: request.isHTTP2,
+                                ticket: ticket
+                            )
+                        case .mp4:
+                            await host.subscribeMP4(
+                                user: actor.user,
+                                channel: writer.channel,
+                                isHTTP2: request.isHTTP2,
+                                ticket: ticket
+                            )
+                        }
+                    }
+                )
+                response.headers.add(name: "Content-Type", value: format.contentType)
+                response.headers.add(name: "Cache-Control", value: "no-store")
+                return response
+            }
         }
         router.add(.GET, "/v1/groups/:g/live/index.m3u8") { request in
             let (actor, group) = try await actor(request)
@@ -441,4 +453,13 @@ struct LiveRoutes: Sendable {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         return "?access_token=" + (token.addingPercentEncoding(withAllowedCharacters: allowed) ?? token)
     }
+}
+
+/// The live media streams a viewer can pull: MPEG-TS (`stream.ts`, players and ffmpeg) and
+/// fragmented MP4 (`stream.mp4`, browsers' Media Source Extensions).
+enum MediaFormat: String, CaseIterable, Sendable {
+    case ts
+    case mp4
+
+    var contentType: String { self == .ts ? "video/mp2t" : "video/mp4" }
 }
