@@ -95,7 +95,7 @@ struct RTMPIngestTests {
         }
     }
 
-    @Test("a publish at a node that is not the primary is forwarded to it; every replica serves the media")
+    @Test("a publish at a node that is not the primary is forwarded to it; every replica serves the media; the end cuts it")
     func publishForwarded() async throws {
         try await LocalCluster.with(size: 3, nodeFlags: ["--replicas", "3"], rtmp: true) { cluster in
             try await Self.forwarded(cluster)
@@ -128,5 +128,9 @@ struct RTMPIngestTests {
         let second = try await Self.refusedPublish("\(cluster.rtmpURL(of: primary))/\(key)")
         #expect(second.status != 0 && second.stderr.contains("another publisher is live"), "\(second.stderr)")
         #expect(publisher.isRunning, "the forwarded publisher stopped: \(publisher.errors)")
+        // Ending the live ends the forwarded publish too: the publisher is cut, and stays out.
+        let ended = try await users.call(cluster, at: entry, "DELETE", "/live", as: "host")
+        #expect(ended.status == 200, "end: \(ended.status) \(ended.body)")
+        try await waitUntil("the publisher to be cut by the end of the live", timeout: 15) { !publisher.isRunning }
     }
 }
