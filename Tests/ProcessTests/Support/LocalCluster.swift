@@ -64,7 +64,7 @@ final class LocalCluster: @unchecked Sendable {
         let flags = nodeFlags.isEmpty ? [] : ["--"] + nodeFlags
         _ = try await script(
             "up",
-            [String(size), "--base-port", String(basePort), "--rtmp-base-port", String(rtmpBasePort)]
+            [String(size), "--base-port", String(basePort), "--rtmp-base-port", String(rtmpBasePort), "--no-demo"]
                 + (tls ? ["--tls"] : []) + flags
         )
         // Every curl the tests start (clients, viewers) trusts the cluster's CA. Process tests run
