@@ -95,7 +95,9 @@ struct RTMPIngestTests {
         }
     }
 
-    @Test("a publish at a node that is not the primary is forwarded to it; every replica serves the media; the end cuts it")
+    @Test(
+        "a publish at a node that is not the primary is forwarded to it; every replica serves the media; the end cuts it"
+    )
     func publishForwarded() async throws {
         try await LocalCluster.with(size: 3, nodeFlags: ["--replicas", "3"], rtmp: true) { cluster in
             try await Self.forwarded(cluster)
@@ -132,5 +134,38 @@ struct RTMPIngestTests {
         let ended = try await users.call(cluster, at: entry, "DELETE", "/live", as: "host")
         #expect(ended.status == 200, "end: \(ended.status) \(ended.body)")
         try await waitUntil("the publisher to be cut by the end of the live", timeout: 15) { !publisher.isRunning }
+    }
+
+    @Test("kill -9 of the primary while publishing: the publisher is cut, and publishing again at another node goes on")
+    func primaryKilled() async throws {
+        try await LocalCluster.with(size: 3, nodeFlags: ["--replicas", "3"], rtmp: true) { cluster in
+            let users = try await GroupUsers.mint(for: cluster, group: "rtmpk", memberCount: 1)
+            let answer = try await users.call(cluster, at: "n1", "POST", "/live", as: "host", json: #"{"title":"k"}"#)
+            try #require(answer.status == 201, "\(answer.status) \(answer.body)")
+            let primary = try #require(LiveFixture.object(answer.body)["primary"] as? String)
+            let key = try #require(Self.ingest(answer.body)?.key)
+            let survivors = cluster.ids().filter { $0 != primary }
+            let first = try FFmpeg.startPush(to: "\(cluster.rtmpURL(of: survivors[0]))/\(key)", seconds: 60)
+            defer { first.stop() }
+            try await waitUntil("\(survivors[1]) to serve the publish's HLS", timeout: 20) {
+                try await users.call(cluster, at: survivors[1], "GET", "/live/index.m3u8", as: "u0").status == 200
+            }
+            try await cluster.kill(primary)
+            // The entry node loses the primary under the publish: the publisher is told and cut
+            // (OBS then reconnects by itself; here a new ffmpeg does).
+            try await waitUntil("the publisher to be cut when the primary died", timeout: 20) { !first.isRunning }
+            let second = try FFmpeg.startPush(to: "\(cluster.rtmpURL(of: survivors[1]))/\(key)", seconds: 60)
+            defer { second.stop() }
+            // The new publish reaches the new primary: fresh media at both survivors.
+            for id in survivors {
+                let url = users.url(cluster, id, "/live/stream.ts") + "?access_token=\(users.token("u0"))"
+                var decoded = 0
+                try await waitUntil("\(id) to serve the second publish", timeout: 30) {
+                    decoded = try await FFmpeg.decode(url, seconds: 1.5).frames
+                    return decoded >= 20
+                }
+            }
+            #expect(second.isRunning, "the second publisher stopped: \(second.errors)")
+        }
     }
 }
