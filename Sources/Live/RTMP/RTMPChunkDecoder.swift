@@ -2,9 +2,10 @@
 /// bytes, message headers of type 0-3, extended timestamps, messages interleaved across chunk
 /// streams, and the peer's Set Chunk Size and Abort applied where they occur.
 ///
-/// Bounded: a message longer than `maximumMessageSize`, more than `maximumChunkStreams` chunk
-/// streams, or a chunk size above `maximumChunkSize` is an error; input waits only until one
-/// chunk is whole, so held bytes are at most one chunk plus the partial messages.
+/// Bounded: a message longer than `maximumMessageSize`, partial messages longer than it together,
+/// more than `maximumChunkStreams` chunk streams, or a chunk size above `maximumChunkSize` is an
+/// error; input waits only until one chunk is whole, so held bytes are at most the message cap
+/// plus one chunk.
 public struct RTMPChunkDecoder: Sendable {
     public var maximumMessageSize: Int
     public static let maximumChunkStreams = 64
@@ -26,6 +27,8 @@ public struct RTMPChunkDecoder: Sendable {
     }
     private var streams: [UInt32: StreamState] = [:]
     private var pending: [UInt8] = []
+    /// The partial messages' bytes, all chunk streams together.
+    private var partialBytes = 0
 
     /// Bytes held between calls: the unfinished chunk and the partial messages.
     public var heldBytes: Int { pending.count + streams.values.reduce(0) { $0 + ($1.partial?.count ?? 0) } }
@@ -56,6 +59,7 @@ public struct RTMPChunkDecoder: Sendable {
             case RTMPMessage.Kind.abort:
                 guard message.payload.count >= 4 else { continue }
                 let id = message.payload.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                partialBytes -= streams[id]?.partial?.count ?? 0
                 streams[id]?.partial = nil
             default:
                 break
@@ -134,9 +138,22 @@ public struct RTMPChunkDecoder: Sendable {
                 state.timestamp &+= state.delta
             }
         }
-        var partial = state.partial ?? []
-        let take = min(chunkSize, state.length - partial.count)
+        let before = state.partial?.count ?? 0
+        let take = min(chunkSize, state.length - before)
         guard available - i >= take else { return nil }
+        // The partial messages together stay within the message cap: without it, a publisher
+        // that begins a cap-sized message on each of 64 chunk streams and finishes none holds
+        // 64 times the cap (512 MiB by default) on one connection.
+        let held =
+            partialBytes - (streams[id]?.partial?.count ?? 0) + (before + take < state.length ? before + take : 0)
+        guard held <= maximumMessageSize else { throw .messageTooLarge(held) }
+        partialBytes = held
+        // Moved out of the dictionary before appending: appending to an array still shared
+        // with it copies the whole partial message every chunk, so an 8 MiB message in the
+        // default 128-byte chunks cost O(n²), tens of seconds of CPU.
+        var partial = state.partial ?? []
+        state.partial = nil
+        streams[id]?.partial = nil
         partial += pending[i..<(i + take)]
         i += take
         var message: RTMPMessage?
@@ -168,7 +185,7 @@ public struct RTMPChunkEncoder: Sendable {
         let extended = message.timestamp >= 0xFF_FFFF
         let stamp = extended ? 0xFF_FFFF : message.timestamp
         let length = message.payload.count
-        out += basicHeader(format: 0, id: message.chunkStreamID)
+        out += Self.basicHeader(format: 0, id: message.chunkStreamID)
         out += [UInt8(stamp >> 16 & 0xFF), UInt8(stamp >> 8 & 0xFF), UInt8(stamp & 0xFF)]
         out += [UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), message.typeID]
         let s = message.streamID
@@ -177,7 +194,7 @@ public struct RTMPChunkEncoder: Sendable {
         out += extendedBytes
         var offset = 0
         repeat {
-            if offset > 0 { out += basicHeader(format: 3, id: message.chunkStreamID) + extendedBytes }
+            if offset > 0 { out += Self.basicHeader(format: 3, id: message.chunkStreamID) + extendedBytes }
             let take = min(chunkSize, length - offset)
             out += message.payload[offset..<(offset + take)]
             offset += take
@@ -185,7 +202,9 @@ public struct RTMPChunkEncoder: Sendable {
         return out
     }
 
-    private func basicHeader(format: UInt8, id: UInt32) -> [UInt8] {
+    /// A chunk's basic header (1-3 bytes by `id`); internal so the fuzz tests can write chunk
+    /// streams this encoder does not (interleaved, abandoned).
+    static func basicHeader(format: UInt8, id: UInt32) -> [UInt8] {
         switch id {
         case 2...63: [format << 6 | UInt8(id)]
         case 64...319: [format << 6, UInt8(id - 64)]

@@ -6,7 +6,8 @@ public enum RTMPError: Error, Equatable, Sendable {
     /// A chunk or message header that breaks the rules (an unknown chunk stream continued, a
     /// chunk size of 0 or above the cap).
     case badChunk(String)
-    /// A message longer than the connection's cap.
+    /// A message longer than the connection's cap, or partial messages on several chunk streams
+    /// longer than it together.
     case messageTooLarge(Int)
     /// More chunk streams in progress than the cap.
     case tooManyChunkStreams

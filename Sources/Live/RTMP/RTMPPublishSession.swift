@@ -51,6 +51,10 @@ public struct RTMPPublishSession: Sendable {
         decoder = RTMPChunkDecoder(maximumMessageSize: settings.maximumMessageSize)
     }
 
+    /// The chunk decoder as it stands (what it holds, the peer's chunk size): exists for the
+    /// fuzz tests' bounds checks.
+    var chunkDecoder: RTMPChunkDecoder { decoder }
+
     /// The key being published, once accepted.
     public var publishing: String? { phase == .publishing ? streamKey : nil }
 
