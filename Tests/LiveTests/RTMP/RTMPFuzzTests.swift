@@ -408,17 +408,17 @@ struct RTMPFuzzTests {
 
     // MARK: Regressions: what writing this fuzzer found in the chunk decoder
 
-    @Test("a cap-size message in the default 128-byte chunks reassembles in linear time")
+    @Test("a cap-size message in the default 128-byte chunks reassembles whole")
     func capSizeMessageInSmallChunks() throws {
         // Each chunk used to copy the whole partial message (appending to an array the
-        // dictionary still shared): 8 MiB in 128-byte chunks took 23 s of CPU in a debug build.
+        // dictionary still shared): 8 MiB in 128-byte chunks took 23 s of CPU in a debug build,
+        // 0.13 s now (ops/BENCHMARKS.md, issue 14; timing is measured there, not asserted here).
         let payload = [UInt8](repeating: 0x5A, count: 8 << 20)
         let wire = RTMPChunkEncoder().encode(RTMPMessage(typeID: 9, payload: payload, chunkStreamID: 4))
         var decoder = RTMPChunkDecoder()
-        var messages: [RTMPMessage] = []
-        let elapsed = try ContinuousClock().measure { messages = try decoder.feed(wire) }
+        let messages = try decoder.feed(wire)
         #expect(messages.map(\.payload) == [payload])
-        #expect(elapsed < .seconds(5), "65,536 chunks took \(elapsed)")
+        #expect(decoder.heldBytes == 0)
     }
 
     @Test("partial messages on many chunk streams are bounded together by the message cap")
