@@ -154,6 +154,7 @@ public struct QunboNode: Sendable {
         liveRoutes.refused = { reason in metrics.refused(reason) }
         liveRoutes.logger = logger
         liveRoutes.register(into: &router)
+        WebRoutes.register(into: &router)
         router.add(.POST, GossipShell.route) { request in try await gossip.handle(request) }
         router.add(.POST, PeerLinks.route) { request in
             try await links.handle(request) { message, peer in await sessions.deliver(message, from: peer) }

@@ -1,0 +1,270 @@
+"""The watch page in a real Chromium against a real node with a live being pushed by ffmpeg.
+
+    python3 Tests/Browser/watch_page.py SCENARIO --node URL --group G --tokens JSON --shots DIR
+
+SCENARIO: play (video, counters, comment/like/tip/ask, another user's comment), offline
+(network loss: every comment once, in order), replay (the live ends: the replay plays with its
+comments in step), access (401, 403 messages), phone (360x740: controls on screen and usable).
+`--tokens` maps users to JWTs: bob (member, the viewer), cat (member), ann (owner and host),
+eve (member of another group). The live's title is `--title`.
+"""
+
+import argparse
+import json
+import time
+import uuid
+
+from qunbo_browser import CheckFailed, Shots, browser, check, curl, open_page, run, text_of, wait
+
+VIDEO_PLAYING = "() => { const v = document.getElementById('video'); return v.readyState >= 2 && v.currentTime > 0.5; }"
+COMMENT_SHOWN = "(text) => [...document.querySelectorAll('#comments .comment .text')].some(e => e.textContent === text)"
+
+
+def parse():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario", choices=["play", "offline", "replay", "access", "phone"])
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--tokens", required=True)
+    parser.add_argument("--title", default="")
+    parser.add_argument("--shots", required=True)
+    args = parser.parse_args()
+    args.tokens = json.loads(args.tokens)
+    return args
+
+
+class Live:
+    """The API side of a scenario: curl as the given users."""
+
+    def __init__(self, args):
+        self.args = args
+        self.base = f"{args.node}/v1/groups/{args.group}"
+
+    def call(self, method, path, user, body=None):
+        return curl(method, self.base + path, self.args.tokens[user], body)
+
+    def comment(self, user, text):
+        status, answer = self.call("POST", "/live/comments", user, {"text": text, "id": uuid.uuid4().hex})
+        check(status == 201, f"{user} comments {text!r} with curl (status {status}: {answer})")
+        return answer["seq"]
+
+    def comment_texts(self, user="ann"):
+        status, page = self.call("GET", "/live/comments?after=0&limit=500", user)
+        check(status == 200, f"comment history reads (status {status})")
+        items = page if isinstance(page, list) else page.get("comments", page.get("items", []))
+        return [c.get("text") for c in items]
+
+
+def watch_url(args, user, token=None):
+    return f"{args.node}/watch/{args.group}#token={token or args.tokens[user]}"
+
+
+def wait_playing(page, what="the live video plays", timeout=45):
+    wait(page, VIDEO_PLAYING, what, timeout)
+    first = page.evaluate("document.getElementById('video').currentTime")
+    wait(page, f"() => document.getElementById('video').currentTime > {first} + 1", "video time advances", 20)
+    return page.evaluate("document.getElementById('video').dataset.mode")
+
+
+def scenario_play(args, shots, chromium):
+    live = Live(args)
+    context, page = open_page(chromium, watch_url(args, "bob"), viewport={"width": 1280, "height": 800})
+    check("token=" not in page.url, "the token is gone from the address bar")
+    wait(page, f"() => document.getElementById('title').textContent === {json.dumps(args.title)}", "the title shows")
+    check(text_of(page, "#host") == "ann", "the host shows")
+    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the LIVE badge shows")
+    wait(page, "() => Number(document.getElementById('viewers').textContent) >= 1", "the viewer count shows")
+    mode = wait_playing(page)
+    print(f"video mode: {mode}", flush=True)
+
+    text = f"hello from the page {uuid.uuid4().hex[:6]}"
+    page.fill("#text", text)
+    page.click("#send")
+    wait(page, COMMENT_SHOWN, "the typed comment shows in the page", arg=text)
+    check(text in live.comment_texts(), "the typed comment is in the API's history (curl)")
+    check(page.input_value("#text") == "", "the input is cleared after sending")
+
+    other = f"from cat over curl {uuid.uuid4().hex[:6]}"
+    live.comment("cat", other)
+    wait(page, COMMENT_SHOWN, "another user's comment (curl) shows in the page", arg=other)
+
+    page.click("#like")
+    page.click("#like")
+    wait(page, "() => Number(document.getElementById('likes').textContent) >= 2", "likes count up")
+    page.fill("#tip-amount", "2.50")
+    page.click("#tip")
+    wait(page, "() => document.getElementById('tips').textContent.includes('2.50 CNY')", "the tip total shows")
+    wait(page, "() => document.querySelector('#comments .system')?.textContent.includes('tipped 2.50 CNY')",
+         "the tip shows in the feed")
+
+    question = f"when is the next live {uuid.uuid4().hex[:4]}?"
+    page.fill("#text", question)
+    page.click("#ask")
+    page.click("#tab-qa")
+    wait(page, "(q) => [...document.querySelectorAll('#qa .question .text')].some(e => e.textContent === q)",
+         "the question shows under Q&A", arg=question)
+    seq = page.evaluate("(q) => Number([...document.querySelectorAll('#qa .question')].find(e => e.textContent.includes(q)).dataset.seq)", question)
+    status, _ = live.call("POST", f"/live/questions/{seq}/highlight", "ann", {})
+    check(status in (200, 201, 202), f"the host highlights the question (status {status})")
+    wait(page, "() => document.querySelector('#qa .question.picked') !== null", "the pick is highlighted")
+    status, _ = live.call("POST", "/live/pins", "ann", {"text": "Welcome! Be kind <b>not bold</b>"})
+    check(status in (200, 201, 202), f"the host pins a notice (status {status})")
+    wait(page, "() => !document.getElementById('pin').hidden", "the pin shows")
+    check(text_of(page, "#pin-text") == "Welcome! Be kind <b>not bold</b>", "user text is shown as text, not HTML")
+    shots.take(page, "watch-qa-desktop", best=True)
+    page.click("#tab-comments")
+    shots.take(page, "watch-desktop", best=True)
+    context.close()
+
+
+def scenario_offline(args, shots, chromium):
+    live = Live(args)
+    context, page = open_page(chromium, watch_url(args, "bob"), viewport={"width": 1280, "height": 800})
+    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the event stream is open")
+    before = f"before the drop {uuid.uuid4().hex[:6]}"
+    live.comment("cat", before)
+    wait(page, COMMENT_SHOWN, "a comment before the drop shows", arg=before)
+
+    context.set_offline(True)
+    tag = uuid.uuid4().hex[:6]
+    sent = []
+    for i in range(5):
+        text = f"during the drop {tag} #{i}"
+        live.comment("cat", text)
+        sent.append(text)
+    # The outage itself: the network stays down for a few seconds while comments go on.
+    time.sleep(4)
+    shots.take(page, "watch-offline")
+    context.set_offline(False)
+    after = f"after the drop {tag}"
+    live.comment("cat", after)
+    sent.append(after)
+    for text in sent:
+        wait(page, COMMENT_SHOWN, f"{text!r} shows after reconnecting", timeout=45, arg=text)
+    rows = page.evaluate(
+        "() => [...document.querySelectorAll('#comments .comment')].map(e => [Number(e.dataset.seq), e.querySelector('.text').textContent])"
+    )
+    texts = [t for _, t in rows]
+    for text in [before] + sent:
+        check(texts.count(text) == 1, f"{text!r} is shown exactly once")
+    seqs = [s for s, _ in rows]
+    check(seqs == sorted(seqs) and len(set(seqs)) == len(seqs), f"comments are in seq order, no repeats ({seqs})")
+    shots.take(page, "watch-after-reconnect", best=True)
+    context.close()
+
+
+def scenario_replay(args, shots, chromium):
+    live = Live(args)
+    context, page = open_page(chromium, watch_url(args, "bob"), viewport={"width": 1280, "height": 800})
+    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the live shows")
+    wait_playing(page)
+    status, session = live.call("GET", "/live", "bob")
+    started = session["startedAt"]
+    started_at = time.mktime(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    if "." in started:
+        started_at += float("0." + started.split(".")[1].rstrip("Z"))
+    # Comments at ~4 s and ~10 s into the live (by its startedAt), then the live ends at ~14 s.
+    marks = {}
+    for label, at in (("early", 4.0), ("late", 10.0)):
+        while time.time() < started_at + at:
+            time.sleep(0.05)
+        marks[label] = (f"{label} marker {uuid.uuid4().hex[:6]}", time.time() - started_at)
+        live.comment("cat", marks[label][0])
+    while time.time() < started_at + 14:
+        time.sleep(0.05)
+    # Record when (in video time) each comment appears once the replay runs.
+    page.evaluate("""() => {
+        window.__shownAt = {};
+        new MutationObserver(() => {
+            for (const e of document.querySelectorAll('#comments .comment .text')) {
+                if (!(e.textContent in window.__shownAt)) window.__shownAt[e.textContent] = document.getElementById('video').currentTime;
+            }
+        }).observe(document.getElementById('comments'), { childList: true });
+    }""")
+    status, _ = live.call("DELETE", "/live", "ann")
+    check(status == 200, f"the host ends the live with curl (status {status})")
+    wait(page, "() => document.getElementById('state').dataset.state === 'replay'", "the page switches to the replay", 60)
+    shots.take(page, "watch-ended")
+    wait(page, "() => { const v = document.getElementById('video'); return v.dataset.mode === 'replay' && v.readyState >= 2 && v.currentTime > 1; }",
+         "the replay video plays", 45)
+    late_text, late_at = marks["late"]
+    early_text, early_at = marks["early"]
+    wait(page, COMMENT_SHOWN, "the late marker shows during the replay", 45, arg=late_text)
+    shown = page.evaluate("() => window.__shownAt")
+    print(f"posted at {early_at:.1f} s and {late_at:.1f} s; shown at video time {shown.get(early_text)} and {shown.get(late_text)}", flush=True)
+    check(early_text in shown and late_text in shown, "both markers showed during the replay")
+    check(abs(shown[early_text] - early_at) < 1.5, f"the early marker shows at its time ({shown[early_text]:.1f} vs {early_at:.1f})")
+    check(abs(shown[late_text] - late_at) < 1.5, f"the late marker shows at its time ({shown[late_text]:.1f} vs {late_at:.1f})")
+    check(text_of(page, "#state") == "Replay", "the badge says Replay")
+    shots.take(page, "watch-replay", best=True)
+    context.close()
+
+
+def scenario_access(args, shots, chromium):
+    bad = args.tokens["bob"][:-6] + "AAAAAA"
+    context, page = open_page(chromium, watch_url(args, "bob", token=bad), viewport={"width": 1280, "height": 800})
+    wait(page, "() => !document.getElementById('notice').hidden", "a notice shows for a bad token")
+    check("sign-in has expired or is invalid" in text_of(page, "#notice"), "401 says the sign-in is invalid")
+    shots.take(page, "watch-401", best=True)
+    context.close()
+
+    context, page = open_page(chromium, watch_url(args, "eve"), viewport={"width": 1280, "height": 800})
+    wait(page, "() => !document.getElementById('notice').hidden", "a notice shows for another group's token")
+    check("not a member of this group" in text_of(page, "#notice"), "403 says not a member")
+    check(page.is_disabled("#send"), "writing is off")
+    shots.take(page, "watch-403", best=True)
+    context.close()
+
+    context, page = open_page(chromium, f"{args.node}/watch/{args.group}", viewport={"width": 1280, "height": 800})
+    wait(page, "() => !document.getElementById('notice').hidden", "a notice shows without a token")
+    check("no sign-in token" in text_of(page, "#notice"), "no token says so")
+    context.close()
+
+
+def scenario_phone(args, shots, chromium):
+    context, page = open_page(
+        chromium,
+        watch_url(args, "bob"),
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the live shows on a phone")
+    wait_playing(page)
+    for selector in ("#video", "#text", "#send", "#ask", "#like", "#tip", "#tip-amount", "#comments"):
+        box = page.locator(selector).bounding_box()
+        check(box is not None and box["width"] > 0 and box["height"] > 0, f"{selector} is visible")
+        check(box["x"] >= 0 and box["x"] + box["width"] <= 360 + 0.5, f"{selector} fits the width ({box})")
+        check(box["y"] >= 0 and box["y"] + box["height"] <= 740 + 0.5, f"{selector} is on screen without scrolling ({box})")
+    check(page.evaluate("document.documentElement.scrollWidth <= 360"), "no sideways scrolling")
+    video = page.locator("#video").bounding_box()
+    feed = page.locator("#comments").bounding_box()
+    check(video["y"] < feed["y"], "video on top, comments below")
+    text = f"from a phone {uuid.uuid4().hex[:6]}"
+    page.tap("#text")
+    page.fill("#text", text)
+    page.tap("#send")
+    wait(page, COMMENT_SHOWN, "a comment sent from the phone layout shows", arg=text)
+    page.tap("#like")
+    wait(page, "() => Number(document.getElementById('likes').textContent) >= 1", "like works by tapping")
+    shots.take(page, "watch-phone", best=True)
+    context.close()
+
+
+def main():
+    args = parse()
+    shots = Shots(args.shots)
+    scenarios = {
+        "play": scenario_play,
+        "offline": scenario_offline,
+        "replay": scenario_replay,
+        "access": scenario_access,
+        "phone": scenario_phone,
+    }
+    with browser() as chromium:
+        scenarios[args.scenario](args, shots, chromium)
+
+
+if __name__ == "__main__":
+    run(main)
