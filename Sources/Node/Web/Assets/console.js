@@ -71,9 +71,11 @@ function renderMembers(members, self, shares, ready) {
         if (member.state === "alive" || member.state === "suspect") {
             const button = document.createElement("button");
             button.type = "button";
-            button.textContent = "Drain";
             button.className = "drain";
             button.dataset.node = member.id;
+            // A node already draining (or not answering) has nothing to be asked.
+            button.disabled = ready.get(member.id) !== "ready";
+            button.textContent = ready.get(member.id) === "draining" ? "Draining" : "Drain";
             button.addEventListener("click", () => void confirmDrain(member));
             action.append(button);
         }
@@ -171,8 +173,8 @@ async function confirmDrain(member) {
     if (dialog.returnValue !== "drain") return;
     const result = $("result");
     try {
-        const answer = await admin(baseURL(member), "/admin/v1/drain", { method: "POST" });
-        result.textContent = `${member.id}: drain accepted (${JSON.stringify(answer)}). It hands its sessions over and turns not ready.`;
+        await admin(baseURL(member), "/admin/v1/drain", { method: "POST" });
+        result.textContent = `${member.id}: drain accepted. It hands its sessions to other replicas and stops taking new ones.`;
     } catch (error) {
         result.textContent = `${member.id}: drain failed: ${accessMessage(error, { operator: true })}`;
     }

@@ -75,11 +75,20 @@ function line(event, className) {
     return item;
 }
 
+/** Feeds follow new lines while the viewer is at the bottom; one who scrolled up to read is
+ *  left there. Tracked on scroll, not measured on append: a pin or notice appearing shrinks the
+ *  feed without the viewer moving. */
+const following = new WeakMap();
+for (const feed of document.querySelectorAll(".feed")) {
+    feed.addEventListener("scroll", () => {
+        following.set(feed, feed.scrollHeight - feed.scrollTop - feed.clientHeight < 40);
+    });
+}
+
 function addToFeed(feed, item) {
-    const atBottom = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 40;
     feed.append(item);
     while (feed.children.length > MAX_COMMENTS) feed.firstElementChild.remove();
-    if (atBottom) feed.scrollTop = feed.scrollHeight;
+    if (following.get(feed) ?? true) feed.scrollTop = feed.scrollHeight;
 }
 
 function addComment(event) {
@@ -218,6 +227,14 @@ function leave(message) {
     setState("off", "Unavailable");
     showNotice(message);
     disableControls();
+    // Nothing to show yet (refused at the start): only the title and the reason.
+    if (!page.session) nothingToWatch("Cannot open this live");
+}
+
+/** No player, feed or controls: the page is down to its title, notice and replays list. */
+function nothingToWatch(title) {
+    document.body.classList.add("nothing-to-watch");
+    $("title").textContent = title;
 }
 
 async function onEnded() {
@@ -395,6 +412,7 @@ async function playReplay(session) {
     stopPlayer();
     hideNotice();
     $("replays").hidden = true;
+    document.body.classList.remove("nothing-to-watch");
     page.session = session;
     showSession(session);
     setState("replay", "Replay");
@@ -546,9 +564,8 @@ async function main() {
     } catch (error) {
         if (error.code === "no_live_session") {
             setState("off", "Offline");
-            $("title").textContent = "No live right now";
+            nothingToWatch("No live right now");
             showNotice("No live right now. Replays of earlier lives are below.", "info");
-            disableControls();
             void showReplayList();
             return;
         }
