@@ -139,7 +139,7 @@ class Cluster:
 
     def up(self):
         self.started = True
-        code, err = self.script("up", str(self.n), "--base-port", str(self.base), "--", *self.node_flags, timeout=600)
+        code, err = self.script("up", str(self.n), "--base-port", str(self.base), "--no-demo", "--rtmp-base-port", "0", "--", *self.node_flags, timeout=600)
         if code != 0:
             raise RuntimeError(f"cluster/up failed ({code}):\n{err}")
         secrets = dict(l.strip().split("=", 1) for l in open(os.path.join(self.dir, "env")) if "=" in l)

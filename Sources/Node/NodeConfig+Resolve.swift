@@ -12,7 +12,7 @@ extension NodeConfig {
         "ingest-grace", "idle-timeout", "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
         "min-free-disk", "commit-timeout", "max-connections", "max-connections-per-ip", "max-streams",
         "header-timeout", "body-read-timeout", "max-viewers-per-user", "max-ingest-bitrate", "max-recording-bytes",
-        "max-token-ttl",
+        "max-token-ttl", "rtmp-listen",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -62,6 +62,12 @@ extension NodeConfig {
                 throw .invalidValue(name: "advertise", value: v, expected: "http(s)://HOST:PORT", source: src)
             }
             config.advertise = v
+        }
+        if let (v, src) = lookup("rtmp-listen"), !v.isEmpty {
+            guard let hp = HostPort(parsing: v) else {
+                throw .invalidValue(name: "rtmp-listen", value: v, expected: "HOST:PORT", source: src)
+            }
+            config.rtmpListen = hp
         }
         if let (v, _) = lookup("zone"), !v.isEmpty { config.zone = v }
         if let (v, src) = lookup("seeds") {
@@ -124,7 +130,8 @@ extension NodeConfig {
             config.logLevel = level
         }
         for (name, keyPath) in [
-            ("ingest-grace", \NodeConfig.ingestGrace), ("commit-timeout", \.commitTimeout), ("idle-timeout", \.idleTimeout),
+            ("ingest-grace", \NodeConfig.ingestGrace), ("commit-timeout", \.commitTimeout),
+            ("idle-timeout", \.idleTimeout),
             ("shutdown-timeout", \.shutdownTimeout), ("header-timeout", \.headerTimeout),
             ("body-read-timeout", \.bodyReadTimeout), ("max-token-ttl", \.maxTokenTTL),
         ] {
@@ -190,6 +197,9 @@ extension NodeConfig {
             throw .inconsistent(
                 "--seeds needs --cluster-secret (QUNBO_CLUSTER_SECRET): cluster routes are authenticated"
             )
+        }
+        if config.rtmpListen != nil && config.authSecret == nil {
+            throw .inconsistent("--rtmp-listen needs --auth-secret (QUNBO_AUTH_SECRET): stream keys are signed with it")
         }
         if let (v, _) = lookup("keyword-filter") {
             config.keywordFilter = v.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }

@@ -12,6 +12,9 @@ public struct NodeConfig: Sendable, Equatable {
     /// The base URL peers and redirected clients use to reach this node. Default: derived from
     /// `listen` (`http://` or `https://` with TLS); set it when `listen` is a wildcard address.
     public var advertise: String?
+    /// Where RTMP publishers (OBS, `ffmpeg -f flv`) connect, `HOST:PORT`. Default none: no
+    /// RTMP listener. Needs `authSecret` (stream keys are signed with it).
+    public var rtmpListen: HostPort?
     /// Failure-domain label used to spread replicas and to prefer near replicas. Default none.
     public var zone: String?
     /// Peers to join through. Default none: a node alone forms its own cluster.
@@ -122,6 +125,19 @@ public struct NodeConfig: Sendable, Equatable {
     public var peerScheme: String { tlsEnabled ? "https" : "http" }
 
     /// The URL peers and clients use for this node.
+    /// The RTMP URL publishers are told to use at this node (`rtmp://<advertised host>:<port>/live`),
+    /// nil without `rtmpListen`.
+    public var rtmpURL: String? {
+        guard let rtmp = rtmpListen else { return nil }
+        var host = rtmp.host
+        if host == "0.0.0.0" || host == "::" {
+            // The advertised URL's host: the name clients already reach this node by.
+            let base = advertisedURL.split(separator: "/").dropFirst().first.map(String.init) ?? "127.0.0.1"
+            host = HostPort(parsing: base)?.host ?? "127.0.0.1"
+        }
+        return "rtmp://\(HostPort(host: host, port: rtmp.port))/live"
+    }
+
     public var advertisedURL: String {
         if let advertise { return advertise }
         let scheme = tlsEnabled ? "https" : "http"

@@ -66,7 +66,10 @@ public struct QunboNode: Sendable {
             logger: logger
         )
         let access = AccessControl(
-            verifier: await TokenVerifier(secret: config.authSecret, lifetime: TokenLifetime(maxTTL: config.maxTokenTTL)),
+            verifier: await TokenVerifier(
+                secret: config.authSecret,
+                lifetime: TokenLifetime(maxTTL: config.maxTokenTTL)
+            ),
             operators: await TokenVerifier(secret: config.clusterSecret, secretName: "--cluster-secret")
         )
 
@@ -151,10 +154,32 @@ public struct QunboNode: Sendable {
             maxBodyBytes: config.maxBodyBytes
         )
         liveRoutes.maxIngestBitrate = config.maxIngestBitrate
+        let streamKeys = config.authSecret.map { StreamKey(secret: $0) }
+        if config.rtmpListen != nil, let streamKeys, let url = config.rtmpURL {
+            liveRoutes.rtmp = (url, streamKeys)
+        }
         liveRoutes.refused = { reason in metrics.refused(reason) }
         liveRoutes.logger = logger
         liveRoutes.register(into: &router)
         WebRoutes.register(into: &router)
+        var rtmpServer: RTMPServer?
+        if let listen = config.rtmpListen, let streamKeys {
+            var settings = RTMPServer.Settings(listen: listen)
+            settings.handshakeTimeout = config.headerTimeout
+            settings.readTimeout = config.bodyReadTimeout
+            settings.maxConnections = config.maxConnections
+            settings.maxConnectionsPerIP = config.maxConnectionsPerIP
+            let ingestRoutes = liveRoutes
+            rtmpServer = RTMPServer(
+                settings: settings,
+                keys: streamKeys,
+                metrics: RTMPMetrics(factory: factory),
+                group: group,
+                logger: logger
+            ) { group, session, body in
+                try await ingestRoutes.rtmpIngest(group: group, session: session, body: body)
+            }
+        }
         router.add(.POST, GossipShell.route) { request in try await gossip.handle(request) }
         router.add(.POST, PeerLinks.route) { request in
             try await links.handle(request) { message, peer in await sessions.deliver(message, from: peer) }
@@ -175,13 +200,17 @@ public struct QunboNode: Sendable {
             logger.notice("listening", metadata: ["http.bound": "\(address)"])
         }
         try await server.bind()
+        try await rtmpServer?.bind()
         // Services stop in reverse order: sessions drain first (primaries hand over while gossip,
         // links and the server still run), then gossip leaves the cluster, then the server
         // finishes in-flight requests.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server), .init(service: links), .init(service: gossip), .init(service: sessions),
+        ]
+        // RTMP publishers are cut first on shutdown: they reconnect to another node.
+        if let rtmpServer { services.append(.init(service: rtmpServer)) }
         var groupConfig = ServiceGroupConfiguration(
-            services: [
-                .init(service: server), .init(service: links), .init(service: gossip), .init(service: sessions),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger

@@ -75,6 +75,8 @@ struct NodeCommand: AsyncParsableCommand {
     var maxRecordingBytes: String?
     @Option(name: .customLong("max-token-ttl"), help: "Longest lifetime a client token may claim (default 24h).")
     var maxTokenTTL: String?
+    @Option(name: .customLong("rtmp-listen"), help: "HOST:PORT for RTMP publishers such as OBS (default: off).")
+    var rtmpListen: String?
     @Option(help: "YAML config file; keys are the flag names.") var config: String?
 
     func run() async throws {
@@ -83,13 +85,15 @@ struct NodeCommand: AsyncParsableCommand {
             ("data-dir", dataDir), ("replicas", replicas), ("auth-secret", authSecret),
             ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("peer-ca", peerCA),
             ("peer-cert", peerCert), ("peer-key", peerKey), ("route", route),
-            ("log-level", logLevel), ("ingest-grace", ingestGrace), ("commit-timeout", commitTimeout), ("idle-timeout", idleTimeout),
+            ("log-level", logLevel), ("ingest-grace", ingestGrace), ("commit-timeout", commitTimeout),
+            ("idle-timeout", idleTimeout),
             ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("keyword-filter", keywordFilter),
             ("fault-injection", faultInjection), ("min-free-disk", minFreeDisk), ("max-connections", maxConnections),
             ("max-connections-per-ip", maxConnectionsPerIP), ("max-streams", maxStreams),
             ("header-timeout", headerTimeout), ("body-read-timeout", bodyReadTimeout),
             ("max-viewers-per-user", maxViewersPerUser), ("max-ingest-bitrate", maxIngestBitrate),
-            ("max-recording-bytes", maxRecordingBytes), ("max-token-ttl", maxTokenTTL), ("config", config),
+            ("max-recording-bytes", maxRecordingBytes), ("max-token-ttl", maxTokenTTL), ("rtmp-listen", rtmpListen),
+            ("config", config),
         ]
         var flags: [String: String] = [:]
         for case (let name, let value?) in given { flags[name] = value }

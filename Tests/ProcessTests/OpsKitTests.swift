@@ -117,7 +117,8 @@ struct OpsKitTests {
         let dashboard = try OpsKit.Dashboard.load()
         let rules = try OpsKit.Rules.load()
         let unit = try OpsKit.Unit.load()
-        try await LocalCluster.with(size: 2) { cluster in
+        // With RTMP on, as `cluster/up` runs nodes: its series are on the dashboard too.
+        try await LocalCluster.with(size: 2, rtmp: true) { cluster in
             try await waitUntil("both nodes to see each other", timeout: 15) {
                 try cluster.memberStates(seenBy: "n1").values.filter { $0 == "alive" }.count == 2
             }

@@ -30,7 +30,7 @@ class QunboCluster:
         self.n, self.dir = n, tempfile.mkdtemp(prefix="qunbo-bench-")
         self.base = free_base(n)
         self.env = dict(os.environ, QUNBO_BIN=binary, QUNBO_CLUSTER_DIR=self.dir)
-        subprocess.run([f"{ROOT}/cluster/up", str(n), "--base-port", str(self.base), "--", "--log-level", "warning"],
+        subprocess.run([f"{ROOT}/cluster/up", str(n), "--base-port", str(self.base), "--no-demo", "--rtmp-base-port", "0", "--", "--log-level", "warning"],
                        env=self.env, check=True, stderr=subprocess.DEVNULL)
         secret = [l.split("=", 1)[1] for l in open(f"{self.dir}/env").read().split() if l.startswith("QUNBO_CLUSTER_SECRET=")][0]
         self.token = subprocess.run([binary, "token", "--secret", secret, "--user", "bench", "--admin", "--ttl", "4h"],

@@ -28,7 +28,7 @@ SECRET = "bench-secret-0123456789-abcdefghijklmnop"
 
 
 class Node:
-    def __init__(self, binary):
+    def __init__(self, binary, extra=()):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         self.binary = binary
@@ -39,7 +39,7 @@ class Node:
                                       # Every viewer comes from 127.0.0.1 as one user: the per-IP
                                       # and per-user limits would refuse all but the first few.
                                       "--max-connections-per-ip", "1000000", "--max-connections", "1000000",
-                                      "--max-viewers-per-user", "10000"],
+                                      "--max-viewers-per-user", "10000", *extra],
                                      stdout=subprocess.DEVNULL, stderr=open(self.dir + "/log", "w"))
         for _ in range(100):
             try:

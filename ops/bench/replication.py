@@ -36,7 +36,7 @@ class Cluster:
         self.dir = tempfile.mkdtemp(prefix="qunbo-repl-bench-")
         self.base = free_base(n)
         self.env = dict(os.environ, QUNBO_CLUSTER_DIR=self.dir, QUNBO_BIN=release_binary())
-        self.script("up", str(n), "--base-port", str(self.base), "--", "--log-level", "warning", *extra)
+        self.script("up", str(n), "--base-port", str(self.base), "--no-demo", "--rtmp-base-port", "0", "--", "--log-level", "warning", *extra)
         secrets = dict(l.strip().split("=", 1) for l in open(self.dir + "/env") if "=" in l)
         self.secret = secrets["QUNBO_AUTH_SECRET"]
         # Operator tokens (/admin/*) are signed with the cluster secret.

@@ -74,3 +74,20 @@ public struct APIError: Error, Sendable, Equatable {
         return response
     }
 }
+
+extension APIError {
+    /// The error a JSON error answer carries (one relayed from a peer), nil if it carries none.
+    init?(answer: Response) {
+        struct Envelope: Decodable {
+            struct Detail: Decodable {
+                var code: String
+                var message: String
+            }
+            var error: Detail
+        }
+        guard case .buffer(let body) = answer.body,
+            let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body.readableBytesView))
+        else { return nil }
+        self.init(answer.status, envelope.error.code, envelope.error.message)
+    }
+}

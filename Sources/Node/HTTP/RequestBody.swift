@@ -22,10 +22,26 @@ public final class RequestBody: @unchecked Sendable, AsyncSequence {
         self.iterator = iterator
     }
 
+    /// A body made by a closure (`produced(by:)`), pulled as the route reads.
+    private var producer: (() async throws -> ByteBuffer?)?
+
     private init(buffer: ByteBuffer) {
         self.iterator = nil
         self.bufferedChunk = buffer
         self.ended = false
+    }
+
+    private init(producer: @escaping () async throws -> ByteBuffer?) {
+        self.iterator = nil
+        self.producer = producer
+        self.ended = false
+    }
+
+    /// A body produced chunk by chunk by `next` (nil at the end), read only as the route asks:
+    /// the RTMP ingest turns FLV into MPEG-TS as it arrives, so a slow consumer slows the
+    /// publisher's socket instead of queueing media.
+    static func produced(by next: @escaping () async throws -> ByteBuffer?) -> RequestBody {
+        RequestBody(producer: next)
     }
 
     /// A body that was already collected: lets a route read it, and then forward the same bytes
@@ -34,6 +50,12 @@ public final class RequestBody: @unchecked Sendable, AsyncSequence {
 
     /// The next body chunk, or nil at the end of this request's body.
     public func next() async throws -> ByteBuffer? {
+        if let producer {
+            guard !ended else { return nil }
+            if let chunk = try await producer() { return chunk }
+            ended = true
+            return nil
+        }
         guard iterator != nil else {
             defer { bufferedChunk = nil }
             ended = true

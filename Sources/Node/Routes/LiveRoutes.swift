@@ -15,6 +15,9 @@ struct LiveRoutes: Sendable {
     /// Counts a request cut by a limit (`qunbo_http_refused_total{reason}`).
     var refused: @Sendable (String) -> Void = { _ in }
     var logger = Logger(label: "qunbo.live")
+    /// This node's RTMP URL and the stream keys' signer, when `--rtmp-listen` is on: a host who
+    /// starts a session is told where and with what key to publish.
+    var rtmp: (url: String, keys: StreamKey)?
 
     /// The caller as a domain actor for `group`; 400 for a bad group id, 401 without a valid
     /// token, 403 for non-members (on every route under the group).
@@ -82,7 +85,8 @@ struct LiveRoutes: Sendable {
             var local = request
             local.body = .buffered(bodyBytes)
             let body = try await local.decodeJSON(StartBody.self, limit: maxBodyBytes, emptyAs: StartBody())
-            return try await start(request, group: group, actor: actor, body: body, bytes: bodyBytes)
+            let response = try await start(request, group: group, actor: actor, body: body, bytes: bodyBytes)
+            return response.status == .created ? withIngest(response, group: group) : response
         }
         router.add(.GET, "/v1/groups/:g/live") { request in
             let (_, group) = try await actor(request)
@@ -101,6 +105,24 @@ struct LiveRoutes: Sendable {
         registerMedia(into: &router)
         registerEvents(into: &router)
         registerReplays(into: &router)
+    }
+
+    /// The answer to the host who started a session, with where to publish over RTMP:
+    /// `"ingest": {"rtmpUrl", "streamKey"}` (this node's RTMP port; the key works at any node).
+    private func withIngest(_ response: Response, group: String) -> Response {
+        guard let rtmp, case .buffer(let body) = response.body,
+            let session = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
+            let id = session["id"] as? String,
+            let json = try? JSONSerialization.data(
+                withJSONObject: session.merging(
+                    ["ingest": ["rtmpUrl": rtmp.url, "streamKey": rtmp.keys.make(group: group, session: id)]]
+                ) { a, _ in a },
+                options: [.sortedKeys, .withoutEscapingSlashes]
+            )
+        else { return response }
+        var answer = Response(status: response.status, body: .buffer(ByteBuffer(bytes: json)))
+        answer.headers = response.headers
+        return answer
     }
 
     /// Starts a session on the group's owner (the first alive, non-draining node of its
@@ -214,77 +236,41 @@ struct LiveRoutes: Sendable {
     }
 
     private func registerMedia(into router: inout Router) {
-        let ingest: RouteHandler = { request in
-            let (actor, group) = try await actor(request)
-            guard let host = sessions.host(group: group), await host.role == .primary else {
-                if request.headers.first(name: SessionRouter.forwardedHeader) != nil {
-                    return SessionRouter.notPrimary(await sessions.host(group: group)?.primaryHint)
-                }
-                return try await cluster.forwardIngest(request, group: group)
-            }
-            guard await actor.user == host.info.host else {
-                throw APIError.forbidden("only the host who started the session may send its media", code: "not_host")
-            }
-            guard await host.state.phase != .ended else { throw LiveError.notLive.apiError }
-            guard await host.ingestStarted() else {
-                throw APIError.conflict("another ingest is already running for this session", code: "ingest_busy")
-            }
-            var bytes = 0
-            var rate = IngestRateGuard(bitsPerSecond: maxIngestBitrate)
-            let began = ContinuousClock.now
-            do {
-                for try await chunk in request.body {
-                    bytes += chunk.readableBytes
-                    let elapsed = UInt64(max(0, (ContinuousClock.now - began).nanoseconds))
-                    guard rate.admit(bytes: chunk.readableBytes, atNanoseconds: elapsed) else {
-                        refused("ingest_bitrate")
-                        logger.error(
-                            "ingest cut: over the bitrate limit",
-                            metadata: [
-                                "live.group": "\(group)", "live.user": "\(actor.user)",
-                                "ingest.limit_bps": "\(maxIngestBitrate)", "ingest.bytes": "\(bytes)",
-                            ]
-                        )
-                        throw APIError(
-                            .tooManyRequests,
-                            "ingest_bitrate",
-                            "the ingest exceeds \(maxIngestBitrate) bit/s averaged over "
-                                + "\(IngestRateGuard.windowSeconds) s; lower the encoder's bitrate"
-                        )
-                    }
-                    try await host.ingest(chunk)
-                }
-            } catch {
-                await host.ingestEnded()
-                throw error
-            }
-            await host.ingestEnded()
-            return .json(["bytes": bytes])
-        }
-        router.add(.POST, "/v1/groups/:g/live/ingest", ingest)
-        router.add(.PUT, "/v1/groups/:g/live/ingest", ingest)
+        registerIngest(into: &router)
 
-        router.add(.GET, "/v1/groups/:g/live/stream.ts") { request in
-            let (actor, group) = try await actor(request)
-            guard let host = sessions.host(group: group) else {
-                return try await cluster.viewer(request, group: group, streaming: "video/mp2t")
-            }
-            guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
-            let ticket = try await admitViewer(actor, to: host)
-            var response = Response(
-                // Handed off like event viewers: the session's media fan-out feeds the channel.
-                body: .handOff { writer in
-                    await host.subscribeMedia(
-                        user: actor.user,
-                        channel: writer.channel,
-                        isHTTP2: request.isHTTP2,
-                        ticket: ticket
-                    )
+        for format in MediaFormat.allCases {
+            router.add(.GET, "/v1/groups/:g/live/stream.\(format.rawValue)") { request in
+                let (actor, group) = try await actor(request)
+                guard let host = sessions.host(group: group) else {
+                    return try await cluster.viewer(request, group: group, streaming: format.contentType)
                 }
-            )
-            response.headers.add(name: "Content-Type", value: "video/mp2t")
-            response.headers.add(name: "Cache-Control", value: "no-store")
-            return response
+                guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
+                let ticket = try await admitViewer(actor, to: host)
+                var response = Response(
+                    // Handed off like event viewers: the session's media fan-out feeds the channel.
+                    body: .handOff { writer in
+                        switch format {
+                        case .ts:
+                            await host.subscribeMedia(
+                                user: actor.user,
+                                channel: writer.channel,
+                                isHTTP2: request.isHTTP2,
+                                ticket: ticket
+                            )
+                        case .mp4:
+                            await host.subscribeMP4(
+                                user: actor.user,
+                                channel: writer.channel,
+                                isHTTP2: request.isHTTP2,
+                                ticket: ticket
+                            )
+                        }
+                    }
+                )
+                response.headers.add(name: "Content-Type", value: format.contentType)
+                response.headers.add(name: "Cache-Control", value: "no-store")
+                return response
+            }
         }
         router.add(.GET, "/v1/groups/:g/live/index.m3u8") { request in
             let (actor, group) = try await actor(request)
@@ -441,4 +427,13 @@ struct LiveRoutes: Sendable {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         return "?access_token=" + (token.addingPercentEncoding(withAllowedCharacters: allowed) ?? token)
     }
+}
+
+/// The live media streams a viewer can pull: MPEG-TS (`stream.ts`, players and ffmpeg) and
+/// fragmented MP4 (`stream.mp4`, browsers' Media Source Extensions).
+enum MediaFormat: String, CaseIterable, Sendable {
+    case ts
+    case mp4
+
+    var contentType: String { self == .ts ? "video/mp2t" : "video/mp4" }
 }

@@ -4,7 +4,7 @@ import NIOCore
 
 /// One session's media on one node: the demuxer the ingest (or the primary's relay) feeds, the
 /// GOP cache a new `stream.ts` viewer starts from, the HLS window and its segments, the recording,
-/// and the fan-out to `stream.ts` viewers.
+/// the fan-out to `stream.ts` viewers, and the same live as fragmented MP4 (`stream.mp4`).
 ///
 /// Owned by its `SessionHost` and used only on the host's actor (not `Sendable`); it knows
 /// nothing of replication or of the event log.
@@ -21,6 +21,8 @@ final class MediaPipeline {
     var recordingPaused = false
     /// `stream.ts` viewers.
     let fanout = FanoutGroup(merges: false)
+    /// The same live as fragmented MP4, and its `stream.mp4` viewers.
+    let mp4 = FMP4Stream()
     /// Media chunks fanned out so far: a viewer's start (PAT/PMT + GOP) covers up to this one.
     private(set) var chunkSeq: UInt64 = 0
     /// The epoch whose primary the current media stream comes from.
@@ -41,6 +43,7 @@ final class MediaPipeline {
             fanout.broadcast(buffer, seq: chunkSeq, keyframe: chunk.keyframe)
             metrics.mediaBytesQueued.increment(by: Int64(buffer.readableBytes * fanout.count))
             gop.append(chunk)
+            mp4.feed(chunk, demuxer: demuxer)
             for segment in segmenter.append(chunk, programInfo: demuxer.programInfo) {
                 store(segment, logger: logger)
             }
@@ -53,6 +56,7 @@ final class MediaPipeline {
         self.epoch = epoch
         demuxer = TSDemuxer()
         gop = GOPCache()
+        mp4.restart()
     }
 
     /// Starts recording segments under `directory` (once).
@@ -70,6 +74,7 @@ final class MediaPipeline {
 
     /// The end: cuts the last segment (recorded too).
     func finish(logger: Logger) {
+        mp4.finish()
         if let last = segmenter.finish(lastPTS: demuxer.endPTS) { store(last, logger: logger) }
     }
 

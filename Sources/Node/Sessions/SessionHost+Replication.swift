@@ -138,7 +138,7 @@ extension SessionHost {
     /// resumes from it.
     func retire() {
         for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
-        for _ in mediaFanout.finish() { metrics.mediaViewers.decrement() }
+        finishMediaViewers()
         discard()
     }
 
@@ -416,11 +416,11 @@ extension SessionHost {
             guard let user = event.targetUser else { return }
             for _ in eventFanout.finish(where: { $0.user == user }) { metrics.eventViewers.decrement() }
             updateViewers()
-            for _ in mediaFanout.finish(where: { $0.user == user }) { metrics.mediaViewers.decrement() }
+            finishMediaViewers(where: { $0.user == user })
         case .ended:
             finishMedia()
             for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
-            for _ in mediaFanout.finish() { metrics.mediaViewers.decrement() }
+            finishMediaViewers()
             if !endedNotified {
                 endedNotified = true
                 hooks.ended(session.state)

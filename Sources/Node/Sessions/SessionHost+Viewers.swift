@@ -110,6 +110,37 @@ extension SessionHost {
         )
     }
 
+    /// Registers a `stream.mp4` viewer: the init segment and the fragments since the latest
+    /// keyframe, then the live fragments, atomically as `subscribeMedia` does for TS. Before the
+    /// first keyframe was muxed the viewer starts with the next init segment. Counted with the
+    /// media viewers.
+    func subscribeMP4(
+        user: String,
+        channel: any Channel,
+        isHTTP2: Bool,
+        ticket: ViewerTicket? = nil
+    ) -> EventLoopFuture<Void> {
+        let metrics = self.metrics
+        return addViewer(
+            user: user,
+            startAfterSeq: media.mp4.pieceSeq,
+            initial: media.mp4.startPieces,
+            channel: channel,
+            isHTTP2: isHTTP2,
+            policy: .skipToKeyframe,
+            to: media.mp4.fanout,
+            counted: metrics.mediaViewers,
+            ticket: ticket,
+            onSkip: { metrics.gopsSkipped.increment() }
+        )
+    }
+
+    /// Closes the media viewers (`stream.ts` and `stream.mp4`) that `filter` picks.
+    func finishMediaViewers(where filter: @escaping @Sendable (DirectViewer) -> Bool = { _ in true }) {
+        for _ in mediaFanout.finish(where: filter) { metrics.mediaViewers.decrement() }
+        for _ in media.mp4.fanout.finish(where: filter) { metrics.mediaViewers.decrement() }
+    }
+
     /// The future of the end of a viewer on `channel`: its close.
     private func viewerDone(_ channel: any Channel) -> EventLoopFuture<Void> { channel.closeFuture }
 
@@ -133,7 +164,7 @@ extension SessionHost {
     // MARK: Stats and pings
 
     func updateViewers() {
-        session.setViewers(eventFanout.count + mediaFanout.count)
+        session.setViewers(eventFanout.count + mediaFanout.count + media.mp4.fanout.count)
         statsDirty = true
     }
 

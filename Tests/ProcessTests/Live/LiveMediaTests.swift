@@ -7,7 +7,9 @@ import Testing
 struct LiveMediaTests {
     static let pushSeconds = 12.0
 
-    @Test("push 12 s with ffmpeg; stream.ts and index.m3u8 decode live; the recording replays at the right length")
+    @Test(
+        "push 12 s with ffmpeg; stream.ts, stream.mp4 and index.m3u8 decode live; the recording replays at the right length"
+    )
     func pushWatchReplay() async throws {
         let f = try LiveFixture()
         defer { f.stop() }
@@ -28,6 +30,20 @@ struct LiveMediaTests {
         let ts = try await FFmpeg.decode("\(f.base)/live/stream.ts?access_token=\(f.tokens["bob"]!)", seconds: 2)
         #expect(ts.frames >= 25, "stream.ts decoded \(ts.frames) frames; errors: \(ts.errors)")
         #expect(ts.errors.isEmpty, "stream.ts: \(ts.errors)")
+        // The same live as fragmented MP4: starts with an init segment and a keyframe, H.264 + AAC.
+        let mp4URL = "\(f.base)/live/stream.mp4?access_token=\(f.tokens["bob"]!)"
+        let mp4 = try await FFmpeg.decode(mp4URL, seconds: 2)
+        #expect(mp4.frames >= 25, "stream.mp4 decoded \(mp4.frames) frames; errors: \(mp4.errors)")
+        #expect(mp4.errors.isEmpty, "stream.mp4: \(mp4.errors)")
+        let streams = try await Tools.run(
+            "ffprobe",
+            ["-v", "error", "-rw_timeout", "5000000", "-show_entries", "stream=codec_name", "-of", "csv=p=0", mp4URL],
+            timeout: 30
+        )
+        #expect(
+            streams.stdout.split(separator: "\n").sorted() == ["aac", "h264"],
+            "stream.mp4 streams: \(streams.stdout) \(streams.stderr)"
+        )
         let hls = try await FFmpeg.decode("\(f.base)/live/index.m3u8?access_token=\(f.tokens["cat"]!)", seconds: 1.5)
         #expect(hls.frames >= 20, "index.m3u8 decoded \(hls.frames) frames; errors: \(hls.errors)")
 

@@ -4,6 +4,7 @@ import Foundation
 enum FFmpeg {
     /// A synthetic test pattern (testsrc2 + sine, x264 with a 1 s GOP, AAC) pushed in real time
     /// as MPEG-TS to `url` for `seconds`, as a broadcaster app would.
+    /// With an `rtmp://` URL (`…/live/<stream key>`) it publishes FLV over RTMP, as OBS does.
     static func pushArguments(to url: String, seconds: Double) -> [String] {
         [
             "-hide_banner", "-loglevel", "error", "-re",
@@ -11,8 +12,8 @@ enum FFmpeg {
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
             "-t", String(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
             "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", "-method", "POST", url,
-        ]
+            "-c:a", "aac", "-b:a", "64k",
+        ] + (url.hasPrefix("rtmp://") ? ["-f", "flv", url] : ["-f", "mpegts", "-method", "POST", url])
     }
 
     /// Pushes to `url` for `seconds` and waits for the end.

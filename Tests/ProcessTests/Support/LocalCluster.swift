@@ -15,11 +15,15 @@ final class LocalCluster: @unchecked Sendable {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    init(size: Int, nodeFlags: [String] = [], tls: Bool = false) {
+    /// First RTMP port (`cluster/up --rtmp-base-port`), 0 when the nodes take no RTMP.
+    let rtmpBasePort: Int
+
+    init(size: Int, nodeFlags: [String] = [], tls: Bool = false, rtmp: Bool = false) {
         self.size = size
         self.nodeFlags = nodeFlags
         self.tls = tls
         basePort = Self.freePortRange(count: size)
+        rtmpBasePort = rtmp ? Self.freePortRange(count: size) : 0
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("qunbo-cluster-\(UUID())")
     }
 
@@ -32,6 +36,8 @@ final class LocalCluster: @unchecked Sendable {
 
     func ids() -> [String] { (1...size).map { "n\($0)" } }
     func port(of id: String) -> Int { basePort + Int(id.dropFirst())! - 1 }
+    /// The RTMP URL of node `id` (`rtmp: true` clusters).
+    func rtmpURL(of id: String) -> String { "rtmp://127.0.0.1:\(rtmpBasePort + Int(id.dropFirst())! - 1)/live" }
     func url(of id: String) -> String { "\(tls ? "https" : "http")://127.0.0.1:\(port(of: id))" }
     /// The throwaway CA of a TLS cluster (`cluster/up --tls`).
     var caFile: String { dir.appendingPathComponent("tls/ca.pem").path }
@@ -56,7 +62,11 @@ final class LocalCluster: @unchecked Sendable {
 
     func up() async throws {
         let flags = nodeFlags.isEmpty ? [] : ["--"] + nodeFlags
-        _ = try await script("up", [String(size), "--base-port", String(basePort)] + (tls ? ["--tls"] : []) + flags)
+        _ = try await script(
+            "up",
+            [String(size), "--base-port", String(basePort), "--rtmp-base-port", String(rtmpBasePort), "--no-demo"]
+                + (tls ? ["--tls"] : []) + flags
+        )
         // Every curl the tests start (clients, viewers) trusts the cluster's CA. Process tests run
         // one at a time (--no-parallel), so one cluster's CA at a time.
         if tls { setenv("CURL_CA_BUNDLE", caFile, 1) }
@@ -77,9 +87,10 @@ final class LocalCluster: @unchecked Sendable {
         size: Int,
         nodeFlags: [String] = [],
         tls: Bool = false,
+        rtmp: Bool = false,
         _ body: (LocalCluster) async throws -> Void
     ) async throws {
-        let cluster = LocalCluster(size: size, nodeFlags: nodeFlags, tls: tls)
+        let cluster = LocalCluster(size: size, nodeFlags: nodeFlags, tls: tls, rtmp: rtmp)
         do {
             try await cluster.up()
             try await body(cluster)
