@@ -44,7 +44,14 @@ class Live:
         return curl(method, self.base + path, self.args.tokens[user], body)
 
     def comment(self, user, text):
-        status, answer = self.call("POST", "/live/comments", user, {"text": text, "id": uuid.uuid4().hex})
+        """Posts as a client app would: a 429 (writes per user are rate limited) is retried
+        after a short wait with the same idempotency key."""
+        key = uuid.uuid4().hex
+        for _ in range(10):
+            status, answer = self.call("POST", "/live/comments", user, {"text": text, "id": key})
+            if status != 429:
+                break
+            time.sleep(0.3)
         check(status == 201, f"{user} comments {text!r} with curl (status {status}: {answer})")
         return answer["seq"]
 
@@ -75,7 +82,12 @@ def scenario_play(args, shots, chromium):
     wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the LIVE badge shows")
     wait(page, "() => Number(document.getElementById('viewers').textContent) >= 1", "the viewer count shows")
     mode = wait_playing(page)
-    print(f"video mode: {mode}", flush=True)
+    mse = page.evaluate("() => !!window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs=\"avc1.64001f,mp4a.40.2\"')")
+    print(f"video mode: {mode} (MSE for fMP4: {mse})", flush=True)
+    if mse:
+        check(mode == "mse", "the live plays as fMP4 through Media Source Extensions")
+        lag = page.evaluate("() => { const v = document.getElementById('video'); return v.buffered.end(v.buffered.length - 1) - v.currentTime; }")
+        check(lag < 3.5, f"the player keeps near the live edge ({lag:.2f} s behind the buffered end)")
 
     text = f"hello from the page {uuid.uuid4().hex[:6]}"
     page.fill("#text", text)
@@ -126,21 +138,25 @@ def scenario_offline(args, shots, chromium):
     wait(page, COMMENT_SHOWN, "a comment before the drop shows", arg=before)
 
     context.set_offline(True)
+    wait(page, "() => !document.getElementById('connection').hidden", "the page shows it lost the connection", 20)
     tag = uuid.uuid4().hex[:6]
     sent = []
-    for i in range(5):
+    for i in range(6):
         text = f"during the drop {tag} #{i}"
-        live.comment("cat", text)
+        live.comment(("cat", "ann")[i % 2], text)
         sent.append(text)
     # The outage itself: the network stays down for a few seconds while comments go on.
     time.sleep(4)
     shots.take(page, "watch-offline")
+    shown = page.evaluate("(tag) => [...document.querySelectorAll('#comments .comment .text')].filter(e => e.textContent.includes(tag)).length", tag)
+    check(shown == 0, f"nothing posted during the drop reached the page while offline ({shown})")
     context.set_offline(False)
     after = f"after the drop {tag}"
     live.comment("cat", after)
     sent.append(after)
     for text in sent:
         wait(page, COMMENT_SHOWN, f"{text!r} shows after reconnecting", timeout=45, arg=text)
+    wait(page, "() => document.getElementById('connection').hidden", "the reconnecting notice goes away")
     rows = page.evaluate(
         "() => [...document.querySelectorAll('#comments .comment')].map(e => [Number(e.dataset.seq), e.querySelector('.text').textContent])"
     )

@@ -34,6 +34,7 @@ struct ConsolePageTests {
             )
             #expect(result.status == 0, "\(BrowserScript.report(result))\n\(cluster.logs())")
             #expect(result.stdout.contains("PASS"), "\(BrowserScript.report(result))")
+            print(result.stdout)
         }
     }
 }

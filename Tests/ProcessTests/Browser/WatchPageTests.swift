@@ -33,6 +33,7 @@ struct WatchPageTests {
         )
         #expect(result.status == 0, "\(BrowserScript.report(result))")
         #expect(result.stdout.contains("PASS"), "\(BrowserScript.report(result))")
+        print(result.stdout)
     }
 
     @Test("plays the live; title, host, viewers; comment, like, tip, ask; another user's comment shows")

@@ -292,7 +292,12 @@ async function startLiveVideo() {
                 leave(accessMessage(error));
                 return;
             }
-            // 404 (no fMP4 at this node, or no media yet) or a network error: HLS instead.
+            if (error.status === 0) {
+                // Offline for a moment: fMP4 again once the network is back.
+                retryLiveVideo();
+                return;
+            }
+            // Refused (a node without fMP4, no media yet): native HLS instead.
         }
     }
     page.player = playHLS(client.liveHLS(), { live: true });
@@ -416,7 +421,8 @@ async function playReplay(session) {
     page.session = session;
     showSession(session);
     setState("replay", "Replay");
-    disableControls();
+    // Nothing to write to in a replay, and its viewer count was the live's.
+    document.body.classList.add("replaying");
     let events;
     try {
         events = await client.replayEvents(session.id);
