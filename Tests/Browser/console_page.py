@@ -10,7 +10,7 @@ confirmation, is sent to that node, and the node shows as draining.
 
 import argparse
 
-from qunbo_browser import Shots, browser, check, open_page, run, text_of, wait
+from qunbo_browser import Shots, browser, check, expect_notice, open_page, run, text_of, wait
 
 
 def parse():
@@ -35,18 +35,16 @@ def main():
     shots = Shots(args.shots)
     members = args.members.split(",")
     with browser() as chromium:
-        context, page = open_page(chromium, f"{args.node}/console#token=x.y.z", viewport={"width": 1280, "height": 800})
-        wait(page, "() => !document.getElementById('notice').hidden", "a bad token gets a notice")
-        check("expired or is invalid" in text_of(page, "#notice"), "401 says the operator sign-in is invalid")
+        context, page = open_page(chromium, f"{args.node}/console#token=x.y.z")
+        expect_notice(page, "expired or is invalid", "a bad token (401)")
         context.close()
 
-        context, page = open_page(chromium, f"{args.node}/console#token={args.client_token}", viewport={"width": 1280, "height": 800})
-        wait(page, "() => !document.getElementById('notice').hidden", "a client token gets a notice")
-        check("not an operator token" in text_of(page, "#notice"), "403 says it is not an operator token")
+        context, page = open_page(chromium, f"{args.node}/console#token={args.client_token}")
+        expect_notice(page, "not an operator token", "a client token (403)")
         shots.take(page, "console-403")
         context.close()
 
-        context, page = open_page(chromium, f"{args.node}/console#token={args.admin_token}", viewport={"width": 1280, "height": 800})
+        context, page = open_page(chromium, f"{args.node}/console#token={args.admin_token}")
         check("token=" not in page.url, "the token is gone from the address bar")
         wait(page, f"() => document.querySelectorAll('#members tbody tr').length === {len(members)}", f"{len(members)} members are listed")
         for node in members:

@@ -76,9 +76,13 @@ def browser():
             chromium.close()
 
 
+DESKTOP = {"width": 1280, "height": 800}
+
+
 def open_page(chromium, url, **context_options):
-    """A page in a fresh context (its own storage), logging the page's console and errors so a
-    failure shows what the page saw."""
+    """A page in a fresh context (its own storage; a desktop viewport unless told), logging the
+    page's console and errors so a failure shows what the page saw."""
+    context_options.setdefault("viewport", DESKTOP)
     context = chromium.new_context(**context_options)
     page = context.new_page()
     page.on("console", lambda m: print(f"[page {m.type}] {m.text}", flush=True))
@@ -95,6 +99,12 @@ def wait(page, expression, what, timeout=30, arg=None):
         raise CheckFailed(f"timed out after {timeout} s waiting for {what}: {str(error).splitlines()[0]}")
     print(f"ok: {what}", flush=True)
     return handle.json_value()
+
+
+def expect_notice(page, phrase, what):
+    """Waits for the page's alert banner and checks that it says `phrase`."""
+    wait(page, "() => !document.getElementById('notice').hidden", f"a notice shows ({what})")
+    check(phrase in text_of(page, "#notice"), f"{what}: the notice says {phrase!r}")
 
 
 def text_of(page, selector):

@@ -4,7 +4,8 @@
 
 SCENARIO: play (video, counters, comment/like/tip/ask, another user's comment), offline
 (network loss: every comment once, in order), replay (the live ends: the replay plays with its
-comments in step), access (401, 403 messages), phone (360x740: controls on screen and usable).
+comments in step), access (401, 403, no token, no live), phone (360x740: controls on screen
+and usable).
 `--tokens` maps users to JWTs: bob (member, the viewer), cat (member), ann (owner and host),
 eve (member of another group). The live's title is `--title`.
 """
@@ -14,7 +15,7 @@ import json
 import time
 import uuid
 
-from qunbo_browser import CheckFailed, Shots, browser, check, curl, open_page, run, text_of, wait
+from qunbo_browser import Shots, browser, check, curl, expect_notice, open_page, run, text_of, wait
 
 VIDEO_PLAYING = "() => { const v = document.getElementById('video'); return v.readyState >= 2 && v.currentTime > 0.5; }"
 COMMENT_SHOWN = "(text) => [...document.querySelectorAll('#comments .comment .text')].some(e => e.textContent === text)"
@@ -27,6 +28,7 @@ def parse():
     parser.add_argument("--group", required=True)
     parser.add_argument("--tokens", required=True)
     parser.add_argument("--title", default="")
+    parser.add_argument("--idle-group", default="other", help="a group of eve's with no live")
     parser.add_argument("--shots", required=True)
     args = parser.parse_args()
     args.tokens = json.loads(args.tokens)
@@ -66,6 +68,13 @@ def watch_url(args, user, token=None):
     return f"{args.node}/watch/{args.group}#token={token or args.tokens[user]}"
 
 
+def open_live(chromium, args, user="bob", **context_options):
+    """The watch page as `user`, once it shows the live (its event stream is open)."""
+    context, page = open_page(chromium, watch_url(args, user), **context_options)
+    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the page shows the live")
+    return context, page
+
+
 def wait_playing(page, what="the live video plays", timeout=45):
     wait(page, VIDEO_PLAYING, what, timeout)
     first = page.evaluate("document.getElementById('video').currentTime")
@@ -75,7 +84,7 @@ def wait_playing(page, what="the live video plays", timeout=45):
 
 def scenario_play(args, shots, chromium):
     live = Live(args)
-    context, page = open_page(chromium, watch_url(args, "bob"), viewport={"width": 1280, "height": 800})
+    context, page = open_page(chromium, watch_url(args, "bob"))
     check("token=" not in page.url, "the token is gone from the address bar")
     wait(page, f"() => document.getElementById('title').textContent === {json.dumps(args.title)}", "the title shows")
     check(text_of(page, "#host") == "ann", "the host shows")
@@ -131,8 +140,7 @@ def scenario_play(args, shots, chromium):
 
 def scenario_offline(args, shots, chromium):
     live = Live(args)
-    context, page = open_page(chromium, watch_url(args, "bob"), viewport={"width": 1280, "height": 800})
-    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the event stream is open")
+    context, page = open_live(chromium, args)
     before = f"before the drop {uuid.uuid4().hex[:6]}"
     live.comment("cat", before)
     wait(page, COMMENT_SHOWN, "a comment before the drop shows", arg=before)
@@ -171,8 +179,7 @@ def scenario_offline(args, shots, chromium):
 
 def scenario_replay(args, shots, chromium):
     live = Live(args)
-    context, page = open_page(chromium, watch_url(args, "bob"), viewport={"width": 1280, "height": 800})
-    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the live shows")
+    context, page = open_live(chromium, args)
     wait_playing(page)
     status, session = live.call("GET", "/live", "bob")
     started = session["startedAt"]
@@ -218,35 +225,33 @@ def scenario_replay(args, shots, chromium):
 
 def scenario_access(args, shots, chromium):
     bad = args.tokens["bob"][:-6] + "AAAAAA"
-    context, page = open_page(chromium, watch_url(args, "bob", token=bad), viewport={"width": 1280, "height": 800})
-    wait(page, "() => !document.getElementById('notice').hidden", "a notice shows for a bad token")
-    check("sign-in has expired or is invalid" in text_of(page, "#notice"), "401 says the sign-in is invalid")
+    context, page = open_page(chromium, watch_url(args, "bob", token=bad))
+    expect_notice(page, "sign-in has expired or is invalid", "a bad token (401)")
     shots.take(page, "watch-401", best=True)
     context.close()
 
-    context, page = open_page(chromium, watch_url(args, "eve"), viewport={"width": 1280, "height": 800})
-    wait(page, "() => !document.getElementById('notice').hidden", "a notice shows for another group's token")
-    check("not a member of this group" in text_of(page, "#notice"), "403 says not a member")
+    context, page = open_page(chromium, watch_url(args, "eve"))
+    expect_notice(page, "not a member of this group", "another group's token (403)")
     check(page.is_disabled("#send"), "writing is off")
     shots.take(page, "watch-403", best=True)
     context.close()
 
-    context, page = open_page(chromium, f"{args.node}/watch/{args.group}", viewport={"width": 1280, "height": 800})
-    wait(page, "() => !document.getElementById('notice').hidden", "a notice shows without a token")
-    check("no sign-in token" in text_of(page, "#notice"), "no token says so")
+    context, page = open_page(chromium, f"{args.node}/watch/{args.group}")
+    expect_notice(page, "no sign-in token", "no token")
+    context.close()
+
+    # eve's own group has no live: "No live right now" and its (empty) replays list.
+    context, page = open_page(chromium, f"{args.node}/watch/{args.idle_group}#token={args.tokens['eve']}")
+    wait(page, "() => !document.getElementById('replays').hidden", "a group without a live shows its replays list")
+    check("No live right now" in text_of(page, "#notice"), "no live says so")
+    check(text_of(page, "#replay-list") == "No replays yet.", "an empty replays list says so")
+    shots.take(page, "watch-no-live")
     context.close()
 
 
 def scenario_phone(args, shots, chromium):
-    context, page = open_page(
-        chromium,
-        watch_url(args, "bob"),
-        viewport={"width": 360, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the live shows on a phone")
+    phone = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+    context, page = open_live(chromium, args, **phone)
     wait_playing(page)
     for selector in ("#video", "#text", "#send", "#ask", "#like", "#tip", "#tip-amount", "#comments"):
         box = page.locator(selector).bounding_box()

@@ -64,14 +64,18 @@ function setCounters({ viewers, likes, tipsByCurrency }) {
     }
 }
 
-function line(event, className) {
+/** A feed line: who, then what they wrote (or did), both as text. */
+function line(event, className, words) {
     const item = document.createElement("li");
     item.className = className;
     item.dataset.seq = String(event.seq);
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = event.name || event.user;
-    item.append(name);
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = words;
+    item.append(name, text);
     return item;
 }
 
@@ -92,29 +96,15 @@ function addToFeed(feed, item) {
 }
 
 function addComment(event) {
-    const item = line(event, "comment");
-    const text = document.createElement("span");
-    text.className = "text";
-    text.textContent = event.text;
-    item.append(text);
-    addToFeed($("comments"), item);
+    addToFeed($("comments"), line(event, "comment", event.text));
 }
 
 function addSystemLine(event, words) {
-    const item = line(event, "system");
-    const text = document.createElement("span");
-    text.className = "text";
-    text.textContent = words;
-    item.append(text);
-    addToFeed($("comments"), item);
+    addToFeed($("comments"), line(event, "system", words));
 }
 
 function addQuestion(event) {
-    const item = line(event, "question");
-    const text = document.createElement("span");
-    text.className = "text";
-    text.textContent = event.text;
-    item.append(text);
+    const item = line(event, "question", event.text);
     page.questions.set(event.seq, item);
     $("qa").append(item);
     $("qa-count").textContent = String(page.questions.size);
