@@ -354,9 +354,10 @@ async function playMSE() {
         URL.revokeObjectURL(url);
         throw error;
     }
-    stream.done.finally(() => {
+    const ended = () => {
         if (!stopped) retryLiveVideo();
-    });
+    };
+    stream.done.then(ended, ended);
     return {
         stop() {
             stopped = true;
