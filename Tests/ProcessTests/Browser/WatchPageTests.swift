@@ -22,18 +22,70 @@ struct WatchPageTests {
         try await waitUntil("the ingest to produce a first HLS segment", timeout: 20) {
             try await f.call("GET", "/live/index.m3u8", as: "bob").status == 200
         }
-        let tokens = try JSONSerialization.data(withJSONObject: f.tokens)
+        try await Self.script(scenario, node: f.node.url, title: title, tokens: f.tokens)
+    }
+
+    /// Runs `scenario` against `node` with the cast's tokens, expecting it to pass.
+    static func script(_ scenario: String, node: String, title: String, tokens: [String: String]) async throws {
+        let cast = try JSONSerialization.data(withJSONObject: tokens)
         let result = try await BrowserScript.run(
             "watch_page",
             [
-                scenario, "--node", f.node.url, "--group", f.group, "--title", title,
-                "--tokens", String(decoding: tokens, as: UTF8.self),
+                scenario, "--node", node, "--group", "g1", "--title", title,
+                "--tokens", String(decoding: cast, as: UTF8.self),
                 "--shots", BrowserScript.shotsDirectory("watch-\(scenario)"),
             ]
         )
         #expect(result.status == 0, "\(BrowserScript.report(result))")
         #expect(result.stdout.contains("PASS"), "\(BrowserScript.report(result))")
         print(result.stdout)
+    }
+
+    /// The page served by a node without a replica of the session: its event stream and fMP4
+    /// are answered 307 to another node (another origin), where the browser drops the
+    /// Authorization header; the SDK sends them again to the replica with it.
+    @Test("served by a node without a replica: events and video follow the 307 to a replica")
+    func crossNodeRedirect() async throws {
+        try await LocalCluster.with(size: 4, nodeFlags: ["--replicas", "3"]) { cluster in
+            let secret = try cluster.secret("QUNBO_AUTH_SECRET")
+            var tokens: [String: String] = [:]
+            for (user, extra) in [
+                ("ann", ["--group", "g1:owner"]), ("bob", ["--group", "g1"]), ("cat", ["--group", "g1"]),
+            ] {
+                let minted = try await Tools.run(
+                    NodeProcess.binary,
+                    ["token", "--secret", secret, "--user", user] + extra
+                )
+                tokens[user] = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let replicas = try cluster.replicas(of: "g1", seenBy: "n1")
+            let outsider = try #require(cluster.ids().first { !replicas.contains($0) })
+            let replica = cluster.url(of: replicas[0])
+            let title = "Redirected live"
+            let body = try JSONSerialization.data(withJSONObject: ["title": title, "record": false])
+            let started = try await Curl.call(
+                "POST",
+                replica + "/v1/groups/g1/live",
+                token: tokens["ann"],
+                json: String(decoding: body, as: UTF8.self)
+            )
+            try #require(started.status == 201, "start: \(started.body)")
+            let broadcaster = Broadcaster(url: "\(replica)/v1/groups/g1/live/ingest?access_token=\(tokens["ann"]!)")
+            broadcaster.start()
+            defer { broadcaster.stop() }
+            let events = try await Curl.call(
+                "GET",
+                cluster.url(of: outsider) + "/v1/groups/g1/live/events",
+                token: tokens["bob"],
+                timeout: 2
+            )
+            #expect(events.status == 307, "\(outsider) redirects viewers (got \(events.status))")
+            try await waitUntil("the ingest to produce a first HLS segment", timeout: 20) {
+                try await Curl.call("GET", replica + "/v1/groups/g1/live/index.m3u8", token: tokens["bob"]).status
+                    == 200
+            }
+            try await Self.script("play", node: cluster.url(of: outsider), title: title, tokens: tokens)
+        }
     }
 
     @Test("plays the live; title, host, viewers; comment, like, tip, ask; another user's comment shows")
