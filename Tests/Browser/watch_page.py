@@ -12,6 +12,7 @@ eve (member of another group). The live's title is `--title`.
 
 import argparse
 import json
+import subprocess
 import time
 import uuid
 
@@ -23,12 +24,14 @@ COMMENT_SHOWN = "(text) => [...document.querySelectorAll('#comments .comment .te
 
 def parse():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["play", "offline", "replay", "access", "phone"])
+    parser.add_argument("scenario", choices=["play", "offline", "replay", "access", "phone", "failover"])
     parser.add_argument("--node", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--tokens", required=True)
     parser.add_argument("--title", default="")
     parser.add_argument("--idle-group", default="other", help="a group of eve's with no live")
+    parser.add_argument("--other-nodes", default="", help="failover: the other nodes, comma-separated")
+    parser.add_argument("--kill", default="", help="failover: the command that kills --node")
     parser.add_argument("--shots", required=True)
     args = parser.parse_args()
     args.tokens = json.loads(args.tokens)
@@ -273,6 +276,36 @@ def scenario_phone(args, shots, chromium):
     context.close()
 
 
+def scenario_failover(args, shots, chromium):
+    """The page's own node is killed mid-live: the page moves to the other nodes it was given
+    (`#nodes=`), its events resume with no gap or repeat and the video goes on."""
+    other = args.other_nodes.split(",")[0]
+    live = Live(args)
+    context, page = open_page(chromium, watch_url(args, "bob") + f"&nodes={args.other_nodes}")
+    wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the page shows the live")
+    wait_playing(page)
+    before = f"before the kill {uuid.uuid4().hex[:6]}"
+    live.comment("cat", before)
+    wait(page, COMMENT_SHOWN, "a comment before the kill shows", arg=before)
+    subprocess.run(args.kill, shell=True, check=True, timeout=30)
+    print(f"killed the page's node: {args.kill}", flush=True)
+    live.base = f"{other}/v1/groups/{args.group}"
+    after = []
+    for i in range(3):
+        text = f"after the kill #{i} {uuid.uuid4().hex[:6]}"
+        live.comment(("cat", "ann")[i % 2], text)
+        after.append(text)
+    for text in after:
+        wait(page, COMMENT_SHOWN, f"{text!r} shows through another node", 60, arg=text)
+    texts = page.evaluate("() => [...document.querySelectorAll('#comments .comment .text')].map(e => e.textContent)")
+    for text in [before] + after:
+        check(texts.count(text) == 1, f"{text!r} is shown exactly once")
+    start = page.evaluate("document.getElementById('video').currentTime")
+    wait(page, f"() => document.getElementById('video').currentTime > {start} + 2", "the video goes on from another node", 60)
+    shots.take(page, "watch-failover", best=True)
+    context.close()
+
+
 def main():
     args = parse()
     shots = Shots(args.shots)
@@ -282,6 +315,7 @@ def main():
         "replay": scenario_replay,
         "access": scenario_access,
         "phone": scenario_phone,
+        "failover": scenario_failover,
     }
     with browser() as chromium:
         scenarios[args.scenario](args, shots, chromium)

@@ -26,7 +26,13 @@ struct WatchPageTests {
     }
 
     /// Runs `scenario` against `node` with the cast's tokens, expecting it to pass.
-    static func script(_ scenario: String, node: String, title: String, tokens: [String: String]) async throws {
+    static func script(
+        _ scenario: String,
+        node: String,
+        title: String,
+        tokens: [String: String],
+        extra: [String] = []
+    ) async throws {
         let cast = try JSONSerialization.data(withJSONObject: tokens)
         let result = try await BrowserScript.run(
             "watch_page",
@@ -34,7 +40,7 @@ struct WatchPageTests {
                 scenario, "--node", node, "--group", "g1", "--title", title,
                 "--tokens", String(decoding: cast, as: UTF8.self),
                 "--shots", BrowserScript.shotsDirectory("watch-\(scenario)"),
-            ]
+            ] + extra
         )
         #expect(result.status == 0, "\(BrowserScript.report(result))")
         #expect(result.stdout.contains("PASS"), "\(BrowserScript.report(result))")
@@ -47,17 +53,7 @@ struct WatchPageTests {
     @Test("served by a node without a replica: events and video follow the 307 to a replica")
     func crossNodeRedirect() async throws {
         try await LocalCluster.with(size: 4, nodeFlags: ["--replicas", "3"]) { cluster in
-            let secret = try cluster.secret("QUNBO_AUTH_SECRET")
-            var tokens: [String: String] = [:]
-            for (user, extra) in [
-                ("ann", ["--group", "g1:owner"]), ("bob", ["--group", "g1"]), ("cat", ["--group", "g1"]),
-            ] {
-                let minted = try await Tools.run(
-                    NodeProcess.binary,
-                    ["token", "--secret", secret, "--user", user] + extra
-                )
-                tokens[user] = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            let tokens = try await Self.cast(cluster)
             let replicas = try cluster.replicas(of: "g1", seenBy: "n1")
             let outsider = try #require(cluster.ids().first { !replicas.contains($0) })
             let replica = cluster.url(of: replicas[0])
@@ -85,6 +81,65 @@ struct WatchPageTests {
                     == 200
             }
             try await Self.script("play", node: cluster.url(of: outsider), title: title, tokens: tokens)
+        }
+    }
+
+    /// ann (owner, host), bob and cat (members) of g1, with the cluster's client secret.
+    static func cast(_ cluster: LocalCluster) async throws -> [String: String] {
+        let secret = try cluster.secret("QUNBO_AUTH_SECRET")
+        var tokens: [String: String] = [:]
+        for (user, role) in [("ann", "g1:owner"), ("bob", "g1"), ("cat", "g1")] {
+            let minted = try await Tools.run(
+                NodeProcess.binary,
+                ["token", "--secret", secret, "--user", user, "--group", role]
+            )
+            tokens[user] = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return tokens
+    }
+
+    /// The page's own node is killed (kill -9) mid-live; the page was given the other nodes in
+    /// its link (`#nodes=`) and goes on from them.
+    @Test("its node is killed: the page goes on from the other nodes, no comment lost or repeated")
+    func nodeFailover() async throws {
+        try await LocalCluster.with(size: 3, nodeFlags: ["--replicas", "3"]) { cluster in
+            let tokens = try await Self.cast(cluster)
+            let title = "Failover live"
+            let body = try JSONSerialization.data(withJSONObject: ["title": title, "record": false])
+            let started = try await Curl.call(
+                "POST",
+                cluster.url(of: "n1") + "/v1/groups/g1/live",
+                token: tokens["ann"],
+                json: String(decoding: body, as: UTF8.self)
+            )
+            try #require(started.status == 201, "start: \(started.body)")
+            // The broadcaster stays with the primary; the page is on another node, which dies.
+            let primary = try #require(LiveFixture.object(started.body)["primary"] as? String)
+            let victim = try #require(cluster.ids().first { $0 != primary })
+            let others = cluster.ids().filter { $0 != victim }.map { cluster.url(of: $0) }
+            let broadcaster = Broadcaster(
+                url: "\(cluster.url(of: primary))/v1/groups/g1/live/ingest?access_token=\(tokens["ann"]!)"
+            )
+            broadcaster.start()
+            defer { broadcaster.stop() }
+            try await waitUntil("the ingest to produce a first HLS segment", timeout: 20) {
+                try await Curl.call(
+                    "GET",
+                    cluster.url(of: victim) + "/v1/groups/g1/live/index.m3u8",
+                    token: tokens["bob"]
+                ).status == 200
+            }
+            let kill = [
+                "QUNBO_CLUSTER_DIR=\(cluster.dir.path)", LocalCluster.root.appendingPathComponent("cluster/kill").path,
+                victim, "KILL",
+            ]
+            try await Self.script(
+                "failover",
+                node: cluster.url(of: victim),
+                title: title,
+                tokens: tokens,
+                extra: ["--other-nodes", others.joined(separator: ","), "--kill", kill.joined(separator: " ")]
+            )
         }
     }
 

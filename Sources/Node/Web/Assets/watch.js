@@ -15,8 +15,9 @@ const MAX_LAG = 3;
 const MAX_COMMENTS = 300;
 
 const group = decodeURIComponent(location.pathname.split("/")[2] ?? "");
+const client = new QunboClient({ token: null, group, nodes: fragmentNodes() });
 const token = takeFragmentToken("qunbo.watch.token");
-const client = new QunboClient({ token, group });
+client.token = token;
 const me = claims(token).sub ?? "";
 const video = $("video");
 
@@ -28,6 +29,16 @@ const page = {
     replay: null,
     questions: new Map(),
 };
+
+/** `#…&nodes=URL,URL`: other nodes of the cluster to move to when this one is gone (the link's
+ *  maker knows them; the page cannot ask). This page's node first; kept for reloads. */
+function fragmentNodes() {
+    const listed = new URLSearchParams(location.hash.slice(1)).get("nodes");
+    if (listed) sessionStorage.setItem("qunbo.watch.nodes", listed);
+    const others = (listed ?? sessionStorage.getItem("qunbo.watch.nodes") ?? "").split(",");
+    const nodes = [location.origin, ...others.map((n) => n.trim().replace(/\/+$/, ""))];
+    return [...new Set(nodes.filter((n) => /^https?:\/\//.test(n)))];
+}
 
 /** The token's claims (not verified here: the server does that), for "is this me". */
 function claims(jwt) {
@@ -283,7 +294,8 @@ async function startLiveVideo() {
                 return;
             }
             if (error.status === 0) {
-                // Offline for a moment: fMP4 again once the network is back.
+                // Offline for a moment, or this node is gone: fMP4 again (from the next node).
+                client.nextNode();
                 retryLiveVideo();
                 return;
             }
