@@ -14,6 +14,10 @@ final class HTTP1ErrorResponder: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let nodeID: String
     private var responseInProgress = false
+    /// Set once this handler answered an error itself: the route serving the same request (an
+    /// ingest whose client vanished mid-body, so the decoder saw an unexpected end) may still
+    /// answer, and a second response would trap NIO's HTTP/1.1 pipeline handler. It is dropped.
+    private var answered = false
 
     init(nodeID: String) {
         self.nodeID = nodeID
@@ -24,7 +28,8 @@ final class HTTP1ErrorResponder: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireErrorCaught(error)
             return
         }
-        if !responseInProgress {
+        if !responseInProgress && !answered {
+            answered = true
             let apiError: APIError =
                 parserError == .headerOverflow
                 ? APIError(.requestHeaderFieldsTooLarge, "headers_too_large", "the request header block is too large")
@@ -46,6 +51,10 @@ final class HTTP1ErrorResponder: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard !answered else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
         switch Self.unwrapOutboundIn(data) {
         case .head(let head) where head.status.code >= 200 || head.status.code == 101: responseInProgress = true
         case .end: responseInProgress = false
