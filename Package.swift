@@ -69,6 +69,15 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 // HMAC-SHA256 and HKDF for node-to-node request authentication (PeerAuth).
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            // The watch page, console and SDK, compiled into the binary as byte arrays
+            // (`PackageResources.watch_html`, ...): no bundle directory to ship or lose.
+            resources: [
+                .embedInCode("Web/Assets/watch.html"), .embedInCode("Web/Assets/watch.css"),
+                .embedInCode("Web/Assets/watch.js"), .embedInCode("Web/Assets/qunbo.js"),
+                .embedInCode("Web/Assets/console.html"), .embedInCode("Web/Assets/console.css"),
+                .embedInCode("Web/Assets/console.js"), .embedInCode("Web/Assets/common.css"),
+                .embedInCode("Web/Assets/common.js"),
             ]
         ),
         .executableTarget(

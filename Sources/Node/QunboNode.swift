@@ -161,6 +161,7 @@ public struct QunboNode: Sendable {
         liveRoutes.refused = { reason in metrics.refused(reason) }
         liveRoutes.logger = logger
         liveRoutes.register(into: &router)
+        WebRoutes.register(into: &router)
         var rtmpServer: RTMPServer?
         if let listen = config.rtmpListen, let streamKeys {
             var settings = RTMPServer.Settings(listen: listen)

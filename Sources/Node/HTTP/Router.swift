@@ -38,14 +38,22 @@ public struct Router: Sendable {
         routes.append(Route(method: method, segments: segments, pattern: pattern, handler: handler))
     }
 
-    /// Finds the handler for `request`, runs it, and maps errors to API errors.
+    /// Finds the handler for `request`, runs it, and maps errors to API errors; every answer
+    /// is readable cross-origin (`CrossOrigin`), and preflights are answered here.
     public func respond(to incoming: Request) async -> Response {
+        var response = await route(incoming)
+        CrossOrigin.allow(&response)
+        return response
+    }
+
+    private func route(_ incoming: Request) async -> Response {
         var request = incoming
         if let admission, let refusal = admission(&request) {
             var response = refusal.response()
             response.route = "peer_auth"
             return response
         }
+        if let preflight = CrossOrigin.preflight(request) { return preflight }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         var allowed: [HTTPMethod] = []
         var matchedPattern: String?
