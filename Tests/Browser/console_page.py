@@ -57,6 +57,9 @@ def main():
             const row = document.querySelector('#sessions tr[data-group="{args.group}"]');
             return row && row.children[2].textContent.startsWith('n') && row.children[3].textContent.split(', ').length === 3;
         }}""", "the session shows with its primary and 3 replicas")
+        # Each node gossips its load: the 3 replicas hold a copy of the live session each.
+        wait(page, f"() => {' && '.join(f'+{cell(n, 6)} >= 1' for n in members[:3])}",
+             "each replica's load counts the session", 15)
         updated = text_of(page, "#updated")
         wait(page, f"() => document.getElementById('updated').textContent !== {updated!r}", "the console refreshes by itself", 10)
         shots.take(page, "console", best=True)

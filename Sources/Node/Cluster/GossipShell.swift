@@ -244,6 +244,9 @@ public final class GossipShell: Service, Sendable {
 
     /// Current members, for the admin API.
     public var members: [Member] { instance.withLock { $0.members } }
+    /// This node's load as members see it (`MemberLoad`: sessions and viewers held here); it
+    /// goes out with the next gossip, at most once per `loadPublishInterval`.
+    public func setLoad(_ load: MemberLoad) { instance.withLock { $0.setLoad(load) } }
 
     /// Vivaldi RTT estimate to `id` in seconds.
     public func rttEstimate(to id: MemberID) -> Double? { instance.withLock { $0.rttEstimate(to: id) } }

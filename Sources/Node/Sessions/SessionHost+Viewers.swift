@@ -163,8 +163,11 @@ extension SessionHost {
 
     // MARK: Stats and pings
 
+    /// Viewers held here: event, `stream.ts` and `stream.mp4` streams.
+    var viewerCount: Int { eventFanout.count + mediaFanout.count + media.mp4.fanout.count }
+
     func updateViewers() {
-        session.setViewers(eventFanout.count + mediaFanout.count + media.mp4.fanout.count)
+        session.setViewers(viewerCount)
         statsDirty = true
     }
 
