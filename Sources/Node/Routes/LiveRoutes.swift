@@ -249,22 +249,13 @@ struct LiveRoutes: Sendable {
                 var response = Response(
                     // Handed off like event viewers: the session's media fan-out feeds the channel.
                     body: .handOff { writer in
-                        switch format {
-                        case .ts:
-                            await host.subscribeMedia(
-                                user: actor.user,
-                                channel: writer.channel,
-                                isHTTP2: request.isHTTP2,
-                                ticket: ticket
-                            )
-                        case .mp4:
-                            await host.subscribeMP4(
-                                user: actor.user,
-                                channel: writer.channel,
-                                isHTTP2: request.isHTTP2,
-                                ticket: ticket
-                            )
-                        }
+                        await host.subscribeMedia(
+                            format,
+                            user: actor.user,
+                            channel: writer.channel,
+                            isHTTP2: request.isHTTP2,
+                            ticket: ticket
+                        )
                     }
                 )
                 response.headers.add(name: "Content-Type", value: format.contentType)
@@ -427,13 +418,4 @@ struct LiveRoutes: Sendable {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         return "?access_token=" + (token.addingPercentEncoding(withAllowedCharacters: allowed) ?? token)
     }
-}
-
-/// The live media streams a viewer can pull: MPEG-TS (`stream.ts`, players and ffmpeg) and
-/// fragmented MP4 (`stream.mp4`, browsers' Media Source Extensions).
-enum MediaFormat: String, CaseIterable, Sendable {
-    case ts
-    case mp4
-
-    var contentType: String { self == .ts ? "video/mp2t" : "video/mp4" }
 }

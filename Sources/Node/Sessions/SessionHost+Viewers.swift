@@ -86,10 +86,13 @@ extension SessionHost {
         updateViewers()
     }
 
-    /// Registers a `stream.ts` viewer writing to `channel` and starts it with PAT/PMT and the
-    /// cached GOP, atomically: chunks fanned out after this instant follow. A viewer that falls
-    /// behind skips to the next keyframe; it never slows the ingest. Returns the future of its end.
+    /// Registers a media viewer writing to `channel` and starts it atomically with what the
+    /// format starts with (`stream.ts`: PAT/PMT and the cached GOP; `stream.mp4`: the init
+    /// segment and the fragments since the latest keyframe): what is fanned out after this
+    /// instant follows. A viewer that falls behind skips to the next keyframe (or init segment);
+    /// it never slows the ingest. Returns the future of its end.
     func subscribeMedia(
+        _ format: MediaFormat,
         user: String,
         channel: any Channel,
         isHTTP2: Bool,
@@ -98,37 +101,12 @@ extension SessionHost {
         let metrics = self.metrics
         return addViewer(
             user: user,
-            startAfterSeq: media.chunkSeq,
-            initial: media.startChunks,
+            startAfterSeq: format == .ts ? media.chunkSeq : media.mp4.pieceSeq,
+            initial: format == .ts ? media.startChunks : media.mp4.startPieces,
             channel: channel,
             isHTTP2: isHTTP2,
             policy: .skipToKeyframe,
-            to: mediaFanout,
-            counted: metrics.mediaViewers,
-            ticket: ticket,
-            onSkip: { metrics.gopsSkipped.increment() }
-        )
-    }
-
-    /// Registers a `stream.mp4` viewer: the init segment and the fragments since the latest
-    /// keyframe, then the live fragments, atomically as `subscribeMedia` does for TS. Before the
-    /// first keyframe was muxed the viewer starts with the next init segment. Counted with the
-    /// media viewers.
-    func subscribeMP4(
-        user: String,
-        channel: any Channel,
-        isHTTP2: Bool,
-        ticket: ViewerTicket? = nil
-    ) -> EventLoopFuture<Void> {
-        let metrics = self.metrics
-        return addViewer(
-            user: user,
-            startAfterSeq: media.mp4.pieceSeq,
-            initial: media.mp4.startPieces,
-            channel: channel,
-            isHTTP2: isHTTP2,
-            policy: .skipToKeyframe,
-            to: media.mp4.fanout,
+            to: format == .ts ? mediaFanout : media.mp4.fanout,
             counted: metrics.mediaViewers,
             ticket: ticket,
             onSkip: { metrics.gopsSkipped.increment() }

@@ -63,8 +63,14 @@ struct LiveLimitsTests {
         try await f.start()
         // Bob (a member) hosts; ann is the group's owner, dan an admin.
         #expect(try await f.call("POST", "/live", as: "bob", json: #"{"title":"rank"}"#).status == 201)
-        #expect(try await f.call("POST", "/live/comments", as: "ann", json: #"{"text":"owner here","id":"a1"}"#).status == 201)
-        #expect(try await f.call("POST", "/live/comments", as: "dan", json: #"{"text":"admin here","id":"d1"}"#).status == 201)
+        #expect(
+            try await f.call("POST", "/live/comments", as: "ann", json: #"{"text":"owner here","id":"a1"}"#).status
+                == 201
+        )
+        #expect(
+            try await f.call("POST", "/live/comments", as: "dan", json: #"{"text":"admin here","id":"d1"}"#).status
+                == 201
+        )
         for (actor, target) in [("dan", "ann"), ("bob", "ann"), ("bob", "dan")] {
             for action in ["kick", "mute"] {
                 let r = try await f.call(
@@ -76,7 +82,10 @@ struct LiveLimitsTests {
                 #expect(r.status == 403 && r.body.contains("outranked"), "\(actor) \(action) \(target): \(r)")
             }
         }
-        #expect(try await f.call("POST", "/live/comments", as: "ann", json: #"{"text":"still here","id":"a2"}"#).status == 201)
+        #expect(
+            try await f.call("POST", "/live/comments", as: "ann", json: #"{"text":"still here","id":"a2"}"#).status
+                == 201
+        )
         // The owner acts on an admin; an admin on a member.
         #expect(
             try await f.call("POST", "/live/moderation", as: "ann", json: #"{"action":"mute","user":"dan"}"#).status
@@ -104,7 +113,9 @@ struct LiveLimitsTests {
         try await f.start()
         #expect(try await f.call("POST", "/live", as: "ann", json: #"{"title":"tips"}"#).status == 201)
         async let watching = f.readEvents(as: "dan", seconds: 6)
-        for (user, amount, currency, id) in [("bob", 500, "CNY", "t1"), ("cat", 300, "USD", "t2"), ("bob", 200, "CNY", "t3")] {
+        for (user, amount, currency, id) in [
+            ("bob", 500, "CNY", "t1"), ("cat", 300, "USD", "t2"), ("bob", 200, "CNY", "t3"),
+        ] {
             let r = try await f.call(
                 "POST",
                 "/live/tips",
@@ -114,7 +125,12 @@ struct LiveLimitsTests {
             #expect(r.status == 201, "\(r)")
         }
         for bad in ["usd", "US", "USDX", "U1D"] {
-            let r = try await f.call("POST", "/live/tips", as: "cat", json: #"{"amount":1,"currency":"\#(bad)","id":"b"}"#)
+            let r = try await f.call(
+                "POST",
+                "/live/tips",
+                as: "cat",
+                json: #"{"amount":1,"currency":"\#(bad)","id":"b"}"#
+            )
             #expect(r.status == 400, "currency \(bad): \(r)")
         }
         let session = LiveFixture.object(try await f.call("GET", "/live", as: "bob").body)
@@ -133,7 +149,10 @@ struct LiveLimitsTests {
         #expect(try await f.call("POST", "/live", as: "ann", json: #"{"title":"v"}"#).status == 201)
         let auth = "Authorization: Bearer \(f.tokens["bob"]!)"
         let first = try BackgroundTool("curl", ["-sN", "-H", auth, "\(f.base)/live/events"])
-        let second = try BackgroundTool("curl", ["-sN", "--http2-prior-knowledge", "-H", auth, "\(f.base)/live/events"])
+        let second = try BackgroundTool(
+            "curl",
+            ["-sN", "--http2-prior-knowledge", "-H", auth, "\(f.base)/live/events"]
+        )
         defer {
             first.stop()
             second.stop()
@@ -213,7 +232,8 @@ struct LiveLimitsTests {
         let text = String(repeating: "p", count: 300)
         for i in 0..<total {
             lines += "url = \"\(f.base)/live/pins\"\nrequest = POST\noutput = /dev/null\n"
-            lines += "header = \"Authorization: Bearer \(f.tokens["ann"]!)\"\nheader = \"Content-Type: application/json\"\n"
+            lines +=
+                "header = \"Authorization: Bearer \(f.tokens["ann"]!)\"\nheader = \"Content-Type: application/json\"\n"
             lines += "data = \"{\\\"text\\\":\\\"\(i) \(text)\\\"}\"\nwrite-out = \"%{http_code}\\\\n\"\n"
             // `next` separates transfers; one after the last is an empty transfer that curl
             // treats as a fatal error, aborting those in flight.
@@ -239,7 +259,10 @@ struct LiveLimitsTests {
                 group.addTask {
                     try await Tools.run(
                         "curl",
-                        ["-s", "-H", "Authorization: Bearer \(f.tokens["cat"]!)", "\(f.base)/replays/\(session)/events"],
+                        [
+                            "-s", "-H", "Authorization: Bearer \(f.tokens["cat"]!)",
+                            "\(f.base)/replays/\(session)/events",
+                        ],
                         timeout: 120
                     ).stdout
                 }
@@ -262,14 +285,18 @@ struct LiveLimitsTests {
     static func status(_ f: LiveFixture, _ path: String, as user: String) async throws -> Int {
         let r = try await Tools.run(
             "curl",
-            ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(f.tokens[user]!)", f.base + path]
+            [
+                "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(f.tokens[user]!)",
+                f.base + path,
+            ]
         )
         return Int(r.stdout) ?? 0
     }
 
     /// Resident set size of the node process, bytes.
     static func rss(_ node: NodeProcess) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(node.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let status =
+            (try? String(contentsOfFile: "/proc/\(node.process.processIdentifier)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
         return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }

@@ -60,16 +60,8 @@ struct LiveMediaTests {
         let playlistURL = "\(f.base)/replays/\(sessionID)/index.m3u8?access_token=\(f.tokens["cat"]!)"
         r = try await f.call("GET", playlistURL, as: nil)
         #expect(r.body.contains("#EXT-X-PLAYLIST-TYPE:VOD") && r.body.contains("#EXT-X-ENDLIST"))
-        let probe = try await Tools.run(
-            "ffprobe",
-            ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", playlistURL],
-            timeout: 60
-        )
-        let duration = Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        #expect(
-            abs(duration - Self.pushSeconds) <= Self.pushSeconds * 0.15,
-            "replay lasts \(duration) s: \(probe.stderr)"
-        )
+        let (duration, errors) = try await FFmpeg.duration(of: playlistURL)
+        #expect(abs(duration - Self.pushSeconds) <= Self.pushSeconds * 0.15, "replay lasts \(duration) s: \(errors)")
         let replay = try await FFmpeg.decode(playlistURL, seconds: 20)
         #expect(
             replay.frames >= Int(Self.pushSeconds * 25 * 0.85),

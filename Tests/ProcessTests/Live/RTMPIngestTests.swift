@@ -71,16 +71,8 @@ struct RTMPIngestTests {
         #expect(try await publisher.waitExit(timeout: Self.pushSeconds + 30) == 0, "publisher: \(publisher.errors)")
         #expect(try await f.call("DELETE", "/live", as: "ann").status == 200)
         let playlistURL = "\(f.base)/replays/\(sessionID)/index.m3u8?access_token=\(f.tokens["cat"]!)"
-        let probe = try await Tools.run(
-            "ffprobe",
-            ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", playlistURL],
-            timeout: 60
-        )
-        let duration = Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        #expect(
-            abs(duration - Self.pushSeconds) <= Self.pushSeconds * 0.2,
-            "replay lasts \(duration) s: \(probe.stderr)"
-        )
+        let (duration, errors) = try await FFmpeg.duration(of: playlistURL)
+        #expect(abs(duration - Self.pushSeconds) <= Self.pushSeconds * 0.2, "replay lasts \(duration) s: \(errors)")
 
         // The ended session's key is refused; the node still serves.
         let ended = try await Self.refusedPublish("\(ingest.url)/\(ingest.key)")

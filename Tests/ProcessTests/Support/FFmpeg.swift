@@ -49,4 +49,14 @@ enum FFmpeg {
         let errors = lines.filter { !$0.contains("frame=") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
         return (decoded, errors.joined(separator: "\n") + (result.status == 0 ? "" : "\nexit \(result.status)"))
     }
+
+    /// The duration ffprobe reads for `url` (a replay playlist), 0 when it reads none, and its errors.
+    static func duration(of url: String) async throws -> (seconds: Double, errors: String) {
+        let probe = try await Tools.run(
+            "ffprobe",
+            ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", url],
+            timeout: 60
+        )
+        return (Double(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, probe.stderr)
+    }
 }
