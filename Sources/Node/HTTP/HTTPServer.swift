@@ -220,7 +220,12 @@ public final class HTTPServer: Service, Sendable {
                         channel.eventLoop.makeCompletedFuture {
                             switch result {
                             case .negotiated("h2"):
-                                return try Self.configureHTTP2(channel, idle: idle, graceTime: graceTime, limits: limits)
+                                return try Self.configureHTTP2(
+                                    channel,
+                                    idle: idle,
+                                    graceTime: graceTime,
+                                    limits: limits
+                                )
                             default:
                                 return try Self.configureHTTP1(
                                     channel,
@@ -283,21 +288,25 @@ public final class HTTPServer: Service, Sendable {
             maxGraceTime: graceTime,
             keepalive: nil
         )
+        let guardHandler = HTTP2ConnectionGuard(metrics: limits.metrics, idle: idle)
+        let counted = NIOLoopBound(guardHandler, eventLoop: channel.eventLoop)
         let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(
             mode: .server,
             connectionManagerConfiguration: manager,
             http2HandlerConfiguration: settings
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
+                // Stream channels run on their connection's event loop.
+                counted.value.streamOpened()
+                stream.closeFuture.whenComplete { _ in counted.value.streamClosed() }
                 let streamSync = stream.pipeline.syncOperations
-                try streamSync.addHandler(IdleStateHandler(allTimeout: idle))
-                try streamSync.addHandler(IdleConnectionCloser())
+                try streamSync.addHandler(StreamIdleCloser(timeout: idle))
                 try streamSync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                 try streamSync.addHandler(limits.bodyDeadline(nodeID: limits.nodeID, header: nil))
                 return try HTTPStreamChannel(wrappingChannelSynchronously: stream)
             }
         }
-        try sync.addHandler(HTTP2ConnectionGuard(metrics: limits.metrics, idle: idle))
+        try sync.addHandler(guardHandler)
         return .http2(channel, multiplexer)
     }
 

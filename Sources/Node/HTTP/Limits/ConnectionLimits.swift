@@ -44,7 +44,7 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
 
     private let metrics: ServerMetrics
     private let idle: TimeAmount
-    private var open: Set<HTTP2StreamID> = []
+    private var openStreams = 0
     private var lastStream = HTTP2StreamID.rootStream
     private var timer: Scheduled<Void>?
     private weak var context: ChannelHandlerContext?
@@ -66,15 +66,26 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let created = event as? NIOHTTP2StreamCreatedEvent {
-            open.insert(created.streamID)
             lastStream = max(lastStream, created.streamID)
-            timer?.cancel()
-            timer = nil
-        } else if let closed = event as? StreamClosedEvent {
-            open.remove(closed.streamID)
-            if open.isEmpty { arm(context) }
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A stream of this connection opened (its channel initializer ran). Counted from the stream
+    /// channels themselves: `NIOHTTP2StreamCreatedEvent`s do not reach a handler after the
+    /// async multiplexer's connection manager, so a guard counting them saw no stream at all and
+    /// closed every connection `idle` after it opened, mid-request (a forwarded ingest or an
+    /// HTTP/2 upload was cut at 60 s; replication's long-lived streams too).
+    func streamOpened() {
+        openStreams += 1
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// A stream counted by `streamOpened` closed.
+    func streamClosed() {
+        openStreams = max(0, openStreams - 1)
+        if openStreams == 0, let context { arm(context) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -96,7 +107,7 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
 
     private func expire() {
         timer = nil
-        guard let context, open.isEmpty else { return }
+        guard let context, openStreams == 0 else { return }
         let goAway = HTTP2Frame(
             streamID: .rootStream,
             payload: .goAway(lastStreamID: lastStream, errorCode: .noError, opaqueData: nil)
