@@ -78,6 +78,24 @@ def open_live(chromium, args, user="bob", **context_options):
     return context, page
 
 
+# The standard deviation of the luma of the current video frame, drawn small onto a canvas: a
+# blank (black, grey or frozen-empty) frame is near 0, the test pattern far above.
+VIDEO_LUMA_SPREAD = """() => {
+    const v = document.getElementById('video');
+    const c = document.createElement('canvas');
+    c.width = 64; c.height = 36;
+    const g = c.getContext('2d');
+    g.drawImage(v, 0, 0, 64, 36);
+    const px = g.getImageData(0, 0, 64, 36).data;
+    let sum = 0, sq = 0, n = 0;
+    for (let i = 0; i < px.length; i += 4) {
+        const y = 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2];
+        sum += y; sq += y * y; n++;
+    }
+    return Math.sqrt(sq / n - (sum / n) ** 2);
+}"""
+
+
 def wait_playing(page, what="the live video plays", timeout=45):
     wait(page, VIDEO_PLAYING, what, timeout)
     first = page.evaluate("document.getElementById('video').currentTime")
@@ -94,6 +112,11 @@ def scenario_play(args, shots, chromium):
     wait(page, "() => document.getElementById('state').dataset.state === 'live'", "the LIVE badge shows")
     wait(page, "() => Number(document.getElementById('viewers').textContent) >= 1", "the viewer count shows")
     mode = wait_playing(page)
+    frames = page.evaluate("() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames")
+    wait(page, f"() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames > {frames} + 10",
+         "decoded frames grow", 20)
+    spread = page.evaluate(VIDEO_LUMA_SPREAD)
+    check(spread > 20, f"the video shows a picture, not a blank frame (luma standard deviation {spread:.1f})")
     mse = page.evaluate("() => !!window.MediaSource && MediaSource.isTypeSupported('video/mp4; codecs=\"avc1.64001f,mp4a.40.2\"')")
     print(f"video mode: {mode} (MSE for fMP4: {mse})", flush=True)
     if mse:
@@ -110,7 +133,8 @@ def scenario_play(args, shots, chromium):
 
     other = f"from cat over curl {uuid.uuid4().hex[:6]}"
     live.comment("cat", other)
-    wait(page, COMMENT_SHOWN, "another user's comment (curl) shows in the page", arg=other)
+    # The contract of the page: a comment the API acknowledged shows within a second.
+    wait(page, COMMENT_SHOWN, "another user's comment (curl) shows in the page within 1 s of its 201", 1, arg=other)
 
     page.click("#like")
     page.click("#like")

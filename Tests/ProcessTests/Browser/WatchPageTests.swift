@@ -143,7 +143,7 @@ struct WatchPageTests {
         }
     }
 
-    @Test("plays the live; title, host, viewers; comment, like, tip, ask; another user's comment shows")
+    @Test("plays the live (time advances, frames decode, not blank); title, host, viewers; comment, like, tip, ask; an API comment shows within 1 s")
     func play() async throws { try await run("play") }
 
     @Test("offline for a few seconds while comments go on: each shown once, in seq order")
