@@ -19,6 +19,10 @@ from playwright.sync_api import sync_playwright
 CHROMIUM = os.environ.get("QUNBO_CHROMIUM", "/usr/bin/chromium")
 # Screenshots a person should look at are copied here as well as to the test's own directory.
 BEST_SHOTS = os.environ.get("QUNBO_SHOTS", "/tmp/qunbo-shots")
+# Pages still open, and where this run's screenshots go: a failing run screenshots every open
+# page there (`failure-<n>.png`), the artifacts a failure is diagnosed from.
+OPEN_PAGES = []
+SHOTS_DIRECTORY = [os.environ.get("QUNBO_FAILURE_SHOTS", "/tmp/qunbo-failure-shots")]
 
 
 class CheckFailed(Exception):
@@ -51,6 +55,7 @@ class Shots:
 
     def __init__(self, directory):
         self.directory = directory
+        SHOTS_DIRECTORY[0] = directory
         os.makedirs(directory, exist_ok=True)
         os.makedirs(BEST_SHOTS, exist_ok=True)
 
@@ -72,6 +77,10 @@ def browser():
         )
         try:
             yield chromium
+        except BaseException:
+            # Before the browser closes its pages: what they showed when the run failed.
+            screenshot_open_pages()
+            raise
         finally:
             chromium.close()
 
@@ -87,8 +96,23 @@ def open_page(chromium, url, **context_options):
     page = context.new_page()
     page.on("console", lambda m: print(f"[page {m.type}] {m.text}", flush=True))
     page.on("pageerror", lambda e: print(f"[page error] {e}", flush=True))
+    OPEN_PAGES.append(page)
     page.goto(url)
     return context, page
+
+
+def screenshot_open_pages():
+    """After a failure: every page still open, as the person in front of it would see it."""
+    os.makedirs(SHOTS_DIRECTORY[0], exist_ok=True)
+    for n, page in enumerate(OPEN_PAGES):
+        if page.is_closed():
+            continue
+        path = os.path.join(SHOTS_DIRECTORY[0], f"failure-{n}.png")
+        try:
+            page.screenshot(path=path)
+            print(f"failure screenshot: {path} ({page.url.split('#')[0]})", flush=True)
+        except Exception as error:  # the browser may be the thing that failed
+            print(f"no failure screenshot of {page.url.split('#')[0]}: {error}", flush=True)
 
 
 def wait(page, expression, what, timeout=30, arg=None):
