@@ -77,7 +77,9 @@ let package = Package(
                 .embedInCode("Web/Assets/watch.js"), .embedInCode("Web/Assets/qunbo.js"),
                 .embedInCode("Web/Assets/console.html"), .embedInCode("Web/Assets/console.css"),
                 .embedInCode("Web/Assets/console.js"), .embedInCode("Web/Assets/common.css"),
-                .embedInCode("Web/Assets/common.js"),
+                .embedInCode("Web/Assets/common.js"), .embedInCode("Web/Assets/redpackets.js"),
+                .embedInCode("Web/Assets/products.js"), .embedInCode("Web/Assets/board.js"),
+                .embedInCode("Web/Assets/modules.css"),
             ]
         ),
         .executableTarget(

@@ -50,6 +50,29 @@ def curl(method, url, token=None, body=None):
         return int(status or 0), text
 
 
+def wait_event(url, token, predicate, what, timeout=20):
+    """Reads the event stream at `url` (from its start) with curl until an event's JSON matches
+    `predicate`, and returns it; fails with `what` once `timeout` s have passed (curl's own
+    --max-time ends the read)."""
+    args = ["curl", "-sN", "--max-time", str(timeout), "-H", f"Authorization: Bearer {token}", url]
+    reader = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        for line in reader.stdout:
+            if not line.startswith("data:"):
+                continue
+            try:
+                event = json.loads(line[5:])
+            except ValueError:
+                continue
+            if predicate(event):
+                print(f"ok: {what}: {json.dumps(event)}", flush=True)
+                return event
+    finally:
+        reader.kill()
+        reader.wait()
+    raise CheckFailed(f"timed out after {timeout} s waiting for {what} in the event stream")
+
+
 class Shots:
     """Screenshots into `directory`; `best=True` ones also into BEST_SHOTS."""
 
@@ -88,11 +111,14 @@ def browser():
 DESKTOP = {"width": 1280, "height": 800}
 
 
-def open_page(chromium, url, **context_options):
+def open_page(chromium, url, setup=None, **context_options):
     """A page in a fresh context (its own storage; a desktop viewport unless told), logging the
-    page's console and errors so a failure shows what the page saw."""
+    page's console and errors so a failure shows what the page saw. `setup(context)` runs before
+    the page loads (routes for other sites)."""
     context_options.setdefault("viewport", DESKTOP)
     context = chromium.new_context(**context_options)
+    if setup:
+        setup(context)
     page = context.new_page()
     page.on("console", lambda m: print(f"[page {m.type}] {m.text}", flush=True))
     page.on("pageerror", lambda e: print(f"[page error] {e}", flush=True))

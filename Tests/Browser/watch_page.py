@@ -22,9 +22,12 @@ VIDEO_PLAYING = "() => { const v = document.getElementById('video'); return v.re
 COMMENT_SHOWN = "(text) => [...document.querySelectorAll('#comments .comment .text')].some(e => e.textContent === text)"
 
 
-def parse():
+SCENARIOS = ["play", "offline", "replay", "access", "phone", "failover"]
+
+
+def parse(scenarios=SCENARIOS):
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["play", "offline", "replay", "access", "phone", "failover"])
+    parser.add_argument("scenario", choices=scenarios)
     parser.add_argument("--node", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--tokens", required=True)
@@ -213,23 +216,38 @@ def scenario_replay(args, shots, chromium):
     started_at = time.mktime(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     if "." in started:
         started_at += float("0." + started.split(".")[1].rstrip("Z"))
-    # Comments at ~4 s and ~10 s into the live (by its startedAt), then the live ends at ~14 s.
+    # Comments at ~4 s and ~10 s into the live (by its startedAt), a stroke, a product card and
+    # a red packet at ~7 s, then the live ends at ~14 s.
     marks = {}
-    for label, at in (("early", 4.0), ("late", 10.0)):
+    packet = f"rp-{uuid.uuid4().hex[:8]}"
+    for label, at in (("early", 4.0), ("modules", 7.0), ("late", 10.0)):
         while time.time() < started_at + at:
             time.sleep(0.05)
+        if label == "modules":
+            for path, body in (
+                ("/live/board", {"kind": "stroke", "points": [[0.1, 0.1], [0.9, 0.9]], "color": "#4da3ff"}),
+                ("/live/products", {"id": "replayed", "title": "Replayed tea", "price": 990, "currency": "CNY"}),
+                ("/live/redpackets", {"id": packet, "total": 300, "currency": "CNY", "shares": 3}),
+            ):
+                status, answer = live.call("POST", path, "ann", body)
+                check(status == 201, f"ann posts to {path} during the live (status {status}: {answer})")
+            continue
         marks[label] = (f"{label} marker {uuid.uuid4().hex[:6]}", time.time() - started_at)
         live.comment("cat", marks[label][0])
     while time.time() < started_at + 14:
         time.sleep(0.05)
-    # Record when (in video time) each comment appears once the replay runs.
+    # Record when (in video time) each comment, the stroke, the card and the packet first appear
+    # once the replay runs (the video's mode is "replay" from when the page is reset for it).
     page.evaluate("""() => {
         window.__shownAt = {};
+        const v = document.getElementById('video');
+        const note = (key) => { if (!(key in window.__shownAt)) window.__shownAt[key] = v.currentTime; };
         new MutationObserver(() => {
-            for (const e of document.querySelectorAll('#comments .comment .text')) {
-                if (!(e.textContent in window.__shownAt)) window.__shownAt[e.textContent] = document.getElementById('video').currentTime;
-            }
-        }).observe(document.getElementById('comments'), { childList: true });
+            if (v.dataset.mode !== 'replay') return;
+            for (const e of document.querySelectorAll('#comments .comment .text')) note(e.textContent);
+            for (const e of document.querySelectorAll('.product, .redpacket')) note(e.dataset.id);
+            if (Number(document.getElementById('board-canvas').dataset.strokes) > 0) note('stroke');
+        }).observe(document.getElementById('app'), { childList: true, subtree: true, attributes: true });
     }""")
     status, _ = live.call("DELETE", "/live", "ann")
     check(status == 200, f"the host ends the live with curl (status {status})")
@@ -241,10 +259,27 @@ def scenario_replay(args, shots, chromium):
     early_text, early_at = marks["early"]
     wait(page, COMMENT_SHOWN, "the late marker shows during the replay", 45, arg=late_text)
     shown = page.evaluate("() => window.__shownAt")
-    print(f"posted at {early_at:.1f} s and {late_at:.1f} s; shown at video time {shown.get(early_text)} and {shown.get(late_text)}", flush=True)
-    check(early_text in shown and late_text in shown, "both markers showed during the replay")
-    check(abs(shown[early_text] - early_at) < 1.5, f"the early marker shows at its time ({shown[early_text]:.1f} vs {early_at:.1f})")
-    check(abs(shown[late_text] - late_at) < 1.5, f"the late marker shows at its time ({shown[late_text]:.1f} vs {late_at:.1f})")
+    status, logged = live.call("GET", f"/replays/{session['id']}/events", "bob")
+    check(status == 200, f"the replay's events read (status {status})")
+
+    def media_time(what, match):
+        event = next((e for e in logged if match(e)), None)
+        check(event is not None and isinstance(event.get("mediaTime"), (int, float)), f"the {what} event has a mediaTime ({event})")
+        return event["mediaTime"]
+
+    expected = {
+        early_text: media_time("early marker", lambda e: e.get("text") == early_text),
+        late_text: media_time("late marker", lambda e: e.get("text") == late_text),
+        "stroke": media_time("stroke", lambda e: e["type"] == "board" and e.get("kind") == "stroke"),
+        "replayed": media_time("product", lambda e: e["type"] == "product" and e.get("id") == "replayed"),
+        packet: media_time("red packet", lambda e: e["type"] == "redpacket" and e.get("id") == packet),
+    }
+    print(f"comments posted {early_at:.1f} s and {late_at:.1f} s after startedAt; mediaTime {expected}; shown at {shown}", flush=True)
+    for key, at in expected.items():
+        check(key in shown, f"{key!r} showed during the replay")
+        # The page checks the video's time on `timeupdate`, about every 250 ms.
+        check(abs(shown[key] - at) < 0.8, f"{key!r} shows at its mediaTime ({shown[key]:.2f} vs {at:.2f})")
+    check(page.evaluate("document.querySelector('.redpacket .rp-grab').disabled"), "a replayed red packet cannot be grabbed")
     check(text_of(page, "#state") == "Replay", "the badge says Replay")
     shots.take(page, "watch-replay", best=True)
     context.close()

@@ -36,5 +36,9 @@ struct WebAsset: Sendable {
         "console.css": WebAsset(PackageResources.console_css, contentType: css),
         "common.css": WebAsset(PackageResources.common_css, contentType: css),
         "common.js": WebAsset(PackageResources.common_js, contentType: javascript),
+        "redpackets.js": WebAsset(PackageResources.redpackets_js, contentType: javascript),
+        "products.js": WebAsset(PackageResources.products_js, contentType: javascript),
+        "board.js": WebAsset(PackageResources.board_js, contentType: javascript),
+        "modules.css": WebAsset(PackageResources.modules_css, contentType: css),
     ]
 }

@@ -3,15 +3,23 @@ import Testing
 
 /// The watch page (`/watch/{g}`) in a real Chromium (Playwright, Tests/Browser/watch_page.py)
 /// against a real node with a recorded live pushed by ffmpeg: playback, the controls, network
-/// loss, the switch to the replay, access errors and the phone layout.
+/// loss, the switch to the replay, access errors, the phone layout, and the red packets, product
+/// cards and board (Tests/Browser/watch_modules.py).
 @Suite("Watch page in Chromium", .serialized)
 struct WatchPageTests {
-    /// A node with the fixture's cast, a recorded live started by ann and ffmpeg pushing to it;
-    /// runs `scenario` of watch_page.py and expects it to pass.
-    func run(_ scenario: String) async throws {
+    /// A node with the fixture's cast (and gus, a guest of g1), a recorded live started by ann
+    /// and ffmpeg pushing to it; runs `scenario` of `script` and expects it to pass.
+    func run(_ scenario: String, script: String = "watch_page") async throws {
         let f = try LiveFixture()
         defer { f.stop() }
         try await f.start()
+        var tokens = f.tokens
+        let guest = try await Tools.run(
+            NodeProcess.binary,
+            ["token", "--secret", LiveFixture.secret, "--user", "gus", "--group", "g1:guest", "--name", "Gus"]
+        )
+        try #require(guest.status == 0, "a guest token: \(guest.stderr)")
+        tokens["gus"] = guest.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let title = "Browser test \(scenario) <i>live</i>"
         let body = try JSONSerialization.data(withJSONObject: ["title": title, "record": true])
         let started = try await f.call("POST", "/live", as: "ann", json: String(decoding: body, as: UTF8.self))
@@ -22,7 +30,7 @@ struct WatchPageTests {
         try await waitUntil("the ingest to produce a first HLS segment", timeout: 20) {
             try await f.call("GET", "/live/index.m3u8", as: "bob").status == 200
         }
-        try await Self.script(scenario, node: f.node.url, title: title, tokens: f.tokens)
+        try await Self.script(scenario, node: f.node.url, title: title, tokens: tokens, name: script)
     }
 
     /// Runs `scenario` against `node` with the cast's tokens, expecting it to pass.
@@ -31,11 +39,12 @@ struct WatchPageTests {
         node: String,
         title: String,
         tokens: [String: String],
-        extra: [String] = []
+        extra: [String] = [],
+        name: String = "watch_page"
     ) async throws {
         let cast = try JSONSerialization.data(withJSONObject: tokens)
         let result = try await BrowserScript.run(
-            "watch_page",
+            name,
             [
                 scenario, "--node", node, "--group", "g1", "--title", title,
                 "--tokens", String(decoding: cast, as: UTF8.self),
@@ -149,7 +158,7 @@ struct WatchPageTests {
     @Test("offline for a few seconds while comments go on: each shown once, in seq order")
     func networkLoss() async throws { try await run("offline") }
 
-    @Test("the live ends: the page plays the replay with its comments at their times")
+    @Test("the live ends: the page plays the replay with its comments, a stroke, a card and a red packet at their mediaTime")
     func replay() async throws { try await run("replay") }
 
     @Test("a bad token says the sign-in is invalid; another group's token says not a member")
@@ -157,4 +166,10 @@ struct WatchPageTests {
 
     @Test("phone viewport 360x740: video on top, controls on screen and usable")
     func phone() async throws { try await run("phone") }
+
+    @Test("a red packet grabbed in the page shows the API's amount; a spotlighted card; a stroke on the video's picture; phone layout")
+    func modules() async throws { try await run("modules", script: "watch_modules") }
+
+    @Test("a guest's grab is refused, the page says why")
+    func guestGrab() async throws { try await run("guest", script: "watch_modules") }
 }

@@ -39,3 +39,39 @@ export function accessMessage(error, { operator = false } = {}) {
 export function money(minor, currency) {
     return `${(minor / 100).toFixed(2)} ${currency}`;
 }
+
+/** Minor units as a price for people, e.g. "¥19.99" (the browser's locale, the currency's own
+ *  symbol); `money()`'s "19.99 XYZ" for a code the browser does not know. */
+export function price(minor, currency) {
+    try {
+        return new Intl.NumberFormat(undefined, {
+            style: "currency",
+            currency,
+            currencyDisplay: "narrowSymbol",
+            minimumFractionDigits: 2,
+            maximumFractionDigits: 2,
+        }).format(minor / 100);
+    } catch {
+        return money(minor, currency);
+    }
+}
+
+/** `url` if it is an absolute http(s) URL, else null: event text reaches `href` and `src` only
+ *  through here, so no `javascript:` or `data:` URL from an event is ever followed or loaded. */
+export function webURL(url) {
+    if (typeof url !== "string") return null;
+    try {
+        const parsed = new URL(url);
+        return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch {
+        return null;
+    }
+}
+
+/** A new element with a class and, optionally, its text (as text, never HTML). */
+export function element(tag, className, text) {
+    const made = document.createElement(tag);
+    if (className) made.className = className;
+    if (text != null) made.textContent = String(text);
+    return made;
+}

@@ -273,6 +273,34 @@ export class QunboClient {
         return this.call("POST", "/live/pins", { text });
     }
 
+    /** Sends a red packet of `total` cents split into `shares` (members, not guests); resolves
+     *  to `{seq, id}`. The packet's `id` is its idempotency key (the same user sending the same
+     *  id again gets the same seq), so retries cannot send it twice; a fresh one by default. */
+    sendRedPacket({ id = newRequestID(), total, currency = "CNY", shares }) {
+        return this.call("POST", "/live/redpackets", { id, total, currency, shares });
+    }
+
+    /** Grabs a share of red packet `id`; resolves to `{amount, currency, seq}`. A user gets one
+     *  share: grabbing again answers the same share, so a retried grab is safe. Rejects with 410
+     *  `empty` (all taken) or `expired`, 403 for guests, 404 for an unknown id. */
+    grabRedPacket(id) {
+        return this.call("POST", `/live/redpackets/${encodeURIComponent(id)}/grab`, {});
+    }
+
+    /** Counts a click on product `id` (anyone, guests too); resolves to `{seq}`. Counted once
+     *  per user (a second click answers the first seq), so retries are safe. */
+    clickProduct(id) {
+        return this.call("POST", `/live/products/${encodeURIComponent(id)}/clicks`, {});
+    }
+
+    /** Host, owner, admin: one board event, `{kind: "stroke", points, color, width}`,
+     *  `{kind: "slide", url, page}` or `{kind: "clear"}` (points and width are fractions of the
+     *  video picture); resolves to `{seq}`. Retried like a keyed write: a repeated stroke, slide
+     *  or clear draws the same picture, so a doubled one cannot be seen. */
+    drawBoard(board) {
+        return this.call("POST", "/live/board", board);
+    }
+
     // Streams.
 
     /**

@@ -1,9 +1,13 @@
 // The watch page (/watch/{group}#token=JWT): plays the live (fMP4 through Media Source
 // Extensions where the browser can, else native HLS), shows the session's events, lets the
-// viewer comment, like, tip and ask, and after the live ends plays the replay with its
-// comments in step with the video. Built only on /sdk/qunbo.js.
+// viewer comment, like, tip, ask and grab red packets, shows product cards and the host's board
+// over the video, and after the live ends plays the replay with its events in step with the
+// video. Built only on /sdk/qunbo.js.
 import { QunboClient, takeFragmentToken } from "/sdk/qunbo.js";
+import { Board } from "/web/board.js";
 import { $, accessMessage, hideNotice, money, showNotice } from "/web/common.js";
+import { Products } from "/web/products.js";
+import { RedPackets } from "/web/redpackets.js";
 
 /** The fMP4 the server sends: H.264 High 3.1 and AAC-LC. */
 const MSE_TYPE = 'video/mp4; codecs="avc1.64001f,mp4a.40.2"';
@@ -20,6 +24,12 @@ const token = takeFragmentToken("qunbo.watch.token");
 client.token = token;
 const me = claims(token).sub ?? "";
 const video = $("video");
+/** The event modules: each renders the event types it knows and ignores the others. */
+const modules = {
+    redPackets: new RedPackets({ container: $("module-redpackets"), client, me }),
+    products: new Products({ container: $("module-products"), client }),
+    board: new Board({ container: $("module-board"), video }),
+};
 
 const page = {
     session: null,
@@ -166,9 +176,9 @@ function render(event) {
             if (event.title) $("title").textContent = event.title;
             break;
         default:
-            // Events later issues add (red packets, products, board) go to their modules.
             break;
     }
+    for (const module of Object.values(modules)) module.render(event);
 }
 
 function clearFeeds() {
@@ -177,6 +187,7 @@ function clearFeeds() {
     page.questions.clear();
     $("qa-count").textContent = "";
     showPin(null);
+    for (const module of Object.values(modules)) module.reset();
 }
 
 // Live.
@@ -219,6 +230,7 @@ async function refreshSession() {
 /** Writing is for the live: off in a replay, after a refusal, with no live. */
 function disableControls() {
     for (const control of document.querySelectorAll(".compose *, .actions *")) control.disabled = true;
+    modules.redPackets.setLive(false);
 }
 
 /** Ends everything live and explains why (sign-in gone, removed, not a member). */
@@ -241,6 +253,7 @@ function nothingToWatch(title) {
 async function onEnded() {
     page.stream?.close();
     stopPlayer();
+    modules.redPackets.setLive(false);
     setState("ended", "Ended");
     const session = page.session;
     if (!session?.record) {
@@ -413,8 +426,8 @@ function playHLS(url, { live }) {
 
 // Replay.
 
-/** Plays an ended session's recording with its events shown when the video reaches them:
- *  an event at `at` shows at media time `at - startedAt`. */
+/** Plays an ended session's recording with its events shown when the video reaches them, at
+ *  their `mediaTime` (see replayTimes). */
 async function playReplay(session) {
     page.stream?.close();
     stopPlayer();
@@ -433,14 +446,41 @@ async function playReplay(session) {
         showNotice(accessMessage(error));
         return;
     }
-    const origin = Date.parse(session.startedAt);
+    const times = replayTimes(events, Date.parse(session.startedAt));
     page.replay = {
-        items: events.map((event) => ({ time: (Date.parse(event.at) - origin) / 1000, event })),
+        // Stable: events at the same time keep their seq order.
+        items: events
+            .map((event, n) => ({ time: Number.isFinite(times[n]) ? times[n] : 0, event }))
+            .sort((a, b) => a.time - b.time),
         shown: 0,
     };
     clearFeeds();
+    modules.redPackets.setLive(false);
     page.player = playHLS(client.replayHLS(session.id), { live: false });
     video.dataset.mode = "replay";
+}
+
+/**
+ * Each event's time on the replay's video, in seconds. `mediaTime` is that time exactly (the
+ * server stamps every event decided while media flows). An event without one (before the media
+ * started, while it was cut, or logged by an older node) is placed by its wall clock `at`
+ * relative to the nearest stamped event before it (or, before the first, after it); a session
+ * with no stamped event at all is timed from its `startedAt`, as before mediaTime existed.
+ */
+function replayTimes(events, startedAt) {
+    const wall = (event) => Date.parse(event.at) / 1000;
+    const stamped = (event) => typeof event.mediaTime === "number" && Number.isFinite(event.mediaTime);
+    const first = events.find(stamped);
+    if (!first) return events.map((event) => Math.max(0, wall(event) - startedAt / 1000));
+    let anchor = null;
+    return events.map((event) => {
+        if (stamped(event)) {
+            anchor = event;
+            return event.mediaTime;
+        }
+        const base = anchor ?? first;
+        return Math.max(0, base.mediaTime + (wall(event) - wall(base)));
+    });
 }
 
 function syncReplay() {
