@@ -94,6 +94,7 @@ public struct QunboNode: Sendable {
         )
         var liveSettings = LiveSettings()
         liveSettings.ingestGrace = config.ingestGrace
+        liveSettings.session.redPacketTTLMillis = max(1, Int64(config.redPacketTTL / .milliseconds(1)))
         liveSettings.commitTimeout = config.commitTimeout
         liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
         liveSettings.maxViewersPerUser = config.maxViewersPerUser

@@ -1,5 +1,9 @@
 /// A user's role in a group, as the `groups` claim of the access token carries it.
 public enum LiveRole: String, Codable, Sendable, CaseIterable {
+    /// Someone the host app let in by a share link (API.md, Group-live features): watches,
+    /// likes, comments, asks and clicks products; never starts a live, tips, sends or grabs red
+    /// packets. Ranks as a member for moderation.
+    case guest
     case member
     case admin
     case owner

@@ -102,6 +102,7 @@ struct LiveRoutes: Sendable {
             return .json(session)
         }
         registerInteractions(into: &router)
+        registerGroupFeatures(into: &router)
         registerMedia(into: &router)
         registerEvents(into: &router)
         registerReplays(into: &router)
@@ -134,6 +135,8 @@ struct LiveRoutes: Sendable {
         body: StartBody,
         bytes: ByteBuffer
     ) async throws -> Response {
+        // Before any lookup or placement: a guest's start changes nothing anywhere.
+        if actor.role == .guest { throw LiveError.notForGuests.apiError }
         let forwarded = request.headers.first(name: SessionRouter.forwardedHeader) != nil
         let snapshot = sessions.view.snapshot
         let draining = sessions.drainingNodeIDs()

@@ -19,10 +19,21 @@ struct SessionWriteAnswer: Codable, Sendable {
     var seq: UInt64?
     var likes: Int64?
     var session: SessionJSON?
+    /// A grab: what it gave (the first grab's amount when repeated).
+    var amount: Int64?
+    var currency: String?
+    /// The write had been logged before (a retry, a second grab or click): answered, not applied.
+    var repeated: Bool?
 
     init(_ result: SessionHost.WriteResult, session: SessionJSON? = nil) {
         switch result {
-        case .logged(let seq): self.seq = seq
+        case .logged(let seq, let event, let repeated):
+            self.seq = seq
+            self.repeated = repeated ? true : nil
+            if let event, event.type == .redpacketGrab {
+                amount = event.amount
+                currency = event.currency
+            }
         case .likes(let total): self.likes = total
         }
         self.session = session

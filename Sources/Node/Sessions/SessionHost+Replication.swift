@@ -349,6 +349,7 @@ extension SessionHost {
             }
             proposed = nil
             try session.apply(event)
+            if event.type == .click { statsDirty = true }
             allEvents.append(event)
             eventLogSeqs.append(entry.seq)
             rendered.append(Self.sse(event))

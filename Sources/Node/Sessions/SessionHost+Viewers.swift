@@ -152,6 +152,7 @@ extension SessionHost {
     /// Called about once a second: a `stats` event if anything changed, `: ping` every 15 s.
     func tick() {
         flushLikes()
+        expireDueRedPackets()
         if statsDirty {
             statsDirty = false
             let s = session.state
@@ -165,11 +166,32 @@ extension SessionHost {
 
     /// The `stats` event: `likes`, `tipsByCurrency` (minor units per currency), `tipsCurrency`
     /// (the one `tipsTotal` counts, null before any tip), `tipsTotal`, `viewers`; keys sorted.
+    /// `clicks` (product id → users who clicked it) once the live has products.
     static func statsLine(_ s: LiveSessionState) -> String {
         let byCurrency = s.tipsByCurrency.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
         let currency = s.tipsCurrency.map { "\"\($0)\"" } ?? "null"
-        return "event: stats\ndata: {\"likes\":\(s.likes),\"tipsByCurrency\":{\(byCurrency.joined(separator: ","))},"
+        let clicks =
+            s.products.isEmpty
+            ? "" : "\"clicks\":{" + s.productOrder.map { "\"\($0)\":\(s.products[$0]?.clicks.count ?? 0)" }.joined(separator: ",") + "},"
+        return "event: stats\ndata: {" + clicks + "\"likes\":\(s.likes),\"tipsByCurrency\":{\(byCurrency.joined(separator: ","))},"
             + "\"tipsCurrency\":\(currency),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
+    }
+
+    /// The primary's red-packet clock: packets past their TTL with shares left go back to their
+    /// senders (`redpacket_expired`), one pass at a time.
+    func expireDueRedPackets() {
+        guard replica.role == .primary, !expiringRedPackets, session.state.phase == .live else { return }
+        let now = LiveSessions.nowMillis()
+        guard session.state.redPackets.values.contains(where: { $0.open && $0.expiresAt <= now }) else { return }
+        expiringRedPackets = true
+        Task {
+            defer { self.expiringRedPackets = false }
+            do {
+                try await self.expireRedPackets(dueBy: now, now: now)
+            } catch {
+                self.logger.warning("red packet expiry failed; retried next tick", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Whether `user` with `role` in the group is shut out of this session by a kick.
