@@ -211,6 +211,7 @@ public struct QunboNode: Sendable {
         // RTMP publishers are cut first on shutdown: they reconnect to another node.
         if let rtmpServer { services.append(.init(service: rtmpServer)) }
         services.append(.init(service: LoadReporter(sessions: sessions, gossip: gossip)))
+        services.append(.init(service: ShareKeeper(sessions: sessions, cluster: cluster, logger: logger)))
         var groupConfig = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],

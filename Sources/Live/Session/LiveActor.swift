@@ -18,10 +18,14 @@ public struct LiveActor: Sendable, Equatable, Codable {
     public var name: String?
     /// The role in the session's group, or `nil` when the token does not list the group.
     public var role: LiveRole?
+    /// The group the actor acts through when it is not the session's own: a group the live was
+    /// shared into. Copied into the events they cause (API `group`).
+    public var group: String?
 
-    public init(user: String, name: String? = nil, role: LiveRole?) {
+    public init(user: String, name: String? = nil, role: LiveRole?, group: String? = nil) {
         self.user = user
         self.name = name
         self.role = role
+        self.group = group
     }
 }

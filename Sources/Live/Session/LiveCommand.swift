@@ -43,6 +43,12 @@ public enum LiveCommand: Sendable, Equatable, Codable {
     case click(product: String)
     /// `POST …/board`: the host, an owner or an admin.
     case board(LiveBoardDraft)
+    /// Starts a share pointer in a group the live `from` (`"<group>/<session>"`) is shared into.
+    case startShare(from: String, title: String, record: Bool)
+    /// `POST …/shares`: host, owner, admin (the Node checks the rights in the other group).
+    case share(group: String)
+    /// `DELETE …/shares/{g2}`: host, owner, admin.
+    case unshare(group: String)
 
     /// The idempotency key the command carries, if it is one of the keyed writes.
     public var clientID: String? {
@@ -55,15 +61,17 @@ public enum LiveCommand: Sendable, Equatable, Codable {
     /// Whether only the host, an owner or an admin may issue it.
     public var isPrivileged: Bool {
         switch self {
-        case .highlight, .pin, .unpin, .moderate, .end, .expireRedPacket, .product, .spotlight, .board: true
-        case .start, .comment, .tip, .question, .like, .redPacket, .grab, .click: false
+        case .highlight, .pin, .unpin, .moderate, .end, .expireRedPacket, .product, .spotlight, .board, .share,
+            .unshare:
+            true
+        case .start, .startShare, .comment, .tip, .question, .like, .redPacket, .grab, .click: false
         }
     }
 
     /// Whether a guest (share-link visitor) is refused it: starting, and anything with money.
     public var refusedToGuests: Bool {
         switch self {
-        case .start, .tip, .redPacket, .grab: true
+        case .start, .startShare, .tip, .redPacket, .grab: true
         default: false
         }
     }

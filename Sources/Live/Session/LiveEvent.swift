@@ -25,6 +25,10 @@ public enum LiveEventType: String, Codable, Sendable, CaseIterable {
     case click
     /// Courseware and whiteboard: a slide, a stroke or a clear.
     case board
+    /// The live was shared into another group (`ref`: that group).
+    case shared
+    /// The live stopped being shared into a group (`ref`).
+    case unshared
 }
 
 /// One entry of a session's log. The log is the session: state is derived only by applying these
@@ -80,6 +84,9 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
     /// Where on the live's media timeline the event was decided, in ms (API `mediaTime`, in
     /// seconds): the replay's timeline, so its events line up with its video. Nil before media.
     public var mediaMillis: Int64?
+    /// The writer's group when they wrote through a group the live was shared into (API
+    /// `group`); nil for the session's own group.
+    public var group: String?
 
     public init(
         seq: UInt64,
@@ -103,7 +110,8 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
         url: String? = nil,
         image: String? = nil,
         board: LiveBoard? = nil,
-        mediaMillis: Int64? = nil
+        mediaMillis: Int64? = nil,
+        group: String? = nil
     ) {
         self.seq = seq
         self.type = type
@@ -127,6 +135,7 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
         self.image = image
         self.board = board
         self.mediaMillis = mediaMillis
+        self.group = group
     }
 }
 
@@ -153,8 +162,18 @@ extension LiveEvent {
             ("seq", .uint(seq)), ("type", .string(type.rawValue)), ("user", .string(user)),
         ]
         if let name { fields.append(("name", .string(name))) }
+        if let group { fields.append(("group", .string(group))) }
         if let clientID, type == .redpacket || type == .product { fields.append(("id", .string(clientID))) }
-        if let ref { fields.append((type == .spotlight || type == .click ? "product" : "redpacket", .string(ref))) }
+        if let ref {
+            let key =
+                switch type {
+                case .spotlight, .click: "product"
+                case .shared, .unshared: "into"
+                case .started: "sharedFrom"
+                default: "redpacket"
+                }
+            fields.append((key, .string(ref)))
+        }
         if let text { fields.append(("text", .string(text))) }
         if let title { fields.append(("title", .string(title))) }
         if let amount {

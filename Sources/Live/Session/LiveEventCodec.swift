@@ -32,7 +32,7 @@ public enum LiveEventCodec {
     static let typeCodes: [LiveEventType: UInt8] = [
         .started: 1, .comment: 2, .tip: 3, .question: 4, .highlight: 5, .pin: 6, .unpin: 7, .mute: 8,
         .unmute: 9, .kick: 10, .ended: 11, .redpacket: 12, .redpacketGrab: 13, .redpacketExpired: 14, .product: 15,
-        .spotlight: 16, .click: 17, .board: 18,
+        .spotlight: 16, .click: 17, .board: 18, .shared: 19, .unshared: 20,
     ]
     static let types: [UInt8: LiveEventType] = Dictionary(uniqueKeysWithValues: typeCodes.map { ($1, $0) })
     /// Role codes: stable on disk.
@@ -61,7 +61,8 @@ public enum LiveEventCodec {
         case image = 32768
         case board = 65536
         case mediaMillis = 131072
-        static let all: UInt64 = 262_143
+        case group = 262144
+        static let all: UInt64 = 524_287
     }
 
     public static func encode(_ event: LiveEvent) -> [UInt8] {
@@ -91,6 +92,7 @@ public enum LiveEventCodec {
         if event.image != nil { mask |= Field.image.rawValue }
         if event.board != nil { mask |= Field.board.rawValue }
         if event.mediaMillis != nil { mask |= Field.mediaMillis.rawValue }
+        if event.group != nil { mask |= Field.group.rawValue }
         Varint.append(mask, into: &out)
         if let name = event.name { putString(name, &out) }
         if let text = event.text { putString(text, &out) }
@@ -113,6 +115,7 @@ public enum LiveEventCodec {
         if let image = event.image { putString(image, &out) }
         if let board = event.board { putBoard(board, &out) }
         if let mediaMillis = event.mediaMillis { Varint.append(zigzag(mediaMillis), into: &out) }
+        if let group = event.group { putString(group, &out) }
         return out
     }
 
@@ -157,6 +160,7 @@ public enum LiveEventCodec {
         if has(.image) { event.image = try reader.string() }
         if has(.board) { event.board = try reader.board() }
         if has(.mediaMillis) { event.mediaMillis = unzigzag(try reader.varint()) }
+        if has(.group) { event.group = try reader.string() }
         guard reader.input.isAtEnd else { throw .trailingBytes(reader.input.remaining) }
         return event
     }

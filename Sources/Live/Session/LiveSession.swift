@@ -111,8 +111,8 @@ public struct LiveSession: Sendable {
         }
 
         switch (state.phase, command) {
-        case (.pending, .start): break
-        case (_, .start): return .failure(.conflict)
+        case (.pending, .start), (.pending, .startShare): break
+        case (_, .start), (_, .startShare): return .failure(.conflict)
         case (.pending, _), (.ended, _): return .failure(.notLive)
         case (.live, _): break
         }
@@ -136,7 +136,8 @@ public struct LiveSession: Sendable {
             name: actor.name,
             at: max(now, state.lastAt),
             role: role,
-            mediaMillis: mediaMillis
+            mediaMillis: mediaMillis,
+            group: actor.group
         )
         switch command {
         case .start(let title, let record):
@@ -215,6 +216,27 @@ public struct LiveSession: Sendable {
 
         case .end:
             event.type = .ended
+
+        case .startShare(let from, let title, let record):
+            event.title = LiveText.trimmed(title)
+            event.record = record
+            event.ref = from
+
+        case .share(let group):
+            guard IdentifierRule.group.accepts(group), group != state.info.group, state.info.sharedFrom == nil else {
+                return .failure(.invalid(field: "group", reason: "another group's id"))
+            }
+            if let seq = state.sharedInto[group] { return .success(.duplicate(seq: seq)) }
+            guard state.sharedInto.count < settings.maxShares else {
+                return .failure(.invalid(field: "group", reason: "shared into at most \(settings.maxShares) groups"))
+            }
+            event.type = .shared
+            event.ref = group
+
+        case .unshare(let group):
+            guard state.sharedInto[group] != nil else { return .failure(.notFound) }
+            event.type = .unshared
+            event.ref = group
 
         case .redPacket(let total, let currency, let shares, let clientID):
             if let error = validKey(clientID) ?? validCurrency(currency) { return .failure(error) }

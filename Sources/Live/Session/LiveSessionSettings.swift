@@ -29,6 +29,8 @@ public struct LiveSessionSettings: Sendable, Equatable {
     public var redPacketTTLMillis: Int64 = 24 * 3_600_000
     /// Red packets one session may hold: the state keeps each with its grabs.
     public var maxRedPackets: Int = 1_000
+    /// Groups one live may be shared into at once.
+    public var maxShares: Int = 50
     /// Product cards one session may hold.
     public var maxProducts: Int = 100
     /// Highest product price in cents.

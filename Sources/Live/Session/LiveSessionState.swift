@@ -67,6 +67,10 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
     public private(set) var productOrder: [String] = []
     /// The product in the spotlight.
     public private(set) var spotlight: String?
+    /// Groups the live is shared into now → the seq of the `shared` event (API `sharedInto`).
+    public private(set) var sharedInto: [String: UInt64] = [:]
+    /// Every group it was ever shared into: its replay is listed there too.
+    public private(set) var sharedEver: Set<String> = []
     /// Viewers connected now; set by the Node, not logged.
     public var viewers: Int = 0
 
@@ -119,6 +123,7 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
             info.title = event.title ?? ""
             info.record = event.record ?? false
             info.startedAt = event.at
+            info.sharedFrom = event.ref
             phase = .live
         case .comment, .question:
             guard event.text != nil else { throw reject("\(event.type.rawValue) without text") }
@@ -184,6 +189,13 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
             if products[id]?.clicks[event.user] == nil { products[id]?.clicks[event.user] = event.seq }
         case .board:
             guard event.board != nil else { throw reject("board without a drawing") }
+        case .shared:
+            guard let group = event.ref, sharedInto[group] == nil else { throw reject("share into a group shared into") }
+            sharedInto[group] = event.seq
+            sharedEver.insert(group)
+        case .unshared:
+            guard let group = event.ref, sharedInto[group] != nil else { throw reject("unshare of a group not shared into") }
+            sharedInto[group] = nil
         }
         if let role = event.role, roles[event.user].map({ LiveRank($0) < LiveRank(role) }) ?? true {
             roles[event.user] = role

@@ -128,8 +128,11 @@ extension SessionRouter {
     ) async throws -> SessionWriteAnswer {
         do {
             let result = try await host.write(request.command, by: request.actor, now: request.now)
-            guard case .end = request.command else { return SessionWriteAnswer(result) }
-            await host.flushRecording()
+            switch request.command {
+            case .end: await host.flushRecording()
+            case .share, .unshare: break  // the share route needs the session: its id, title, record
+            default: return SessionWriteAnswer(result)
+            }
             return SessionWriteAnswer(result, session: await sessions.json(await host.state, host: host))
         } catch let error as LiveError {
             throw error.apiError

@@ -348,7 +348,8 @@ public final class LiveSessions: Service, Sendable {
         actor: LiveActor,
         title: String,
         record: Bool,
-        members: [String]
+        members: [String],
+        sharedFrom: String? = nil
     ) async throws -> StartOutcome {
         if let existing = host(group: group) { return .alreadyLive(existing) }
         // Reserve the group before the first await, so two concurrent starts cannot both win.
@@ -360,7 +361,9 @@ public final class LiveSessions: Service, Sendable {
         let copy = await fresh.copy
         feed { $0.started(copy, now: $1) }
         do {
-            _ = try await fresh.write(.start(title: title, record: record), by: actor, now: Self.nowMillis())
+            let command: LiveCommand =
+                sharedFrom.map { .startShare(from: $0, title: title, record: record) } ?? .start(title: title, record: record)
+            _ = try await fresh.write(command, by: actor, now: Self.nowMillis())
         } catch {
             hosts.withLock { $0[id] = nil }
             feed { directory, _ in directory.dropped(id) }

@@ -137,7 +137,7 @@ extension SessionHost {
     /// viewers (they resume on a replica). The log stays on disk: if this node is added back, it
     /// resumes from it.
     func retire() {
-        for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
+        finishEventViewers()
         finishMediaViewers()
         discard()
     }
@@ -388,6 +388,10 @@ extension SessionHost {
             let event = allEvents[Int(publishedSeq) - 1]
             eventFanout.broadcast(rendered[Int(publishedSeq) - 1], seq: publishedSeq)
             metrics.eventDeliveries.increment(by: Int64(eventFanout.count))
+            for (viewing, fanout) in scopedFanouts where Self.shows(event, to: viewing, sessionGroup: group) {
+                fanout.broadcast(rendered[Int(publishedSeq) - 1], seq: publishedSeq)
+                metrics.eventDeliveries.increment(by: Int64(fanout.count))
+            }
             metrics.eventsLogged.increment()
             afterCommit(event)
         }
@@ -415,12 +419,18 @@ extension SessionHost {
             }
         case .kick:
             guard let user = event.targetUser else { return }
-            for _ in eventFanout.finish(where: { $0.user == user }) { metrics.eventViewers.decrement() }
+            finishEventViewers(where: { $0.user == user })
             updateViewers()
             finishMediaViewers(where: { $0.user == user })
+        case .unshared:
+            // The group's viewers were watching through the share: their streams end cleanly.
+            guard let shared = event.ref else { return }
+            finishEventViewers(where: { $0.via == shared })
+            updateViewers()
+            finishMediaViewers(where: { $0.via == shared })
         case .ended:
             finishMedia()
-            for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
+            finishEventViewers()
             finishMediaViewers()
             if !endedNotified {
                 endedNotified = true

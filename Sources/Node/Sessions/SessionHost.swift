@@ -63,6 +63,9 @@ actor SessionHost {
     var lastKnownPrimary: String?
 
     let eventFanout = FanoutGroup()
+    /// Event viewers of `?scope=own`, by the group they watch from: each gets every event but
+    /// the comments and questions written from other groups (a live shared into several).
+    var scopedFanouts: [String: FanoutGroup] = [:]
     /// Demuxer, GOP cache, HLS window, recording and `stream.ts` viewers.
     let media: MediaPipeline
     var mediaFanout: FanoutGroup { media.fanout }
