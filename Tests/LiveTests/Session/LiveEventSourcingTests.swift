@@ -88,13 +88,15 @@ struct LiveEventSourcingTests {
             var halfway: LiveSessionState?
             for step in 0..<150 {
                 now += Int64.random(in: -50...400, using: &rng)  // clocks may step back
-                let actor = actors.randomElement(using: &rng)!
+                var actor = actors.randomElement(using: &rng)!
+                // Some write through a group the live was shared into.
+                if Int.random(in: 0..<5, using: &rng) == 0 { actor.group = "g2" }
                 let key = "k\(Int.random(in: 0..<12, using: &rng))"
                 let text = texts.randomElement(using: &rng)!
                 let someone = actors.randomElement(using: &rng)!.user
                 let question = UInt64.random(in: 0...max(1, session.state.lastSeq), using: &rng)
                 let command: LiveCommand =
-                    switch Int.random(in: 0..<120, using: &rng) {
+                    switch Int.random(in: 0..<124, using: &rng) {
                     case 0..<3: .start(title: text, record: Bool.random(using: &rng))
                     case 3..<33: .comment(text: text, clientID: key)
                     case 33..<45: .question(text: text, clientID: key)
@@ -111,10 +113,10 @@ struct LiveEventSourcingTests {
                         .redPacket(
                             total: Int64.random(in: -1...3_000, using: &rng),
                             currency: "CNY",
-                            shares: Int.random(in: 0...12, using: &rng),
+                            shares: Int.random(in: 0...4, using: &rng),
                             clientID: key
                         )
-                    case 104..<110: .grab(redPacket: key)
+                    case 104..<110: .grab(redPacket: session.state.redPackets.keys.sorted().randomElement(using: &rng) ?? key)
                     case 110..<111: .expireRedPacket(key)
                     case 111..<114:
                         .product(
@@ -137,6 +139,8 @@ struct LiveEventSourcingTests {
                                 points: [[Double.random(in: -0.1...1.1, using: &rng), 0.5]]
                             )
                         )
+                    case 120..<122: .share(group: ["g1", "g2", "g3", "bad id"].randomElement(using: &rng)!)
+                    case 122..<124: .unshare(group: ["g2", "g3"].randomElement(using: &rng)!)
                     default: .start(title: "late", record: false)
                     }
                 let decision = session.decide(

@@ -233,3 +233,53 @@ struct LiveGroupFeaturesTests {
         #expect(!before.apiJSON().contains("mediaTime"), "no media yet: no mediaTime")
     }
 }
+
+@Suite("Sharing into groups")
+struct LiveShareTests {
+    typealias F = LiveFixture
+
+    @Test func sharesAreLoggedOnceForModeratorsAndUnsharesNeedAShare() throws {
+        var session = F.live()
+        #expect(session.commitError(.share(group: "g2"), by: F.member, now: F.t0) == .forbidden)
+        let shared = session.commitSeq(.share(group: "g2"), by: F.host, now: F.t0)
+        let seq = try #require(shared)
+        #expect(session.commit(.share(group: "g2"), by: F.admin, now: F.t0) == .success(.duplicate(seq: seq)))
+        #expect(session.state.sharedInto == ["g2": seq] && session.state.sharedEver == ["g2"])
+        let before = session.state
+        for bad in ["g1", "bad id", ""] {
+            guard case .invalid(let field, _)? = session.commitError(.share(group: bad), by: F.host, now: F.t0) else {
+                Issue.record("share into \(bad) was not refused")
+                continue
+            }
+            #expect(field == "group")
+        }
+        #expect(session.commitError(.unshare(group: "g9"), by: F.host, now: F.t0) == .notFound)
+        #expect(session.state == before)
+        #expect(session.commitSeq(.unshare(group: "g2"), by: F.owner, now: F.t0) != nil)
+        #expect(session.state.sharedInto.isEmpty && session.state.sharedEver == ["g2"], "the replay stays listed there")
+    }
+
+    @Test func aWriterThroughAShareCarriesTheirGroup() throws {
+        var session = F.live()
+        var ann = F.member
+        ann.group = "g2"
+        guard case .success(.append(let event)) = session.decide(.comment(text: "hi", clientID: "c"), by: ann, now: F.t0)
+        else {
+            Issue.record("the comment was refused")
+            return
+        }
+        #expect(event.group == "g2")
+        #expect(event.apiJSON().contains(#""user":"m1","name":"Ann","group":"g2","text":"hi""#))
+        #expect(try LiveEventCodec.decode(LiveEventCodec.encode(event)) == event)
+    }
+
+    @Test func aPointerNamesItsLiveAndCannotItselfBeShared() throws {
+        var pointer = F.pending()
+        #expect(pointer.commitSeq(.startShare(from: "g1/s1", title: "Launch", record: true), by: F.owner, now: F.t0) == 1)
+        #expect(pointer.state.info.sharedFrom == "g1/s1" && pointer.state.info.record)
+        #expect(pointer.commitError(.share(group: "g3"), by: F.owner, now: F.t0) != nil)
+        #expect(pointer.commitError(.startShare(from: "g1/s1", title: "", record: true), by: F.owner, now: F.t0) == .conflict)
+        var fresh = F.pending()
+        #expect(fresh.decide(.startShare(from: "g1/s1", title: "", record: true), by: F.guest, now: F.t0) == .failure(.notForGuests))
+    }
+}
