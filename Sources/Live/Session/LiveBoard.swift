@@ -42,7 +42,10 @@ public struct LiveBoard: Codable, Sendable, Equatable, Hashable {
             var index = 0
             while index + 1 < points.count {
                 pairs.append(
-                    .array([.fraction(tenThousandths: Int(points[index])), .fraction(tenThousandths: Int(points[index + 1]))])
+                    .array([
+                        .fraction(tenThousandths: Int(points[index])),
+                        .fraction(tenThousandths: Int(points[index + 1])),
+                    ])
                 )
                 index += 2
             }

@@ -76,7 +76,8 @@ public enum LiveError: Error, Equatable, Sendable {
         switch self {
         case .notAMember: "not a member of this group"
         case .forbidden: "only the host, an owner or an admin may do this"
-        case .notForGuests: "guests may watch, like, comment and ask; starting a live, tips and red packets are for members"
+        case .notForGuests:
+            "guests may watch, like, comment and ask; starting a live, tips and red packets are for members"
         case .muted: "you are muted in this live session"
         case .kicked: "you were removed from this live session"
         case .outranked: "you cannot moderate someone of your rank or above (owner > admin > member)"
@@ -85,7 +86,8 @@ public enum LiveError: Error, Equatable, Sendable {
         case .rateLimited(let millis): "too many requests; retry in \(millis) ms"
         case .notLive: "the session is not live"
         case .notFound: "no such item in this session"
-        case .gone(let reason): reason == "empty" ? "every share of this red packet is taken" : "this red packet has expired"
+        case .gone(let reason):
+            reason == "empty" ? "every share of this red packet is taken" : "this red packet has expired"
         case .conflict: "conflicts with the session's state"
         case .outOfOrder(let expected, let got): "event seq \(got) out of order (expected \(expected))"
         case .invalidEvent(let seq, let reason): "event \(seq) does not fit the session: \(reason)"

@@ -345,7 +345,9 @@ public struct LiveSession: Sendable {
             guard draft.url != nil else { return .failure(.invalid(field: "url", reason: "a slide needs its url")) }
             if let error = validURL(draft.url, field: "url") { return .failure(error) }
             let page = draft.page ?? 1
-            guard (1...10_000).contains(page) else { return .failure(.invalid(field: "page", reason: "from 1 to 10000")) }
+            guard (1...10_000).contains(page) else {
+                return .failure(.invalid(field: "page", reason: "from 1 to 10000"))
+            }
             return .success(LiveBoard(kind: .slide, page: page))
         case .stroke:
             let points = draft.points ?? []

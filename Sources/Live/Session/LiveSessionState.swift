@@ -190,11 +190,15 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
         case .board:
             guard event.board != nil else { throw reject("board without a drawing") }
         case .shared:
-            guard let group = event.ref, sharedInto[group] == nil else { throw reject("share into a group shared into") }
+            guard let group = event.ref, sharedInto[group] == nil else {
+                throw reject("share into a group shared into")
+            }
             sharedInto[group] = event.seq
             sharedEver.insert(group)
         case .unshared:
-            guard let group = event.ref, sharedInto[group] != nil else { throw reject("unshare of a group not shared into") }
+            guard let group = event.ref, sharedInto[group] != nil else {
+                throw reject("unshare of a group not shared into")
+            }
             sharedInto[group] = nil
         }
         if let role = event.role, roles[event.user].map({ LiveRank($0) < LiveRank(role) }) ?? true {
@@ -227,7 +231,10 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
             guard let id = event.ref, let packet = redPackets[id], packet.open, packet.grabs[event.user] == nil,
                 event.amount == packet.amounts[packet.grabs.count]
             else { throw reject("grab that is not the next share of an open red packet") }
-            redPackets[id]?.grabs[event.user] = LiveRedPacket.Grab(seq: event.seq, amount: packet.amounts[packet.grabs.count])
+            redPackets[id]?.grabs[event.user] = LiveRedPacket.Grab(
+                seq: event.seq,
+                amount: packet.amounts[packet.grabs.count]
+            )
         default:
             guard let id = event.ref, let packet = redPackets[id], packet.open, event.amount == packet.remainder
             else { throw reject("expiry that does not return an open red packet's remainder") }

@@ -43,7 +43,13 @@ extension LiveRoutes {
             guard let session = answer.session else { throw APIError.internalError }
             // 2. The pointer, at the group's place (already there on a retry).
             if existing == nil {
-                try await makePointer(in: into, from: pointer, title: session.title, record: session.record, user: actor.user)
+                try await makePointer(
+                    in: into,
+                    from: pointer,
+                    title: session.title,
+                    record: session.record,
+                    user: actor.user
+                )
             }
             return .json(session, status: answer.repeated == true ? .ok : .created)
         }
@@ -62,10 +68,20 @@ extension LiveRoutes {
             guard request.peer != nil else { throw PeerGate.notAPeer }
             let group = request.parameters["g"] ?? ""
             let bytes = try await request.body.collect(upTo: 1 << 16)
-            guard let start = try? JSONCoding.decoder.decode(SessionWriteRequest.self, from: Data(bytes.readableBytesView)),
+            guard
+                let start = try? JSONCoding.decoder.decode(
+                    SessionWriteRequest.self,
+                    from: Data(bytes.readableBytesView)
+                ),
                 case .startShare(let from, let title, let record) = start.command
             else { throw APIError.badRequest("malformed pointer start") }
-            let state = try await startPointerHere(group: group, from: from, title: title, record: record, actor: start.actor)
+            let state = try await startPointerHere(
+                group: group,
+                from: from,
+                title: title,
+                record: record,
+                actor: start.actor
+            )
             return .json(await sessions.json(state))
         }
     }

@@ -18,7 +18,8 @@ extension LiveRoutes {
                 guard let id = request.parameters["session"], let state = sessions.endedSession(group: group, id: id)
                 else { throw APIError.notFound("no such ended session", code: "no_session") }
                 switch suffix {
-                case "index.m3u8": return try replayPlaylist(group: group, state: state, suffix: request.query["suffix"] ?? "")
+                case "index.m3u8":
+                    return try replayPlaylist(group: group, state: state, suffix: request.query["suffix"] ?? "")
                 case "events": return Self.eventArrayStream(await sessions.events(group: group, session: id))
                 default: return try replaySegment(group: group, state: state, name: request.parameters["name"] ?? "")
                 }
@@ -58,7 +59,8 @@ extension LiveRoutes {
         if let state = sessions.endedSession(group: source.group, id: source.session) {
             switch rest {
             case "index.m3u8": return try replayPlaylist(group: source.group, state: state, suffix: suffix)
-            case "events": return Self.eventArrayStream(await sessions.events(group: source.group, session: source.session))
+            case "events":
+                return Self.eventArrayStream(await sessions.events(group: source.group, session: source.session))
             default: return try replaySegment(group: source.group, state: state, name: String(rest.dropFirst(9)))
             }
         }

@@ -45,7 +45,11 @@ struct ShareKeeper: Service {
             }
             guard stale else { continue }
             do {
-                _ = try await host.write(.end, by: LiveActor(user: state.info.host, role: .owner), now: LiveSessions.nowMillis())
+                _ = try await host.write(
+                    .end,
+                    by: LiveActor(user: state.info.host, role: .owner),
+                    now: LiveSessions.nowMillis()
+                )
                 logger.info(
                     "share pointer ended: its live ended or was unshared",
                     metadata: ["live.group": "\(state.info.group)", "live.shared_from": "\(pointer)"]

@@ -362,7 +362,8 @@ public final class LiveSessions: Service, Sendable {
         feed { $0.started(copy, now: $1) }
         do {
             let command: LiveCommand =
-                sharedFrom.map { .startShare(from: $0, title: title, record: record) } ?? .start(title: title, record: record)
+                sharedFrom.map { .startShare(from: $0, title: title, record: record) }
+                ?? .start(title: title, record: record)
             _ = try await fresh.write(command, by: actor, now: Self.nowMillis())
         } catch {
             hosts.withLock { $0[id] = nil }
@@ -411,10 +412,12 @@ public final class LiveSessions: Service, Sendable {
             let (_, entries) = try? ReplicaStore.load(directory: dir)
         else { return .memory([]) }
         // Kept encoded: each piece of the response decodes and renders only its own events.
-        return .encoded(entries.filter { $0.seq <= committed }.compactMap { entry in
-            guard case .data(let payload) = entry.kind, !LiveLikesRecord.isRecord(payload) else { return nil }
-            return payload
-        })
+        return .encoded(
+            entries.filter { $0.seq <= committed }.compactMap { entry in
+                guard case .data(let payload) = entry.kind, !LiveLikesRecord.isRecord(payload) else { return nil }
+                return payload
+            }
+        )
     }
 
     /// What `/admin/v1/sessions` lists: every copy in memory, and the settled ones that left it.

@@ -126,7 +126,6 @@ extension SessionHost {
         await recording?.flush()
     }
 
-
     func confirm() {
         guard !confirmed else { return }
         confirmed = true
@@ -366,7 +365,8 @@ extension SessionHost {
     func flushLikes() {
         guard pendingLikes > 0, replica.role == .primary else { return }
         let clock = hooks.now()
-        guard case .success(let (logSeq, directives)) = replica.propose(LiveLikesRecord.encode(pendingLikes), now: clock)
+        guard
+            case .success(let (logSeq, directives)) = replica.propose(LiveLikesRecord.encode(pendingLikes), now: clock)
         else { return }
         ownLikes.insert(logSeq)
         pendingLikes = 0

@@ -27,7 +27,8 @@ extension SessionHost {
         let viewing = via ?? group
         var backlog: [ByteBuffer] = []
         backlog.reserveCapacity(Int(publishedSeq) - from)
-        for index in from..<Int(publishedSeq) where !ownScope || Self.shows(allEvents[index], to: viewing, sessionGroup: group) {
+        for index in from..<Int(publishedSeq)
+        where !ownScope || Self.shows(allEvents[index], to: viewing, sessionGroup: group) {
             backlog.append(rendered[index])
         }
         let fanout: FanoutGroup
@@ -216,8 +217,11 @@ extension SessionHost {
         let currency = s.tipsCurrency.map { "\"\($0)\"" } ?? "null"
         let clicks =
             s.products.isEmpty
-            ? "" : "\"clicks\":{" + s.productOrder.map { "\"\($0)\":\(s.products[$0]?.clicks.count ?? 0)" }.joined(separator: ",") + "},"
-        return "event: stats\ndata: {" + clicks + "\"likes\":\(s.likes),\"tipsByCurrency\":{\(byCurrency.joined(separator: ","))},"
+            ? ""
+            : "\"clicks\":{"
+                + s.productOrder.map { "\"\($0)\":\(s.products[$0]?.clicks.count ?? 0)" }.joined(separator: ",") + "},"
+        return "event: stats\ndata: {" + clicks
+            + "\"likes\":\(s.likes),\"tipsByCurrency\":{\(byCurrency.joined(separator: ","))},"
             + "\"tipsCurrency\":\(currency),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
     }
 

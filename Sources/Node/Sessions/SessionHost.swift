@@ -286,7 +286,6 @@ actor SessionHost {
         )
     }
 
-
     // MARK: Writes
 
     /// What a write produced.

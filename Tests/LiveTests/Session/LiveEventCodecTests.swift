@@ -42,7 +42,9 @@ struct LiveEventCodecTests {
             LiveBoard(
                 kind: LiveBoard.Kind.allCases.randomElement(using: &rng)!,
                 page: maybe { Int.random(in: Int.min...Int.max, using: &rng) },
-                points: (0..<Int.random(in: 0...6, using: &rng)).map { _ in UInt16.random(in: 0...UInt16.max, using: &rng) },
+                points: (0..<Int.random(in: 0...6, using: &rng)).map { _ in
+                    UInt16.random(in: 0...UInt16.max, using: &rng)
+                },
                 color: maybe { randomString(&rng) },
                 width: maybe { Int.random(in: -5...20_000, using: &rng) }
             )

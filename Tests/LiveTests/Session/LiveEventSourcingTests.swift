@@ -116,7 +116,8 @@ struct LiveEventSourcingTests {
                             shares: Int.random(in: 0...4, using: &rng),
                             clientID: key
                         )
-                    case 104..<110: .grab(redPacket: session.state.redPackets.keys.sorted().randomElement(using: &rng) ?? key)
+                    case 104..<110:
+                        .grab(redPacket: session.state.redPackets.keys.sorted().randomElement(using: &rng) ?? key)
                     case 110..<111: .expireRedPacket(key)
                     case 111..<114:
                         .product(
@@ -186,7 +187,9 @@ struct LiveEventSourcingTests {
                 let given = log.filter { $0.ref == id && $0.type != .spotlight && $0.type != .click }
                     .compactMap(\.amount).reduce(0, +)
                 #expect(given <= packet.total, "seed \(seed) packet \(id)")
-                if packet.expired || packet.sharesLeft == 0 { #expect(given == packet.total, "seed \(seed) packet \(id)") }
+                if packet.expired || packet.sharesLeft == 0 {
+                    #expect(given == packet.total, "seed \(seed) packet \(id)")
+                }
             }
             typesSeen.formUnion(log.map(\.type))
         }

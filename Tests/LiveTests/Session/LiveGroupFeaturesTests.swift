@@ -43,7 +43,11 @@ struct LiveGroupFeaturesTests {
             by: F.member,
             now: F.t0
         )
-        _ = session.commitSeq(.product(LiveProductDraft(id: "p", title: "Tea", price: 5, currency: "CNY")), by: F.host, now: F.t0)
+        _ = session.commitSeq(
+            .product(LiveProductDraft(id: "p", title: "Tea", price: 5, currency: "CNY")),
+            by: F.host,
+            now: F.t0
+        )
         #expect(session.commitSeq(.click(product: "p"), by: F.guest, now: F.t0) != nil)
 
         Self.expectRefused(&session, .tip(amount: 5, currency: "CNY", clientID: "t"), by: F.guest, .notForGuests)
@@ -84,7 +88,11 @@ struct LiveGroupFeaturesTests {
         var session = F.live()
         let sent = try #require(
             Self.decided(
-                session.commit(.redPacket(total: 1_000, currency: "CNY", shares: 7, clientID: "rp"), by: F.member, now: F.t0)
+                session.commit(
+                    .redPacket(total: 1_000, currency: "CNY", shares: 7, clientID: "rp"),
+                    by: F.member,
+                    now: F.t0
+                )
             )
         )
         let amounts = try #require(sent.amounts)
@@ -108,11 +116,24 @@ struct LiveGroupFeaturesTests {
 
     @Test func theSameSenderRetryingIsAnsweredAndAnotherSenderCannotReuseTheId() throws {
         var session = F.live()
-        let sent = session.commitSeq(.redPacket(total: 10, currency: "CNY", shares: 2, clientID: "rp"), by: F.member, now: F.t0)
+        let sent = session.commitSeq(
+            .redPacket(total: 10, currency: "CNY", shares: 2, clientID: "rp"),
+            by: F.member,
+            now: F.t0
+        )
         let seq = try #require(sent)
-        let retry = session.commit(.redPacket(total: 10, currency: "CNY", shares: 2, clientID: "rp"), by: F.member, now: F.t0)
+        let retry = session.commit(
+            .redPacket(total: 10, currency: "CNY", shares: 2, clientID: "rp"),
+            by: F.member,
+            now: F.t0
+        )
         #expect(retry == .success(.duplicate(seq: seq)))
-        Self.expectRefused(&session, .redPacket(total: 10, currency: "CNY", shares: 2, clientID: "rp"), by: F.member2, .conflict)
+        Self.expectRefused(
+            &session,
+            .redPacket(total: 10, currency: "CNY", shares: 2, clientID: "rp"),
+            by: F.member2,
+            .conflict
+        )
     }
 
     @Test func expiryReturnsTheRemainderAndClosesThePacket() throws {
@@ -121,7 +142,11 @@ struct LiveGroupFeaturesTests {
         var session = F.live(settings: settings)
         let sent = try #require(
             Self.decided(
-                session.commit(.redPacket(total: 500, currency: "CNY", shares: 4, clientID: "rp"), by: F.member, now: F.t0)
+                session.commit(
+                    .redPacket(total: 500, currency: "CNY", shares: 4, clientID: "rp"),
+                    by: F.member,
+                    now: F.t0
+                )
             )
         )
         #expect(sent.expiresAt == sent.at + 60_000)
@@ -136,39 +161,69 @@ struct LiveGroupFeaturesTests {
         Self.expectRefused(&session, .expireRedPacket("rp"), by: F.member, .forbidden)
     }
 
+    /// A `redpacket` event of 10 cents split as `amounts`, at seq 2.
+    static func packet(_ amounts: [Int64]) -> LiveEvent {
+        LiveEvent(
+            seq: 2,
+            type: .redpacket,
+            user: "u",
+            at: 0,
+            amount: 10,
+            currency: "CNY",
+            clientID: "r",
+            amounts: amounts,
+            expiresAt: 9
+        )
+    }
+
     @Test func applyRefusesRedPacketEventsThatDoNotAddUp() throws {
         var state = LiveSessionState(id: "s", group: "g", epoch: 1)
         try state.apply(LiveEvent(seq: 1, type: .started, user: "h", at: 0))
         let live = state
-        let bad = [
-            LiveEvent(seq: 2, type: .redpacket, user: "u", at: 0, amount: 10, currency: "CNY", clientID: "r", amounts: [5, 4], expiresAt: 9),
-            LiveEvent(seq: 2, type: .redpacket, user: "u", at: 0, amount: 10, currency: "CNY", clientID: "r", amounts: [10, 0], expiresAt: 9),
+        for event in [
+            Self.packet([5, 4]), Self.packet([10, 0]),
             LiveEvent(seq: 2, type: .redpacketGrab, user: "u", at: 0, amount: 5, ref: "r"),
-        ]
-        for event in bad {
+        ] {
             #expect(throws: LiveError.self) { try state.apply(event) }
             #expect(state == live)
         }
-        try state.apply(
-            LiveEvent(seq: 2, type: .redpacket, user: "u", at: 0, amount: 10, currency: "CNY", clientID: "r", amounts: [6, 4], expiresAt: 9)
-        )
+        try state.apply(Self.packet([6, 4]))
         let sent = state
-        #expect(throws: LiveError.self) { try state.apply(LiveEvent(seq: 3, type: .redpacketGrab, user: "v", at: 0, amount: 4, ref: "r")) }
-        #expect(throws: LiveError.self) { try state.apply(LiveEvent(seq: 3, type: .redpacketExpired, user: "u", at: 0, amount: 4, ref: "r")) }
+        for event in [
+            LiveEvent(seq: 3, type: .redpacketGrab, user: "v", at: 0, amount: 4, ref: "r"),
+            LiveEvent(seq: 3, type: .redpacketExpired, user: "u", at: 0, amount: 4, ref: "r"),
+        ] {
+            #expect(throws: LiveError.self) { try state.apply(event) }
+        }
         #expect(state == sent)
     }
 
     @Test func productsAreForModeratorsClicksCountOncePerUser() throws {
         var session = F.live()
-        let draft = LiveProductDraft(id: "p1", title: " Tea ", price: 1_999, currency: "CNY", url: "https://shop.example/tea")
+        let draft = LiveProductDraft(
+            id: "p1",
+            title: " Tea ",
+            price: 1_999,
+            currency: "CNY",
+            url: "https://shop.example/tea"
+        )
         Self.expectRefused(&session, .product(draft), by: F.member, .forbidden)
         let posted = try #require(Self.decided(session.commit(.product(draft), by: F.host, now: F.t0)))
         #expect(posted.title == "Tea")
-        #expect(posted.apiJSON().contains(#""id":"p1","title":"Tea","price":1999,"currency":"CNY","url":"https://shop.example/tea""#))
+        #expect(
+            posted.apiJSON().contains(
+                #""id":"p1","title":"Tea","price":1999,"currency":"CNY","url":"https://shop.example/tea""#
+            )
+        )
 
         var unsafe = draft
         unsafe.url = "javascript:alert(1)"
-        Self.expectRefused(&session, .product(unsafe), by: F.host, .invalid(field: "url", reason: "an http(s) URL of at most 2048 bytes"))
+        Self.expectRefused(
+            &session,
+            .product(unsafe),
+            by: F.host,
+            .invalid(field: "url", reason: "an http(s) URL of at most 2048 bytes")
+        )
         Self.expectRefused(&session, .spotlight(product: "p9"), by: F.host, .notFound)
         Self.expectRefused(&session, .spotlight(product: "p1"), by: F.member, .forbidden)
         #expect(session.commitSeq(.spotlight(product: "p1"), by: F.admin, now: F.t0) != nil)
@@ -192,20 +247,47 @@ struct LiveGroupFeaturesTests {
         let stroke = LiveBoardDraft(kind: .stroke, points: [[0.1, 0.2], [1.0 / 3, 1]], color: "#00ff00", width: 0.01)
         Self.expectRefused(&session, .board(stroke), by: F.member, .forbidden)
         let drawn = try #require(Self.decided(session.commit(.board(stroke), by: F.host, now: F.t0)))
-        #expect(drawn.apiJSON().contains(##""kind":"stroke","points":[[0.1,0.2],[0.3333,1]],"color":"#00ff00","width":0.01"##))
+        #expect(
+            drawn.apiJSON().contains(
+                ##""kind":"stroke","points":[[0.1,0.2],[0.3333,1]],"color":"#00ff00","width":0.01"##
+            )
+        )
 
         let tooLong = LiveBoardDraft(kind: .stroke, points: Array(repeating: [0.5, 0.5], count: 10_000))
         Self.expectRefused(&session, .board(tooLong), by: F.host, .invalid(field: "points", reason: "1 to 2000 points"))
         for points in [[[1.5, 0.5]], [[0.5]], [[Double.nan, 0.5]], []] {
             let before = session.state
-            #expect(session.commitError(.board(LiveBoardDraft(kind: .stroke, points: points)), by: F.host, now: F.t0) != nil)
+            #expect(
+                session.commitError(.board(LiveBoardDraft(kind: .stroke, points: points)), by: F.host, now: F.t0) != nil
+            )
             #expect(session.state == before)
         }
-        #expect(session.commitError(.board(LiveBoardDraft(kind: .stroke, points: [[0, 0]], color: "red")), by: F.host, now: F.t0) != nil)
-        #expect(session.commitError(.board(LiveBoardDraft(kind: .stroke, points: [[0, 0]], width: 0.5)), by: F.host, now: F.t0) != nil)
-        #expect(session.commitError(.board(LiveBoardDraft(kind: .slide, url: "ftp://x/y.pdf")), by: F.host, now: F.t0) != nil)
+        #expect(
+            session.commitError(
+                .board(LiveBoardDraft(kind: .stroke, points: [[0, 0]], color: "red")),
+                by: F.host,
+                now: F.t0
+            ) != nil
+        )
+        #expect(
+            session.commitError(
+                .board(LiveBoardDraft(kind: .stroke, points: [[0, 0]], width: 0.5)),
+                by: F.host,
+                now: F.t0
+            ) != nil
+        )
+        #expect(
+            session.commitError(.board(LiveBoardDraft(kind: .slide, url: "ftp://x/y.pdf")), by: F.host, now: F.t0)
+                != nil
+        )
         let slide = try #require(
-            Self.decided(session.commit(.board(LiveBoardDraft(kind: .slide, url: "https://cdn.example/deck.pdf", page: 3)), by: F.host, now: F.t0))
+            Self.decided(
+                session.commit(
+                    .board(LiveBoardDraft(kind: .slide, url: "https://cdn.example/deck.pdf", page: 3)),
+                    by: F.host,
+                    now: F.t0
+                )
+            )
         )
         #expect(slide.apiJSON().contains(#""url":"https://cdn.example/deck.pdf","kind":"slide","page":3"#))
     }
@@ -225,11 +307,15 @@ struct LiveGroupFeaturesTests {
     @Test func everyEventCarriesTheMediaTimeItWasDecidedAt() throws {
         var session = F.live()
         let event = try #require(
-            Self.decided(session.decide(.comment(text: "hi", clientID: "c"), by: F.member, now: F.t0, mediaMillis: 12_345))
+            Self.decided(
+                session.decide(.comment(text: "hi", clientID: "c"), by: F.member, now: F.t0, mediaMillis: 12_345)
+            )
         )
         #expect(event.mediaMillis == 12_345)
         #expect(event.apiJSON().hasSuffix(#""mediaTime":12.345}"#))
-        let before = try #require(Self.decided(session.decide(.comment(text: "hi", clientID: "d"), by: F.member, now: F.t0)))
+        let before = try #require(
+            Self.decided(session.decide(.comment(text: "hi", clientID: "d"), by: F.member, now: F.t0))
+        )
         #expect(!before.apiJSON().contains("mediaTime"), "no media yet: no mediaTime")
     }
 }
@@ -263,7 +349,8 @@ struct LiveShareTests {
         var session = F.live()
         var ann = F.member
         ann.group = "g2"
-        guard case .success(.append(let event)) = session.decide(.comment(text: "hi", clientID: "c"), by: ann, now: F.t0)
+        guard
+            case .success(.append(let event)) = session.decide(.comment(text: "hi", clientID: "c"), by: ann, now: F.t0)
         else {
             Issue.record("the comment was refused")
             return
@@ -275,11 +362,19 @@ struct LiveShareTests {
 
     @Test func aPointerNamesItsLiveAndCannotItselfBeShared() throws {
         var pointer = F.pending()
-        #expect(pointer.commitSeq(.startShare(from: "g1/s1", title: "Launch", record: true), by: F.owner, now: F.t0) == 1)
+        #expect(
+            pointer.commitSeq(.startShare(from: "g1/s1", title: "Launch", record: true), by: F.owner, now: F.t0) == 1
+        )
         #expect(pointer.state.info.sharedFrom == "g1/s1" && pointer.state.info.record)
         #expect(pointer.commitError(.share(group: "g3"), by: F.owner, now: F.t0) != nil)
-        #expect(pointer.commitError(.startShare(from: "g1/s1", title: "", record: true), by: F.owner, now: F.t0) == .conflict)
+        #expect(
+            pointer.commitError(.startShare(from: "g1/s1", title: "", record: true), by: F.owner, now: F.t0)
+                == .conflict
+        )
         var fresh = F.pending()
-        #expect(fresh.decide(.startShare(from: "g1/s1", title: "", record: true), by: F.guest, now: F.t0) == .failure(.notForGuests))
+        #expect(
+            fresh.decide(.startShare(from: "g1/s1", title: "", record: true), by: F.guest, now: F.t0)
+                == .failure(.notForGuests)
+        )
     }
 }
