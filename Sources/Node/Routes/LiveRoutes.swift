@@ -161,6 +161,12 @@ struct LiveRoutes: Sendable {
         let candidates = sessions.preferenceList(group: group, snapshot: snapshot).filter {
             alive.contains($0) && !draining.contains($0)
         }
+        if let source = await cluster.shareSource(of: group) {
+            throw APIError.conflict(
+                "the live of group \(source.group) is shared into \(group); it ends, or is unshared, first",
+                code: "already_live"
+            )
+        }
         if let host = sessions.host(group: group) {
             return .json(await sessions.json(await host.state, host: host), status: .conflict)
         }

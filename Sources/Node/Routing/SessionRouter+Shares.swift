@@ -6,7 +6,7 @@ extension SessionRouter {
     func shareSource(of group: String) async -> (group: String, session: String)? {
         let pointer: String?
         if let host = sessions.host(group: group) {
-            pointer = await host.state.info.sharedFrom
+            pointer = host.sharedFrom.withLock { $0 }
         } else {
             pointer = await locate(group: group)?.sharedFrom
         }

@@ -348,6 +348,7 @@ extension SessionHost {
             }
             proposed = nil
             try session.apply(event)
+            if event.type == .started, let from = event.ref { sharedFrom.withLock { $0 = from } }
             if event.type == .click { statsDirty = true }
             allEvents.append(event)
             eventLogSeqs.append(entry.seq)

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import NIOCore
 import Shard
+import Synchronization
 
 /// One session held by this node as a member of its replica set: the replicated log (in memory
 /// and on disk), the domain state derived from it, its media pipeline (demuxer, GOP cache, HLS
@@ -19,6 +20,9 @@ actor SessionHost {
     nonisolated let sessionID: String
     nonisolated let group: String
     nonisolated let nodeID: String
+    /// `SessionInfo.sharedFrom` once `started` is applied: read on every request to the group
+    /// (`SessionRouter.shareSource`), so without a hop onto this actor.
+    nonisolated let sharedFrom = Mutex<String?>(nil)
     let directory: String
     var replica: SessionReplica
     /// Domain state after every event in the log, committed or not.
