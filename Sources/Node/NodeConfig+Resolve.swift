@@ -12,7 +12,7 @@ extension NodeConfig {
         "ingest-grace", "idle-timeout", "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
         "min-free-disk", "commit-timeout", "max-connections", "max-connections-per-ip", "max-streams",
         "header-timeout", "body-read-timeout", "max-viewers-per-user", "max-ingest-bitrate", "max-recording-bytes",
-        "max-token-ttl", "rtmp-listen",
+        "max-token-ttl", "rtmp-listen", "redpacket-ttl",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -134,6 +134,7 @@ extension NodeConfig {
             ("idle-timeout", \.idleTimeout),
             ("shutdown-timeout", \.shutdownTimeout), ("header-timeout", \.headerTimeout),
             ("body-read-timeout", \.bodyReadTimeout), ("max-token-ttl", \.maxTokenTTL),
+            ("redpacket-ttl", \.redPacketTTL),
         ] {
             if let (v, src) = lookup(name) {
                 guard let d = parseDuration(v), d > .zero else {

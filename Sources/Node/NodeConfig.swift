@@ -51,6 +51,9 @@ public struct NodeConfig: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     /// How long a live session stays live after its ingest ends. Default 30 s (API.md).
     public var ingestGrace: Duration = .seconds(30)
+    /// Unclaimed red-packet shares go back to the sender this long after it was sent
+    /// (`--redpacket-ttl`). Default 24 h (API.md).
+    public var redPacketTTL: Duration = .seconds(24 * 3600)
     /// A write not committed within this long gets 503 instead of waiting (`--commit-timeout`).
     /// Default 10 s.
     public var commitTimeout: Duration = .seconds(10)

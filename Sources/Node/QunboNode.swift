@@ -94,6 +94,7 @@ public struct QunboNode: Sendable {
         )
         var liveSettings = LiveSettings()
         liveSettings.ingestGrace = config.ingestGrace
+        liveSettings.session.redPacketTTLMillis = max(1, Int64(config.redPacketTTL / .milliseconds(1)))
         liveSettings.commitTimeout = config.commitTimeout
         liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
         liveSettings.maxViewersPerUser = config.maxViewersPerUser
@@ -210,6 +211,7 @@ public struct QunboNode: Sendable {
         // RTMP publishers are cut first on shutdown: they reconnect to another node.
         if let rtmpServer { services.append(.init(service: rtmpServer)) }
         services.append(.init(service: LoadReporter(sessions: sessions, gossip: gossip)))
+        services.append(.init(service: ShareKeeper(sessions: sessions, cluster: cluster, logger: logger)))
         var groupConfig = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -37,6 +37,11 @@ struct NodeCommand: AsyncParsableCommand {
         String?
     @Option(name: .customLong("ingest-grace"), help: "Session stays live this long after ingest ends (default 30s).")
     var ingestGrace: String?
+    @Option(
+        name: .customLong("redpacket-ttl"),
+        help: "Unclaimed red-packet shares go back after this long (default 24h)."
+    )
+    var redpacketTTL: String?
     @Option(name: .customLong("commit-timeout"), help: "A write not committed this long gets 503 (default 10s).")
     var commitTimeout: String?
     @Option(name: .customLong("idle-timeout"), help: "Close connections idle this long (default 60s).")
@@ -85,7 +90,8 @@ struct NodeCommand: AsyncParsableCommand {
             ("data-dir", dataDir), ("replicas", replicas), ("auth-secret", authSecret),
             ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("peer-ca", peerCA),
             ("peer-cert", peerCert), ("peer-key", peerKey), ("route", route),
-            ("log-level", logLevel), ("ingest-grace", ingestGrace), ("commit-timeout", commitTimeout),
+            ("log-level", logLevel), ("ingest-grace", ingestGrace), ("redpacket-ttl", redpacketTTL),
+            ("commit-timeout", commitTimeout),
             ("idle-timeout", idleTimeout),
             ("shutdown-timeout", shutdownTimeout), ("max-body-bytes", maxBodyBytes), ("keyword-filter", keywordFilter),
             ("fault-injection", faultInjection), ("min-free-disk", minFreeDisk), ("max-connections", maxConnections),

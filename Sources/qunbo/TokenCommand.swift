@@ -24,7 +24,7 @@ struct TokenCommand: AsyncParsableCommand {
     var clusterSecret: String?
     @Option(help: "User id (sub claim).") var user: String
     @Option(help: "Display name.") var name: String?
-    @Option(name: .customLong("group"), help: "GROUP[:owner|admin|member], repeatable (default role member).")
+    @Option(name: .customLong("group"), help: "GROUP[:owner|admin|member|guest], repeatable (default role member).")
     var groups: [String] = []
     @Option(help: "Lifetime such as 30m or 12h (default 1h).") var ttl: String = "1h"
     @Flag(help: "An operator token for /admin/* (signed with the cluster secret).") var admin = false
@@ -45,7 +45,7 @@ struct TokenCommand: AsyncParsableCommand {
             }
             let roleName = parts.count == 2 ? parts[1] : "member"
             guard let role = GroupRole(rawValue: roleName) else {
-                throw CLIError("--group \(spec): role must be owner, admin or member")
+                throw CLIError("--group \(spec): role must be owner, admin, member or guest")
             }
             roles[group] = role
         }

@@ -28,6 +28,9 @@ public struct HLSSegmenter: Sendable {
     public private(set) var window: [HLSSegment] = []
     /// Sequence number of the next segment to be completed.
     public private(set) var nextSequence = 0
+    /// Seconds of every segment completed so far: where the open one starts on the timeline a
+    /// recording of them all plays (the replay).
+    public private(set) var completedDuration: Double = 0
 
     private var open: [UInt8] = []
     private var isOpen = false
@@ -85,6 +88,12 @@ public struct HLSSegmenter: Sendable {
         return close(duration: span(to: end))
     }
 
+    /// Where the stream is now on that timeline, in seconds: nil before its first keyframe.
+    public var timeline: Double? {
+        guard isOpen || nextSequence > 0 else { return nil }
+        return completedDuration + (isOpen ? span(to: latestPTS) : 0)
+    }
+
     /// Seconds from the open segment's start to `end`, or 0 when that is not meaningful.
     private func span(to end: UInt64?) -> Double {
         guard let start = startPTS, let end else { return 0 }
@@ -95,6 +104,7 @@ public struct HLSSegmenter: Sendable {
     private mutating func close(duration: Double) -> HLSSegment {
         let segment = HLSSegment(sequence: nextSequence, duration: duration, bytes: open)
         nextSequence += 1
+        completedDuration += duration
         window.append(segment)
         if window.count > windowSize { window.removeFirst(window.count - windowSize) }
         open = []

@@ -7,6 +7,8 @@ public enum LiveError: Error, Equatable, Sendable {
     case notAMember
     /// The actor is a member but lacks the role the command needs (403).
     case forbidden
+    /// A guest (share-link visitor) asked for what only members do: start, tip, red packets (403).
+    case notForGuests
     /// The actor was muted in this session (403).
     case muted
     /// The actor was kicked from this session (403).
@@ -29,6 +31,9 @@ public enum LiveError: Error, Equatable, Sendable {
     /// The command conflicts with the session: a second `start`, or an idempotency key reused
     /// for a different kind of write (409).
     case conflict
+    /// What was asked for is used up for good (410): a red packet with no shares left
+    /// (`"empty"`) or past its TTL (`"expired"`). The reason is the API code.
+    case gone(String)
     /// `apply` got an event whose seq is not `lastSeq + 1`: a gap or a repeat. Replication bug
     /// or a stale primary; never applied (409 `conflict`).
     case outOfOrder(expected: UInt64, got: UInt64)
@@ -40,7 +45,7 @@ public enum LiveError: Error, Equatable, Sendable {
     public var code: String {
         switch self {
         case .notAMember: "not_a_member"
-        case .forbidden: "forbidden"
+        case .forbidden, .notForGuests: "forbidden"
         case .muted: "muted"
         case .kicked: "kicked"
         case .outranked: "outranked"
@@ -49,6 +54,7 @@ public enum LiveError: Error, Equatable, Sendable {
         case .rateLimited: "rate_limited"
         case .notLive: "not_live"
         case .notFound: "not_found"
+        case .gone(let reason): reason
         case .conflict, .outOfOrder, .invalidEvent: "conflict"
         }
     }
@@ -56,10 +62,11 @@ public enum LiveError: Error, Equatable, Sendable {
     /// The HTTP status the Node answers with.
     public var httpStatus: Int {
         switch self {
-        case .notAMember, .forbidden, .muted, .kicked, .outranked: 403
+        case .notAMember, .forbidden, .notForGuests, .muted, .kicked, .outranked: 403
         case .invalid, .filtered: 400
         case .rateLimited: 429
         case .notFound: 404
+        case .gone: 410
         case .notLive, .conflict, .outOfOrder, .invalidEvent: 409
         }
     }
@@ -69,6 +76,8 @@ public enum LiveError: Error, Equatable, Sendable {
         switch self {
         case .notAMember: "not a member of this group"
         case .forbidden: "only the host, an owner or an admin may do this"
+        case .notForGuests:
+            "guests may watch, like, comment and ask; starting a live, tips and red packets are for members"
         case .muted: "you are muted in this live session"
         case .kicked: "you were removed from this live session"
         case .outranked: "you cannot moderate someone of your rank or above (owner > admin > member)"
@@ -77,6 +86,8 @@ public enum LiveError: Error, Equatable, Sendable {
         case .rateLimited(let millis): "too many requests; retry in \(millis) ms"
         case .notLive: "the session is not live"
         case .notFound: "no such item in this session"
+        case .gone(let reason):
+            reason == "empty" ? "every share of this red packet is taken" : "this red packet has expired"
         case .conflict: "conflicts with the session's state"
         case .outOfOrder(let expected, let got): "event seq \(got) out of order (expected \(expected))"
         case .invalidEvent(let seq, let reason): "event \(seq) does not fit the session: \(reason)"

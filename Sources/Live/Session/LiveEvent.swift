@@ -11,6 +11,24 @@ public enum LiveEventType: String, Codable, Sendable, CaseIterable {
     case unmute
     case kick
     case ended
+    /// A red packet was sent: its shares are split now, once (`RedPacketSplit`).
+    case redpacket
+    /// One share of a red packet was taken.
+    case redpacketGrab = "redpacket_grab"
+    /// A red packet's unclaimed shares went back to its sender (TTL, or the live ended).
+    case redpacketExpired = "redpacket_expired"
+    /// A product card was posted or updated.
+    case product
+    /// A product card was put in the spotlight.
+    case spotlight
+    /// A user clicked a product card (logged once per user and product).
+    case click
+    /// Courseware and whiteboard: a slide, a stroke or a clear.
+    case board
+    /// The live was shared into another group (`ref`: that group).
+    case shared
+    /// The live stopped being shared into a group (`ref`).
+    case unshared
 }
 
 /// One entry of a session's log. The log is the session: state is derived only by applying these
@@ -46,6 +64,29 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
     /// Lets every replica learn the rank of the users it has seen, for moderation (`LiveRank`).
     /// Absent in logs written before it existed.
     public var role: LiveRole?
+    /// `redpacket_grab`, `redpacket_expired`: the red packet's id; `spotlight`, `click`: the
+    /// product's id (API `redpacket` / `product`).
+    public var ref: String?
+    /// `redpacket`: how many shares; `redpacket_grab`: shares left after it;
+    /// `redpacket_expired`: shares never taken.
+    public var shares: Int?
+    /// `redpacket`: the split, in the order grabs take it (internal: never shown, so nobody knows
+    /// the amounts ahead). Decided once by the primary; every replica hands out the same ones.
+    public var amounts: [Int64]?
+    /// `redpacket`: when unclaimed shares expire, ms since the Unix epoch.
+    public var expiresAt: Int64?
+    /// `product`: the shop link; `board` slides: the courseware.
+    public var url: String?
+    /// `product`: the picture.
+    public var image: String?
+    /// `board`: what was drawn or shown.
+    public var board: LiveBoard?
+    /// Where on the live's media timeline the event was decided, in ms (API `mediaTime`, in
+    /// seconds): the replay's timeline, so its events line up with its video. Nil before media.
+    public var mediaMillis: Int64?
+    /// The writer's group when they wrote through a group the live was shared into (API
+    /// `group`); nil for the session's own group.
+    public var group: String?
 
     public init(
         seq: UInt64,
@@ -61,7 +102,16 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
         targetUser: String? = nil,
         title: String? = nil,
         record: Bool? = nil,
-        role: LiveRole? = nil
+        role: LiveRole? = nil,
+        ref: String? = nil,
+        shares: Int? = nil,
+        amounts: [Int64]? = nil,
+        expiresAt: Int64? = nil,
+        url: String? = nil,
+        image: String? = nil,
+        board: LiveBoard? = nil,
+        mediaMillis: Int64? = nil,
+        group: String? = nil
     ) {
         self.seq = seq
         self.type = type
@@ -77,6 +127,15 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
         self.title = title
         self.record = record
         self.role = role
+        self.ref = ref
+        self.shares = shares
+        self.amounts = amounts
+        self.expiresAt = expiresAt
+        self.url = url
+        self.image = image
+        self.board = board
+        self.mediaMillis = mediaMillis
+        self.group = group
     }
 }
 
@@ -87,6 +146,11 @@ public enum LiveJSONValue: Sendable, Equatable {
     case uint(UInt64)
     case bool(Bool)
     case null
+    /// A time in seconds held as milliseconds: rendered with up to 3 decimals (`12.5`, `0.042`).
+    case seconds(millis: Int64)
+    /// A fraction held in ten-thousandths: rendered with up to 4 decimals (`0.25`, `1`).
+    case fraction(tenThousandths: Int)
+    case array([LiveJSONValue])
 }
 
 extension LiveEvent {
@@ -98,15 +162,36 @@ extension LiveEvent {
             ("seq", .uint(seq)), ("type", .string(type.rawValue)), ("user", .string(user)),
         ]
         if let name { fields.append(("name", .string(name))) }
+        if let group { fields.append(("group", .string(group))) }
+        if let clientID, type == .redpacket || type == .product { fields.append(("id", .string(clientID))) }
+        if let ref {
+            let key =
+                switch type {
+                case .spotlight, .click: "product"
+                case .shared, .unshared: "into"
+                case .started: "sharedFrom"
+                default: "redpacket"
+                }
+            fields.append((key, .string(ref)))
+        }
         if let text { fields.append(("text", .string(text))) }
-        if let amount { fields.append(("amount", .int(amount))) }
+        if let title { fields.append(("title", .string(title))) }
+        if let amount {
+            let key = type == .redpacket ? "total" : type == .product ? "price" : "amount"
+            fields.append((key, .int(amount)))
+        }
         if let currency { fields.append(("currency", .string(currency))) }
+        if let shares { fields.append(("shares", .int(Int64(shares)))) }
+        if let expiresAt { fields.append(("expiresAt", .string(LiveRFC3339.format(millis: expiresAt)))) }
+        if let url { fields.append(("url", .string(url))) }
+        if let image { fields.append(("image", .string(image))) }
+        if let board { fields.append(contentsOf: board.apiJSONObject()) }
         if let targetSeq { fields.append(("question", .uint(targetSeq))) }
         if let targetUser { fields.append(("target", .string(targetUser))) }
-        if let title { fields.append(("title", .string(title))) }
         if let record { fields.append(("record", .bool(record))) }
-        if let clientID { fields.append(("id", .string(clientID))) }
+        if let clientID, type != .redpacket, type != .product { fields.append(("id", .string(clientID))) }
         fields.append(("at", .string(LiveRFC3339.format(millis: at))))
+        if let mediaMillis { fields.append(("mediaTime", .seconds(millis: mediaMillis))) }
         return fields
     }
 
@@ -144,6 +229,7 @@ public struct LiveEventAPIView: Encodable, Sendable {
             case .uint(let uint): try container.encode(uint, forKey: codingKey)
             case .bool(let bool): try container.encode(bool, forKey: codingKey)
             case .null: try container.encodeNil(forKey: codingKey)
+            case .seconds, .fraction, .array: try container.encode(LiveJSONFragment(value), forKey: codingKey)
             }
         }
     }
@@ -158,16 +244,45 @@ public enum LiveJSON {
             if index > 0 { out += "," }
             appendString(key, to: &out)
             out += ":"
-            switch value {
-            case .string(let string): appendString(string, to: &out)
-            case .int(let int): out += String(int)
-            case .uint(let uint): out += String(uint)
-            case .bool(let bool): out += bool ? "true" : "false"
-            case .null: out += "null"
-            }
+            append(value, to: &out)
         }
         out += "}"
         return out
+    }
+
+    /// Renders one value. Numbers with decimals are rendered from integers, so every node
+    /// writes the same bytes for the same event.
+    static func append(_ value: LiveJSONValue, to out: inout String) {
+        switch value {
+        case .string(let string): appendString(string, to: &out)
+        case .int(let int): out += String(int)
+        case .uint(let uint): out += String(uint)
+        case .bool(let bool): out += bool ? "true" : "false"
+        case .null: out += "null"
+        case .seconds(let millis): appendDecimal(millis, places: 3, to: &out)
+        case .fraction(let tenThousandths): appendDecimal(Int64(tenThousandths), places: 4, to: &out)
+        case .array(let values):
+            out += "["
+            for (index, value) in values.enumerated() {
+                if index > 0 { out += "," }
+                append(value, to: &out)
+            }
+            out += "]"
+        }
+    }
+
+    /// `value / 10^places` in plain decimal, trailing zeros dropped: `12500, 3` → `12.5`.
+    static func appendDecimal(_ value: Int64, places: Int, to out: inout String) {
+        if value < 0 { out += "-" }
+        let magnitude = value.magnitude
+        var scale: UInt64 = 1
+        for _ in 0..<places { scale *= 10 }
+        out += String(magnitude / scale)
+        var fraction = String(magnitude % scale)
+        guard fraction != "0" else { return }
+        fraction = String(repeating: "0", count: places - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        out += "." + fraction
     }
 
     /// Appends `string` quoted and escaped: `"` `\` and control characters; U+2028/U+2029 too,
@@ -190,5 +305,42 @@ public enum LiveJSON {
             }
         }
         out += "\""
+    }
+}
+
+/// A nested or decimal value inside the `Encodable` view, written as the same JSON numbers and
+/// arrays `LiveJSON.render` writes.
+struct LiveJSONFragment: Encodable {
+    let value: LiveJSONValue
+
+    init(_ value: LiveJSONValue) { self.value = value }
+
+    func encode(to encoder: any Encoder) throws {
+        switch value {
+        case .string(let string):
+            var container = encoder.singleValueContainer()
+            try container.encode(string)
+        case .int(let int):
+            var container = encoder.singleValueContainer()
+            try container.encode(int)
+        case .uint(let uint):
+            var container = encoder.singleValueContainer()
+            try container.encode(uint)
+        case .bool(let bool):
+            var container = encoder.singleValueContainer()
+            try container.encode(bool)
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .seconds(let millis):
+            var container = encoder.singleValueContainer()
+            try container.encode(Double(millis) / 1000)
+        case .fraction(let tenThousandths):
+            var container = encoder.singleValueContainer()
+            try container.encode(Double(tenThousandths) / 10_000)
+        case .array(let values):
+            var container = encoder.unkeyedContainer()
+            for value in values { try container.encode(LiveJSONFragment(value)) }
+        }
     }
 }

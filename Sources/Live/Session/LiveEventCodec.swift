@@ -25,16 +25,21 @@ public enum LiveEventCodec {
         case badUTF8
         case trailingBytes(Int)
         case unknownRole(UInt8)
+        case badBoard
     }
 
     /// Type codes: stable on disk, whatever order the enum's cases are in.
     static let typeCodes: [LiveEventType: UInt8] = [
         .started: 1, .comment: 2, .tip: 3, .question: 4, .highlight: 5, .pin: 6, .unpin: 7, .mute: 8,
-        .unmute: 9, .kick: 10, .ended: 11,
+        .unmute: 9, .kick: 10, .ended: 11, .redpacket: 12, .redpacketGrab: 13, .redpacketExpired: 14, .product: 15,
+        .spotlight: 16, .click: 17, .board: 18, .shared: 19, .unshared: 20,
     ]
     static let types: [UInt8: LiveEventType] = Dictionary(uniqueKeysWithValues: typeCodes.map { ($1, $0) })
     /// Role codes: stable on disk.
-    static let roleCodes: [LiveRole: UInt8] = [.member: 1, .admin: 2, .owner: 3]
+    static let roleCodes: [LiveRole: UInt8] = [.member: 1, .admin: 2, .owner: 3, .guest: 4]
+    /// Board kind codes: stable on disk.
+    static let boardCodes: [LiveBoard.Kind: UInt8] = [.slide: 1, .stroke: 2, .clear: 3]
+    static let boardKinds: [UInt8: LiveBoard.Kind] = Dictionary(uniqueKeysWithValues: boardCodes.map { ($1, $0) })
     static let roles: [UInt8: LiveRole] = Dictionary(uniqueKeysWithValues: roleCodes.map { ($1, $0) })
 
     private enum Field: UInt64 {
@@ -48,7 +53,16 @@ public enum LiveEventCodec {
         case title = 128
         case record = 256
         case role = 512
-        static let all: UInt64 = 1023
+        case ref = 1024
+        case shares = 2048
+        case amounts = 4096
+        case expiresAt = 8192
+        case url = 16384
+        case image = 32768
+        case board = 65536
+        case mediaMillis = 131072
+        case group = 262144
+        static let all: UInt64 = 524_287
     }
 
     public static func encode(_ event: LiveEvent) -> [UInt8] {
@@ -70,6 +84,15 @@ public enum LiveEventCodec {
         if event.title != nil { mask |= Field.title.rawValue }
         if event.record != nil { mask |= Field.record.rawValue }
         if event.role != nil { mask |= Field.role.rawValue }
+        if event.ref != nil { mask |= Field.ref.rawValue }
+        if event.shares != nil { mask |= Field.shares.rawValue }
+        if event.amounts != nil { mask |= Field.amounts.rawValue }
+        if event.expiresAt != nil { mask |= Field.expiresAt.rawValue }
+        if event.url != nil { mask |= Field.url.rawValue }
+        if event.image != nil { mask |= Field.image.rawValue }
+        if event.board != nil { mask |= Field.board.rawValue }
+        if event.mediaMillis != nil { mask |= Field.mediaMillis.rawValue }
+        if event.group != nil { mask |= Field.group.rawValue }
         Varint.append(mask, into: &out)
         if let name = event.name { putString(name, &out) }
         if let text = event.text { putString(text, &out) }
@@ -81,6 +104,18 @@ public enum LiveEventCodec {
         if let title = event.title { putString(title, &out) }
         if let record = event.record { out.append(record ? 1 : 0) }
         if let role = event.role { out.append(roleCodes[role]!) }
+        if let ref = event.ref { putString(ref, &out) }
+        if let shares = event.shares { Varint.append(zigzag(Int64(shares)), into: &out) }
+        if let amounts = event.amounts {
+            Varint.append(UInt64(amounts.count), into: &out)
+            for amount in amounts { Varint.append(zigzag(amount), into: &out) }
+        }
+        if let expiresAt = event.expiresAt { Varint.append(zigzag(expiresAt), into: &out) }
+        if let url = event.url { putString(url, &out) }
+        if let image = event.image { putString(image, &out) }
+        if let board = event.board { putBoard(board, &out) }
+        if let mediaMillis = event.mediaMillis { Varint.append(zigzag(mediaMillis), into: &out) }
+        if let group = event.group { putString(group, &out) }
         return out
     }
 
@@ -111,6 +146,21 @@ public enum LiveEventCodec {
             guard let role = roles[code] else { throw .unknownRole(code) }
             event.role = role
         }
+        if has(.ref) { event.ref = try reader.string() }
+        if has(.shares) { event.shares = try reader.int() }
+        if has(.amounts) {
+            let count = try reader.count()
+            var amounts: [Int64] = []
+            amounts.reserveCapacity(count)
+            for _ in 0..<count { amounts.append(unzigzag(try reader.varint())) }
+            event.amounts = amounts
+        }
+        if has(.expiresAt) { event.expiresAt = unzigzag(try reader.varint()) }
+        if has(.url) { event.url = try reader.string() }
+        if has(.image) { event.image = try reader.string() }
+        if has(.board) { event.board = try reader.board() }
+        if has(.mediaMillis) { event.mediaMillis = unzigzag(try reader.varint()) }
+        if has(.group) { event.group = try reader.string() }
         guard reader.input.isAtEnd else { throw .trailingBytes(reader.input.remaining) }
         return event
     }
@@ -140,6 +190,41 @@ public enum LiveEventCodec {
             }
         }
 
+        /// A count of items that each take at least one byte: never more than what is left, so a
+        /// forged count cannot make the decoder reserve memory the input does not back.
+        mutating func count() throws(DecodeError) -> Int {
+            let count = try varint()
+            guard count <= UInt64(input.remaining) else { throw .truncated }
+            return Int(count)
+        }
+
+        mutating func int() throws(DecodeError) -> Int {
+            let value = LiveEventCodec.unzigzag(try varint())
+            guard let int = Int(exactly: value) else { throw .badVarint }
+            return int
+        }
+
+        /// Kind code, then a presence byte (1 page, 2 color, 4 width) and the present fields,
+        /// then the point count and the coordinates.
+        mutating func board() throws(DecodeError) -> LiveBoard {
+            let code = try byte()
+            guard let kind = LiveEventCodec.boardKinds[code] else { throw .badBoard }
+            let present = try byte()
+            guard present & ~7 == 0 else { throw .badBoard }
+            var board = LiveBoard(kind: kind)
+            if present & 1 != 0 { board.page = try int() }
+            if present & 2 != 0 { board.color = try string() }
+            if present & 4 != 0 { board.width = try int() }
+            let count = try count()
+            board.points.reserveCapacity(count)
+            for _ in 0..<count {
+                let value = try varint()
+                guard value <= UInt64(UInt16.max) else { throw .badBoard }
+                board.points.append(UInt16(value))
+            }
+            return board
+        }
+
         mutating func string() throws(DecodeError) -> String {
             let count = try varint()
             guard count <= UInt64(input.remaining), let bytes = try? input.readBytes(Int(count)) else {
@@ -155,8 +240,18 @@ public enum LiveEventCodec {
         out.append(contentsOf: string.utf8)
     }
 
+    private static func putBoard(_ board: LiveBoard, _ out: inout [UInt8]) {
+        out.append(boardCodes[board.kind]!)
+        out.append((board.page != nil ? 1 : 0) | (board.color != nil ? 2 : 0) | (board.width != nil ? 4 : 0))
+        if let page = board.page { Varint.append(zigzag(Int64(page)), into: &out) }
+        if let color = board.color { putString(color, &out) }
+        if let width = board.width { Varint.append(zigzag(Int64(width)), into: &out) }
+        Varint.append(UInt64(board.points.count), into: &out)
+        for point in board.points { Varint.append(UInt64(point), into: &out) }
+    }
+
     private static func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
-    private static func unzigzag(_ value: UInt64) -> Int64 {
+    fileprivate static func unzigzag(_ value: UInt64) -> Int64 {
         Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1)
     }
 }

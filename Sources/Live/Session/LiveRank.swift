@@ -14,7 +14,7 @@ public enum LiveRank: Int, Codable, Sendable, Comparable {
     /// The rank a group role gives.
     public init(_ role: LiveRole) {
         switch role {
-        case .member: self = .member
+        case .guest, .member: self = .member
         case .admin: self = .admin
         case .owner: self = .owner
         }

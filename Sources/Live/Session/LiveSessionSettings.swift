@@ -22,6 +22,27 @@ public struct LiveSessionSettings: Sendable, Equatable {
     /// Users whose buckets each limiter remembers; beyond it, the fullest buckets are forgotten
     /// (a forgotten user starts with a full bucket again), so memory stays bounded in a raid.
     public var rateLimiterMaxUsers: Int = 10_000
+    /// Largest red packet in cents: the tip cap's reasoning (a unit/cents mix-up stays small).
+    public var maxRedPacketTotal: Int64 = 1_000_000
+    /// Unclaimed shares go back to the sender this long after the packet was sent
+    /// (`--redpacket-ttl`, API.md: 24 h).
+    public var redPacketTTLMillis: Int64 = 24 * 3_600_000
+    /// Red packets one session may hold: the state keeps each with its grabs.
+    public var maxRedPackets: Int = 1_000
+    /// Groups one live may be shared into at once.
+    public var maxShares: Int = 50
+    /// Product cards one session may hold.
+    public var maxProducts: Int = 100
+    /// Highest product price in cents.
+    public var maxPrice: Int64 = 100_000_000
+    /// Most points in one stroke (API.md: 2,000).
+    public var maxStrokePoints: Int = 2_000
+    /// Longest product, image or courseware URL.
+    public var maxURLLength: Int = 2_048
+    /// Board events the host may burst, and ms to earn one back: 50 = 20 a second sustained,
+    /// enough for a pen sending a stroke every few frames.
+    public var boardBurst: Int = 40
+    public var boardIntervalMillis: Int64 = 50
 
     public init() {}
 }

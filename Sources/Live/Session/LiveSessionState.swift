@@ -60,6 +60,17 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
     /// Every keyed write of the session: kept whole, since retries may come until the end and
     /// the map is small per session (one entry per comment, question or tip).
     public private(set) var idempotency: [LiveIdempotencyKey: LiveIdempotencyRecord] = [:]
+    /// Red packets by id (the sender's idempotency key, unique in the session).
+    public private(set) var redPackets: [String: LiveRedPacket] = [:]
+    /// Product cards by id, and their ids in the order first posted.
+    public private(set) var products: [String: LiveProduct] = [:]
+    public private(set) var productOrder: [String] = []
+    /// The product in the spotlight.
+    public private(set) var spotlight: String?
+    /// Groups the live is shared into now → the seq of the `shared` event (API `sharedInto`).
+    public private(set) var sharedInto: [String: UInt64] = [:]
+    /// Every group it was ever shared into: its replay is listed there too.
+    public private(set) var sharedEver: Set<String> = []
     /// Viewers connected now; set by the Node, not logged.
     public var viewers: Int = 0
 
@@ -112,6 +123,7 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
             info.title = event.title ?? ""
             info.record = event.record ?? false
             info.startedAt = event.at
+            info.sharedFrom = event.ref
             phase = .live
         case .comment, .question:
             guard event.text != nil else { throw reject("\(event.type.rawValue) without text") }
@@ -154,12 +166,80 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
         case .ended:
             info.endedAt = event.at
             phase = .ended
+        case .redpacket, .redpacketGrab, .redpacketExpired:
+            try applyRedPacket(event)
+        case .product:
+            guard let id = event.clientID, let title = event.title, let price = event.amount, price >= 0,
+                let currency = event.currency
+            else { throw reject("product without id, title, price or currency") }
+            if products[id] == nil { productOrder.append(id) }
+            products[id] = LiveProduct(
+                title: title,
+                price: price,
+                currency: currency,
+                url: event.url,
+                image: event.image,
+                clicks: products[id]?.clicks ?? [:]
+            )
+        case .spotlight:
+            guard let id = event.ref, products[id] != nil else { throw reject("spotlight of an unknown product") }
+            spotlight = id
+        case .click:
+            guard let id = event.ref, products[id] != nil else { throw reject("click on an unknown product") }
+            if products[id]?.clicks[event.user] == nil { products[id]?.clicks[event.user] = event.seq }
+        case .board:
+            guard event.board != nil else { throw reject("board without a drawing") }
+        case .shared:
+            guard let group = event.ref, sharedInto[group] == nil else {
+                throw reject("share into a group shared into")
+            }
+            sharedInto[group] = event.seq
+            sharedEver.insert(group)
+        case .unshared:
+            guard let group = event.ref, sharedInto[group] != nil else {
+                throw reject("unshare of a group not shared into")
+            }
+            sharedInto[group] = nil
         }
         if let role = event.role, roles[event.user].map({ LiveRank($0) < LiveRank(role) }) ?? true {
             roles[event.user] = role
         }
         lastSeq = event.seq
         lastAt = max(lastAt, event.at)
+    }
+
+    /// The red-packet events: the split must add up and each grab must hand out the next share
+    /// of it, so a replica never applies a log in which a packet pays out more than it holds.
+    private mutating func applyRedPacket(_ event: LiveEvent) throws(LiveError) {
+        func reject(_ reason: String) -> LiveError { .invalidEvent(seq: event.seq, reason: reason) }
+        switch event.type {
+        case .redpacket:
+            guard let id = event.clientID, let total = event.amount, let currency = event.currency,
+                let amounts = event.amounts, let expiresAt = event.expiresAt, !amounts.isEmpty,
+                amounts.allSatisfy({ $0 >= 1 }), amounts.reduce(0, +) == total
+            else { throw reject("red packet whose shares do not add up to its total") }
+            guard redPackets[id] == nil else { throw reject("red packet id \(id) sent twice") }
+            redPackets[id] = LiveRedPacket(
+                sender: event.user,
+                total: total,
+                currency: currency,
+                amounts: amounts,
+                expiresAt: expiresAt
+            )
+            remember(event)
+        case .redpacketGrab:
+            guard let id = event.ref, let packet = redPackets[id], packet.open, packet.grabs[event.user] == nil,
+                event.amount == packet.amounts[packet.grabs.count]
+            else { throw reject("grab that is not the next share of an open red packet") }
+            redPackets[id]?.grabs[event.user] = LiveRedPacket.Grab(
+                seq: event.seq,
+                amount: packet.amounts[packet.grabs.count]
+            )
+        default:
+            guard let id = event.ref, let packet = redPackets[id], packet.open, event.amount == packet.remainder
+            else { throw reject("expiry that does not return an open red packet's remainder") }
+            redPackets[id]?.expired = true
+        }
     }
 
     /// Records a keyed write; the first write with a key wins (a second one can only come from

@@ -16,6 +16,10 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var startedAt: Int64
     /// Milliseconds since the Unix epoch of the `ended` event; nil while not ended.
     public var endedAt: Int64?
+    /// A share pointer (转化多群): this session only stands, in its group, for the live it was
+    /// shared from, `"<group>/<session>"`. It holds no media and no events of its own; it is kept
+    /// durably at its group's place on the ring so the share is found from there.
+    public var sharedFrom: String?
 
     public init(
         id: String,

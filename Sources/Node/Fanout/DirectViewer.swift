@@ -18,6 +18,9 @@ final class DirectViewer: @unchecked Sendable {
 
     let id: UInt64
     let user: String
+    /// The group the viewer came through when the live was shared into it (nil: the session's
+    /// own): an unshare closes exactly these.
+    let via: String?
     /// The last event seq its backlog holds; later ones come live.
     let startAfterSeq: UInt64
     let channel: any Channel
@@ -37,6 +40,7 @@ final class DirectViewer: @unchecked Sendable {
     init(
         id: UInt64,
         user: String,
+        via: String? = nil,
         startAfterSeq: UInt64 = 0,
         channel: any Channel,
         isHTTP2: Bool = false,
@@ -46,6 +50,7 @@ final class DirectViewer: @unchecked Sendable {
     ) {
         self.id = id
         self.user = user
+        self.via = via
         self.startAfterSeq = startAfterSeq
         self.channel = channel
         self.policy = policy

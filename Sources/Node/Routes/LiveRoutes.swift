@@ -19,9 +19,20 @@ struct LiveRoutes: Sendable {
     /// starts a session is told where and with what key to publish.
     var rtmp: (url: String, keys: StreamKey)?
 
-    /// The caller as a domain actor for `group`; 400 for a bad group id, 401 without a valid
-    /// token, 403 for non-members (on every route under the group).
+    /// The caller and the group whose live session the request acts on: the path's group, or,
+    /// when a live was shared into it, the group the live belongs to. Through a share the caller
+    /// keeps their own group (`LiveActor.group`, so their events carry it) and at most a
+    /// member's rights: an owner of the group shared into does not moderate someone else's live.
     func actor(_ request: Request) async throws -> (LiveActor, String) {
+        let (actor, group) = try await memberActor(request)
+        guard let source = await cluster.shareSource(of: group) else { return (actor, group) }
+        let role: LiveRole = actor.role == .guest ? .guest : .member
+        return (LiveActor(user: actor.user, name: actor.name, role: role, group: group), source.group)
+    }
+
+    /// The caller as a domain actor for the path's own group; 400 for a bad group id, 401
+    /// without a valid token, 403 for non-members (on every route under the group).
+    func memberActor(_ request: Request) async throws -> (LiveActor, String) {
         let group = request.parameters["g"] ?? ""
         guard GroupID(group) != nil else {
             throw APIError.badRequest("group ids are [A-Za-z0-9_-]{1,64}", code: "bad_group")
@@ -41,7 +52,7 @@ struct LiveRoutes: Sendable {
         _ handler: @escaping @Sendable (Request, String) async throws -> Response
     ) {
         router.add(.GET, pattern) { request in
-            let (_, group) = try await actor(request)
+            let (_, group) = try await memberActor(request)
             let forwarded = request.headers.first(name: SessionRouter.forwardedHeader) != nil
             do {
                 let response = try await handler(request, group)
@@ -80,7 +91,7 @@ struct LiveRoutes: Sendable {
 
     func register(into router: inout Router) {
         router.add(.POST, "/v1/groups/:g/live") { request in
-            let (actor, group) = try await actor(request)
+            let (actor, group) = try await memberActor(request)
             let bodyBytes = try await request.body.collect(upTo: maxBodyBytes)
             var local = request
             local.body = .buffered(bodyBytes)
@@ -99,9 +110,16 @@ struct LiveRoutes: Sendable {
             let (actor, group) = try await actor(request)
             let answer = try await cluster.write(group: group, command: .end, actor: actor)
             guard let session = answer.session else { throw APIError.internalError }
+            // The groups it was shared into free up now (ShareKeeper would within seconds).
+            if let shared = session.sharedInto {
+                let routes = self
+                Task { for into in shared { try? await routes.endPointer(in: into, user: actor.user) } }
+            }
             return .json(session)
         }
         registerInteractions(into: &router)
+        registerGroupFeatures(into: &router)
+        registerShares(into: &router)
         registerMedia(into: &router)
         registerEvents(into: &router)
         registerReplays(into: &router)
@@ -134,12 +152,20 @@ struct LiveRoutes: Sendable {
         body: StartBody,
         bytes: ByteBuffer
     ) async throws -> Response {
+        // Before any lookup or placement: a guest's start changes nothing anywhere.
+        if actor.role == .guest { throw LiveError.notForGuests.apiError }
         let forwarded = request.headers.first(name: SessionRouter.forwardedHeader) != nil
         let snapshot = sessions.view.snapshot
         let draining = sessions.drainingNodeIDs()
         let alive = snapshot.aliveIDs
         let candidates = sessions.preferenceList(group: group, snapshot: snapshot).filter {
             alive.contains($0) && !draining.contains($0)
+        }
+        if let source = await cluster.shareSource(of: group) {
+            throw APIError.conflict(
+                "the live of group \(source.group) is shared into \(group); it ends, or is unshared, first",
+                code: "already_live"
+            )
         }
         if let host = sessions.host(group: group) {
             return .json(await sessions.json(await host.state, host: host), status: .conflict)
@@ -252,6 +278,7 @@ struct LiveRoutes: Sendable {
                         await host.subscribeMedia(
                             format,
                             user: actor.user,
+                            via: actor.group,
                             channel: writer.channel,
                             isHTTP2: request.isHTTP2,
                             ticket: ticket
@@ -296,6 +323,10 @@ struct LiveRoutes: Sendable {
         router.add(.GET, "/v1/groups/:g/live/events") { request in
             let (actor, group) = try await actor(request)
             let resume = request.headers.first(name: "Last-Event-ID") ?? request.query["after"]
+            let scope = request.query["scope"] ?? "all"
+            guard scope == "all" || scope == "own" else {
+                throw APIError.badRequest("scope: all or own", code: "bad_request")
+            }
             let after = try Self.uint(resume, name: "Last-Event-ID/after") ?? 0
             guard let host = sessions.host(group: group) else {
                 return try await cluster.viewer(request, group: group, streaming: "text/event-stream")
@@ -308,6 +339,8 @@ struct LiveRoutes: Sendable {
                 body: .handOff { writer in
                     await host.subscribeEvents(
                         user: actor.user,
+                        via: actor.group,
+                        ownScope: scope == "own",
                         channel: writer.channel,
                         isHTTP2: request.isHTTP2,
                         after: after,
@@ -331,34 +364,21 @@ struct LiveRoutes: Sendable {
         }
         replayRoute("/v1/groups/:g/replays/:session/index.m3u8", into: &router) { request, group in
             let state = try await ended(group, request)
-            guard state.info.record else {
-                throw APIError.notFound("this session was not recorded", code: "not_recorded")
-            }
-            let dir = sessions.directory(group: group, session: state.info.id) + "/media"
-            let suffix = Self.tokenSuffix(request)
-            let entries = Recording.entries(directory: dir)
-            let playlist = HLSPlaylist.vod(
-                segments: entries.map { ("segments/\($0.sequence).ts\(suffix)", $0.duration) }
-            )
-            return .text(playlist, contentType: "application/vnd.apple.mpegurl")
+            if let from = state.info.sharedFrom { return try await sharedReplay(from, "index.m3u8", request) }
+            return try replayPlaylist(group: group, state: state, suffix: Self.tokenSuffix(request))
         }
         replayRoute("/v1/groups/:g/replays/:session/segments/:name", into: &router) { request, group in
             let state = try await ended(group, request)
-            guard let n = Self.segmentNumber(request.parameters["name"]) else {
-                throw APIError.notFound("no such segment")
-            }
-            let path = sessions.directory(group: group, session: state.info.id) + "/media/\(n).ts"
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw APIError.notFound("no such segment")
-            }
-            var response = Response(body: .buffer(ByteBuffer(bytes: data)))
-            response.headers.add(name: "Content-Type", value: "video/mp2t")
-            return response
+            let name = request.parameters["name"] ?? ""
+            if let from = state.info.sharedFrom { return try await sharedReplay(from, "segments/" + name, request) }
+            return try replaySegment(group: group, state: state, name: name)
         }
         replayRoute("/v1/groups/:g/replays/:session/events", into: &router) { request, group in
             let state = try await ended(group, request)
+            if let from = state.info.sharedFrom { return try await sharedReplay(from, "events", request) }
             return Self.eventArrayStream(await sessions.events(group: group, session: state.info.id))
         }
+        registerSharedReplays(into: &router)
     }
 
     /// The ended session a replay route names; 404 if none, 403 `kicked` for a user kicked
@@ -367,7 +387,7 @@ struct LiveRoutes: Sendable {
         guard let id = request.parameters["session"], let state = sessions.endedSession(group: group, id: id) else {
             throw APIError.notFound("no such ended session", code: "no_session")
         }
-        let (actor, _) = try await actor(request)
+        let (actor, _) = try await memberActor(request)
         let rank = LiveRank(role: actor.role ?? .member, user: actor.user, host: state.info.host)
         guard !state.isKicked(actor.user, rank: rank) else { throw LiveError.kicked.apiError }
         return state

@@ -56,3 +56,28 @@ extension Request {
         keys.isEmpty ? "the top level" : keys.map(\.stringValue).joined(separator: ".")
     }
 }
+
+struct RedPacketBody: Decodable {
+    var id: String
+    var total: Int64
+    var currency: String
+    var shares: Int
+}
+
+struct ProductBody: Decodable {
+    var id: String
+    var title: String
+    var price: Int64
+    var currency: String
+    var url: String?
+    var image: String?
+}
+
+struct BoardBody: Decodable {
+    var kind: String
+    var url: String?
+    var page: Int?
+    var points: [[Double]]?
+    var color: String?
+    var width: Double?
+}

@@ -22,6 +22,10 @@ struct SessionJSON: Codable, Sendable {
     var primary: String?
     var replicas: [String]
     var record: Bool
+    /// Groups the live is shared into now (omitted when none).
+    var sharedInto: [String]?
+    /// A share pointer's source, `"<group>/<session>"` (only on a pointer's own answers).
+    var sharedFrom: String?
 
     init(_ s: LiveSessionState, primary: String?, replicas: [String], epoch: UInt64? = nil) {
         id = s.info.id
@@ -41,12 +45,14 @@ struct SessionJSON: Codable, Sendable {
         self.primary = primary
         self.replicas = replicas
         record = s.info.record
+        sharedInto = s.sharedInto.isEmpty ? nil : s.sharedInto.keys.sorted()
+        sharedFrom = s.info.sharedFrom
     }
 
     enum CodingKeys: String, CodingKey {
         case id, group, host, title, state, epoch, startedAt, endedAt, viewers, likes, tipsTotal, tipsCurrency
         case tipsByCurrency, lastSeq, primary
-        case replicas, record
+        case replicas, record, sharedInto, sharedFrom
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -72,6 +78,8 @@ struct SessionJSON: Codable, Sendable {
         if let primary { try c.encode(primary, forKey: .primary) } else { try c.encodeNil(forKey: .primary) }
         try c.encode(replicas, forKey: .replicas)
         try c.encode(record, forKey: .record)
+        try c.encodeIfPresent(sharedInto, forKey: .sharedInto)
+        try c.encodeIfPresent(sharedFrom, forKey: .sharedFrom)
     }
 }
 

@@ -13,6 +13,10 @@ struct SessionLocation: Sendable, Codable, Equatable {
     var epoch: UInt64
     var primary: String?
     var members: [String]
+    /// A share pointer: the live it stands for, `"<group>/<session>"`.
+    var sharedFrom: String?
+    /// The groups the live is shared into now.
+    var sharedInto: [String]?
 }
 
 /// Gets client requests to the node that can serve them (API.md, Routing): writes and the
@@ -77,12 +81,15 @@ final class SessionRouter: Sendable {
     /// What this node's replica of `group`'s live session knows, if it holds one.
     func localLocation(group: String) async -> SessionLocation? {
         guard let host = sessions.host(group: group) else { return nil }
+        let state = await host.state
         return SessionLocation(
             group: group,
             session: host.sessionID,
             epoch: await host.epoch,
             primary: await host.primaryHint,
-            members: await host.members
+            members: await host.members,
+            sharedFrom: state.info.sharedFrom,
+            sharedInto: state.sharedInto.isEmpty ? nil : state.sharedInto.keys.sorted()
         )
     }
 
@@ -161,7 +168,8 @@ final class SessionRouter: Sendable {
             session: copy.sessionID,
             epoch: await copy.epoch,
             primary: nil,
-            members: await copy.members.filter { $0 != nodeID }
+            members: await copy.members.filter { $0 != nodeID },
+            sharedFrom: await copy.state.info.sharedFrom
         )
     }
 

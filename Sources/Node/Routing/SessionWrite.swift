@@ -19,10 +19,21 @@ struct SessionWriteAnswer: Codable, Sendable {
     var seq: UInt64?
     var likes: Int64?
     var session: SessionJSON?
+    /// A grab: what it gave (the first grab's amount when repeated).
+    var amount: Int64?
+    var currency: String?
+    /// The write had been logged before (a retry, a second grab or click): answered, not applied.
+    var repeated: Bool?
 
     init(_ result: SessionHost.WriteResult, session: SessionJSON? = nil) {
         switch result {
-        case .logged(let seq): self.seq = seq
+        case .logged(let seq, let event, let repeated):
+            self.seq = seq
+            self.repeated = repeated ? true : nil
+            if let event, event.type == .redpacketGrab {
+                amount = event.amount
+                currency = event.currency
+            }
         case .likes(let total): self.likes = total
         }
         self.session = session
@@ -117,8 +128,11 @@ extension SessionRouter {
     ) async throws -> SessionWriteAnswer {
         do {
             let result = try await host.write(request.command, by: request.actor, now: request.now)
-            guard case .end = request.command else { return SessionWriteAnswer(result) }
-            await host.flushRecording()
+            switch request.command {
+            case .end: await host.flushRecording()
+            case .share, .unshare: break  // the share route needs the session: its id, title, record
+            default: return SessionWriteAnswer(result)
+            }
             return SessionWriteAnswer(result, session: await sessions.json(await host.state, host: host))
         } catch let error as LiveError {
             throw error.apiError

@@ -348,7 +348,8 @@ public final class LiveSessions: Service, Sendable {
         actor: LiveActor,
         title: String,
         record: Bool,
-        members: [String]
+        members: [String],
+        sharedFrom: String? = nil
     ) async throws -> StartOutcome {
         if let existing = host(group: group) { return .alreadyLive(existing) }
         // Reserve the group before the first await, so two concurrent starts cannot both win.
@@ -360,7 +361,10 @@ public final class LiveSessions: Service, Sendable {
         let copy = await fresh.copy
         feed { $0.started(copy, now: $1) }
         do {
-            _ = try await fresh.write(.start(title: title, record: record), by: actor, now: Self.nowMillis())
+            let command: LiveCommand =
+                sharedFrom.map { .startShare(from: $0, title: title, record: record) }
+                ?? .start(title: title, record: record)
+            _ = try await fresh.write(command, by: actor, now: Self.nowMillis())
         } catch {
             hosts.withLock { $0[id] = nil }
             feed { directory, _ in directory.dropped(id) }
@@ -408,10 +412,12 @@ public final class LiveSessions: Service, Sendable {
             let (_, entries) = try? ReplicaStore.load(directory: dir)
         else { return .memory([]) }
         // Kept encoded: each piece of the response decodes and renders only its own events.
-        return .encoded(entries.filter { $0.seq <= committed }.compactMap { entry in
-            guard case .data(let payload) = entry.kind, !LiveLikesRecord.isRecord(payload) else { return nil }
-            return payload
-        })
+        return .encoded(
+            entries.filter { $0.seq <= committed }.compactMap { entry in
+                guard case .data(let payload) = entry.kind, !LiveLikesRecord.isRecord(payload) else { return nil }
+                return payload
+            }
+        )
     }
 
     /// What `/admin/v1/sessions` lists: every copy in memory, and the settled ones that left it.

@@ -93,6 +93,9 @@ final class MediaPipeline {
     /// PAT/PMT and the cached GOP: what a new `stream.ts` viewer starts with.
     var startChunks: [ByteBuffer] { gop.startChunks(programInfo: demuxer.programInfo).map { ByteBuffer(bytes: $0) } }
 
+    /// Where the live is on its media timeline (the replay's), in ms: an event's `mediaTime`.
+    var timelineMillis: Int64? { segmenter.timeline.map { Int64(($0 * 1000).rounded()) } }
+
     /// The live HLS playlist, or nil before the first segment.
     func playlist(ended: Bool, uri: @Sendable (Int) -> String) -> String? {
         guard !segmenter.window.isEmpty else { return nil }

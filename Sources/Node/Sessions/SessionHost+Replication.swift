@@ -126,7 +126,6 @@ extension SessionHost {
         await recording?.flush()
     }
 
-
     func confirm() {
         guard !confirmed else { return }
         confirmed = true
@@ -137,7 +136,7 @@ extension SessionHost {
     /// viewers (they resume on a replica). The log stays on disk: if this node is added back, it
     /// resumes from it.
     func retire() {
-        for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
+        finishEventViewers()
         finishMediaViewers()
         discard()
     }
@@ -349,6 +348,8 @@ extension SessionHost {
             }
             proposed = nil
             try session.apply(event)
+            if event.type == .started, let from = event.ref { sharedFrom.withLock { $0 = from } }
+            if event.type == .click { statsDirty = true }
             allEvents.append(event)
             eventLogSeqs.append(entry.seq)
             rendered.append(Self.sse(event))
@@ -365,7 +366,8 @@ extension SessionHost {
     func flushLikes() {
         guard pendingLikes > 0, replica.role == .primary else { return }
         let clock = hooks.now()
-        guard case .success(let (logSeq, directives)) = replica.propose(LiveLikesRecord.encode(pendingLikes), now: clock)
+        guard
+            case .success(let (logSeq, directives)) = replica.propose(LiveLikesRecord.encode(pendingLikes), now: clock)
         else { return }
         ownLikes.insert(logSeq)
         pendingLikes = 0
@@ -387,6 +389,10 @@ extension SessionHost {
             let event = allEvents[Int(publishedSeq) - 1]
             eventFanout.broadcast(rendered[Int(publishedSeq) - 1], seq: publishedSeq)
             metrics.eventDeliveries.increment(by: Int64(eventFanout.count))
+            for (viewing, fanout) in scopedFanouts where Self.shows(event, to: viewing, sessionGroup: group) {
+                fanout.broadcast(rendered[Int(publishedSeq) - 1], seq: publishedSeq)
+                metrics.eventDeliveries.increment(by: Int64(fanout.count))
+            }
             metrics.eventsLogged.increment()
             afterCommit(event)
         }
@@ -414,12 +420,18 @@ extension SessionHost {
             }
         case .kick:
             guard let user = event.targetUser else { return }
-            for _ in eventFanout.finish(where: { $0.user == user }) { metrics.eventViewers.decrement() }
+            finishEventViewers(where: { $0.user == user })
             updateViewers()
             finishMediaViewers(where: { $0.user == user })
+        case .unshared:
+            // The group's viewers were watching through the share: their streams end cleanly.
+            guard let shared = event.ref else { return }
+            finishEventViewers(where: { $0.via == shared })
+            updateViewers()
+            finishMediaViewers(where: { $0.via == shared })
         case .ended:
             finishMedia()
-            for _ in eventFanout.finish() { metrics.eventViewers.decrement() }
+            finishEventViewers()
             finishMediaViewers()
             if !endedNotified {
                 endedNotified = true

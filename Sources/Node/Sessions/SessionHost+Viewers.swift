@@ -11,18 +11,37 @@ extension SessionHost {
     /// `after`, atomically: the viewer buffers every event published from this instant until
     /// it is activated with the backlog, so it sees each event once, in order. Returns the
     /// future of its end.
+    ///
+    /// `via`: the group the viewer watches from when the live was shared into it; `ownScope`
+    /// (`?scope=own`): only that group's comments and questions (with every other event).
     func subscribeEvents(
         user: String,
+        via: String? = nil,
+        ownScope: Bool = false,
         channel: any Channel,
         isHTTP2: Bool,
         after: UInt64,
         ticket: ViewerTicket? = nil
     ) -> EventLoopFuture<Void> {
         let from = Int(min(after, publishedSeq))
-        let backlog = Array(rendered[from..<Int(publishedSeq)])
+        let viewing = via ?? group
+        var backlog: [ByteBuffer] = []
+        backlog.reserveCapacity(Int(publishedSeq) - from)
+        for index in from..<Int(publishedSeq)
+        where !ownScope || Self.shows(allEvents[index], to: viewing, sessionGroup: group) {
+            backlog.append(rendered[index])
+        }
+        let fanout: FanoutGroup
+        if ownScope {
+            fanout = scopedFanouts[viewing] ?? FanoutGroup()
+            scopedFanouts[viewing] = fanout
+        } else {
+            fanout = eventFanout
+        }
         let metrics = self.metrics
         return addViewer(
             user: user,
+            via: via,
             // A viewer resuming ahead of this replica (it read further elsewhere) must not get
             // again what it has: it starts after the later of the two.
             startAfterSeq: max(publishedSeq, after),
@@ -30,7 +49,7 @@ extension SessionHost {
             channel: channel,
             isHTTP2: isHTTP2,
             policy: .disconnectWhenBehind,
-            to: eventFanout,
+            to: fanout,
             counted: metrics.eventViewers,
             ticket: ticket,
             onSkip: { metrics.viewersDisconnected.increment() }
@@ -42,6 +61,7 @@ extension SessionHost {
     /// the future of its end.
     func addViewer(
         user: String,
+        via: String? = nil,
         startAfterSeq: UInt64,
         initial: [ByteBuffer],
         channel: any Channel,
@@ -58,6 +78,7 @@ extension SessionHost {
         let viewer = DirectViewer(
             id: nextViewerID,
             user: user,
+            via: via,
             startAfterSeq: startAfterSeq,
             channel: channel,
             isHTTP2: isHTTP2,
@@ -94,6 +115,7 @@ extension SessionHost {
     func subscribeMedia(
         _ format: MediaFormat,
         user: String,
+        via: String? = nil,
         channel: any Channel,
         isHTTP2: Bool,
         ticket: ViewerTicket? = nil
@@ -101,6 +123,7 @@ extension SessionHost {
         let metrics = self.metrics
         return addViewer(
             user: user,
+            via: via,
             startAfterSeq: format == .ts ? media.chunkSeq : media.mp4.pieceSeq,
             initial: format == .ts ? media.startChunks : media.mp4.startPieces,
             channel: channel,
@@ -111,6 +134,21 @@ extension SessionHost {
             ticket: ticket,
             onSkip: { metrics.gopsSkipped.increment() }
         )
+    }
+
+    /// Whether a viewer watching from `viewing` with `?scope=own` gets `event`: every event but
+    /// comments and questions written from another group.
+    static func shows(_ event: LiveEvent, to viewing: String, sessionGroup: String) -> Bool {
+        guard event.type == .comment || event.type == .question else { return true }
+        return (event.group ?? sessionGroup) == viewing
+    }
+
+    /// Closes the event viewers (every scope) that `filter` picks.
+    func finishEventViewers(where filter: @escaping @Sendable (DirectViewer) -> Bool = { _ in true }) {
+        for _ in eventFanout.finish(where: filter) { metrics.eventViewers.decrement() }
+        for fanout in scopedFanouts.values {
+            for _ in fanout.finish(where: filter) { metrics.eventViewers.decrement() }
+        }
     }
 
     /// Closes the media viewers (`stream.ts` and `stream.mp4`) that `filter` picks.
@@ -142,7 +180,10 @@ extension SessionHost {
     // MARK: Stats and pings
 
     /// Viewers held here: event, `stream.ts` and `stream.mp4` streams.
-    var viewerCount: Int { eventFanout.count + mediaFanout.count + media.mp4.fanout.count }
+    var viewerCount: Int {
+        eventFanout.count + scopedFanouts.values.reduce(0) { $0 + $1.count } + mediaFanout.count
+            + media.mp4.fanout.count
+    }
 
     func updateViewers() {
         session.setViewers(viewerCount)
@@ -152,24 +193,53 @@ extension SessionHost {
     /// Called about once a second: a `stats` event if anything changed, `: ping` every 15 s.
     func tick() {
         flushLikes()
+        expireDueRedPackets()
         if statsDirty {
             statsDirty = false
             let s = session.state
-            eventFanout.broadcast(ByteBuffer(string: Self.statsLine(s)))
+            let line = ByteBuffer(string: Self.statsLine(s))
+            eventFanout.broadcast(line)
+            for fanout in scopedFanouts.values { fanout.broadcast(line) }
         }
         if ContinuousClock.now - lastPing >= settings.pingInterval {
             lastPing = ContinuousClock.now
-            eventFanout.broadcast(ByteBuffer(string: ": ping\n\n"))
+            let ping = ByteBuffer(string: ": ping\n\n")
+            eventFanout.broadcast(ping)
+            for fanout in scopedFanouts.values { fanout.broadcast(ping) }
         }
     }
 
     /// The `stats` event: `likes`, `tipsByCurrency` (minor units per currency), `tipsCurrency`
     /// (the one `tipsTotal` counts, null before any tip), `tipsTotal`, `viewers`; keys sorted.
+    /// `clicks` (product id → users who clicked it) once the live has products.
     static func statsLine(_ s: LiveSessionState) -> String {
         let byCurrency = s.tipsByCurrency.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
         let currency = s.tipsCurrency.map { "\"\($0)\"" } ?? "null"
-        return "event: stats\ndata: {\"likes\":\(s.likes),\"tipsByCurrency\":{\(byCurrency.joined(separator: ","))},"
+        let clicks =
+            s.products.isEmpty
+            ? ""
+            : "\"clicks\":{"
+                + s.productOrder.map { "\"\($0)\":\(s.products[$0]?.clicks.count ?? 0)" }.joined(separator: ",") + "},"
+        return "event: stats\ndata: {" + clicks
+            + "\"likes\":\(s.likes),\"tipsByCurrency\":{\(byCurrency.joined(separator: ","))},"
             + "\"tipsCurrency\":\(currency),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
+    }
+
+    /// The primary's red-packet clock: packets past their TTL with shares left go back to their
+    /// senders (`redpacket_expired`), one pass at a time.
+    func expireDueRedPackets() {
+        guard replica.role == .primary, !expiringRedPackets, session.state.phase == .live else { return }
+        let now = LiveSessions.nowMillis()
+        guard session.state.redPackets.values.contains(where: { $0.open && $0.expiresAt <= now }) else { return }
+        expiringRedPackets = true
+        Task {
+            defer { self.expiringRedPackets = false }
+            do {
+                try await self.expireRedPackets(dueBy: now, now: now)
+            } catch {
+                self.logger.warning("red packet expiry failed; retried next tick", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Whether `user` with `role` in the group is shut out of this session by a kick.

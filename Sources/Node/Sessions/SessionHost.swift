@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import NIOCore
 import Shard
+import Synchronization
 
 /// One session held by this node as a member of its replica set: the replicated log (in memory
 /// and on disk), the domain state derived from it, its media pipeline (demuxer, GOP cache, HLS
@@ -19,6 +20,9 @@ actor SessionHost {
     nonisolated let sessionID: String
     nonisolated let group: String
     nonisolated let nodeID: String
+    /// `SessionInfo.sharedFrom` once `started` is applied: read on every request to the group
+    /// (`SessionRouter.shareSource`), so without a hop onto this actor.
+    nonisolated let sharedFrom = Mutex<String?>(nil)
     let directory: String
     var replica: SessionReplica
     /// Domain state after every event in the log, committed or not.
@@ -63,11 +67,16 @@ actor SessionHost {
     var lastKnownPrimary: String?
 
     let eventFanout = FanoutGroup()
+    /// Event viewers of `?scope=own`, by the group they watch from: each gets every event but
+    /// the comments and questions written from other groups (a live shared into several).
+    var scopedFanouts: [String: FanoutGroup] = [:]
     /// Demuxer, GOP cache, HLS window, recording and `stream.ts` viewers.
     let media: MediaPipeline
     var mediaFanout: FanoutGroup { media.fanout }
     var nextViewerID: UInt64 = 0
     var statsDirty = false
+    /// A pass returning expired red packets runs (`expireDueRedPackets`).
+    var expiringRedPackets = false
     /// The event this primary just proposed, by log seq: applying its own entry needs no decode
     /// of the JSON it was just encoded to (5% of the primary's CPU at 1,000 writes/s).
     var proposed: (logSeq: UInt64, event: LiveEvent)?
@@ -281,12 +290,13 @@ actor SessionHost {
         )
     }
 
-
     // MARK: Writes
 
     /// What a write produced.
     enum WriteResult: Sendable {
-        case logged(seq: UInt64)
+        /// The event at `seq`; `repeated` when it was logged by an earlier call (a retry, a
+        /// second grab or click) and this one changed nothing.
+        case logged(seq: UInt64, event: LiveEvent?, repeated: Bool)
         case likes(total: Int64)
     }
 
@@ -304,10 +314,21 @@ actor SessionHost {
             hooks.storage.refused()
             throw ReplicaRefusal.storage(.noSpace(path: directory))
         }
-        // The likes counted so far go into the log before the end, so the replay shows them all.
-        if case .end = command { flushLikes() }
+        // The likes counted so far go into the log before the end, so the replay shows them all;
+        // so do the red packets' unclaimed shares, returned to their senders.
+        if case .end = command {
+            flushLikes()
+            try await expireRedPackets(dueBy: nil, now: now)
+        }
         let likesBefore = session.state.likes
-        switch session.decide(command, by: actor, now: now) {
+        let decision = session.decide(
+            command,
+            by: actor,
+            now: now,
+            mediaMillis: media.timelineMillis,
+            entropy: UInt64.random(in: .min ... .max)
+        )
+        switch decision {
         case .failure(let error):
             throw error
         case .success(.likes(let total)):
@@ -317,7 +338,7 @@ actor SessionHost {
         case .success(.duplicate(let seq)):
             let index = Int(seq) - 1
             if index < eventLogSeqs.count { try await waitCommitted(eventLogSeqs[index]) }
-            return .logged(seq: seq)
+            return .logged(seq: seq, event: index < allEvents.count ? allEvents[index] : nil, repeated: true)
         case .success(.append(let event)):
             let started = ContinuousClock.now
             let payload = LiveEventCodec.encode(event)
@@ -333,7 +354,22 @@ actor SessionHost {
                 try await waitCommitted(logSeq)
             }
             metrics.writeLatency.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-            return .logged(seq: event.seq)
+            return .logged(seq: event.seq, event: event, repeated: false)
+        }
+    }
+
+    /// Returns the unclaimed shares of red packets due by `dueBy` (every open one when nil: the
+    /// live is ending) to their senders, one `redpacket_expired` each. Primary only.
+    func expireRedPackets(dueBy: Int64?, now: Int64) async throws {
+        let due = session.state.redPackets.filter { _, packet in
+            packet.open && (dueBy.map { packet.expiresAt <= $0 } ?? true)
+        }
+        for id in due.keys.sorted() {
+            do {
+                _ = try await write(.expireRedPacket(id), by: LiveActor(user: info.host, role: .owner), now: now)
+            } catch let error as LiveError where error.httpStatus == 410 {
+                continue  // taken or expired meanwhile
+            }
         }
     }
 

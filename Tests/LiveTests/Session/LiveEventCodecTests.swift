@@ -30,6 +30,26 @@ struct LiveEventCodecTests {
         event.title = maybe { randomString(&rng) }
         event.record = maybe { Bool.random(using: &rng) }
         event.role = maybe { LiveRole.allCases.randomElement(using: &rng)! }
+        event.ref = maybe { randomString(&rng) }
+        event.shares = maybe { Int.random(in: Int.min...Int.max, using: &rng) }
+        event.amounts = maybe {
+            (0..<Int.random(in: 0...5, using: &rng)).map { _ in Int64.random(in: Int64.min...Int64.max, using: &rng) }
+        }
+        event.expiresAt = maybe { Int64.random(in: Int64.min...Int64.max, using: &rng) }
+        event.url = maybe { randomString(&rng) }
+        event.image = maybe { randomString(&rng) }
+        event.board = maybe {
+            LiveBoard(
+                kind: LiveBoard.Kind.allCases.randomElement(using: &rng)!,
+                page: maybe { Int.random(in: Int.min...Int.max, using: &rng) },
+                points: (0..<Int.random(in: 0...6, using: &rng)).map { _ in
+                    UInt16.random(in: 0...UInt16.max, using: &rng)
+                },
+                color: maybe { randomString(&rng) },
+                width: maybe { Int.random(in: -5...20_000, using: &rng) }
+            )
+        }
+        event.mediaMillis = maybe { Int64.random(in: Int64.min...Int64.max, using: &rng) }
         return event
     }
 

@@ -67,10 +67,11 @@ struct LiveEventJSONTests {
         #expect(
             LiveEventType.allCases.map(\.rawValue) == [
                 "started", "comment", "tip", "question", "highlight", "pin", "unpin", "mute", "unmute", "kick",
-                "ended",
+                "ended", "redpacket", "redpacket_grab", "redpacket_expired", "product", "spotlight", "click", "board",
+                "shared", "unshared",
             ]
         )
-        #expect(LiveRole.allCases.map(\.rawValue).sorted() == ["admin", "member", "owner"])
+        #expect(LiveRole.allCases.map(\.rawValue).sorted() == ["admin", "guest", "member", "owner"])
         #expect(LiveModerationAction.allCases.map(\.rawValue) == ["mute", "unmute", "kick"])
     }
 

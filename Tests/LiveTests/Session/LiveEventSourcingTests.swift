@@ -74,6 +74,7 @@ struct LiveEventSourcingTests {
     @Test func replayEqualsLiveStateOver200Seeds() throws {
         let actors = [
             F.host, F.member, F.member2, LiveActor(user: "m3", role: .member), F.admin, F.owner, F.stranger,
+            F.guest,
         ]
         let texts = ["hi", "  hello  ", "", "spam here", String(repeating: "x", count: 501), "问题?"]
         var typesSeen = Set<LiveEventType>()
@@ -87,13 +88,15 @@ struct LiveEventSourcingTests {
             var halfway: LiveSessionState?
             for step in 0..<150 {
                 now += Int64.random(in: -50...400, using: &rng)  // clocks may step back
-                let actor = actors.randomElement(using: &rng)!
+                var actor = actors.randomElement(using: &rng)!
+                // Some write through a group the live was shared into.
+                if Int.random(in: 0..<5, using: &rng) == 0 { actor.group = "g2" }
                 let key = "k\(Int.random(in: 0..<12, using: &rng))"
                 let text = texts.randomElement(using: &rng)!
                 let someone = actors.randomElement(using: &rng)!.user
                 let question = UInt64.random(in: 0...max(1, session.state.lastSeq), using: &rng)
                 let command: LiveCommand =
-                    switch Int.random(in: 0..<100, using: &rng) {
+                    switch Int.random(in: 0..<124, using: &rng) {
                     case 0..<3: .start(title: text, record: Bool.random(using: &rng))
                     case 3..<33: .comment(text: text, clientID: key)
                     case 33..<45: .question(text: text, clientID: key)
@@ -106,9 +109,48 @@ struct LiveEventSourcingTests {
                     case 83..<95:
                         .moderate(action: LiveModerationAction.allCases.randomElement(using: &rng)!, user: someone)
                     case 95..<97: .end
+                    case 100..<104:
+                        .redPacket(
+                            total: Int64.random(in: -1...3_000, using: &rng),
+                            currency: "CNY",
+                            shares: Int.random(in: 0...4, using: &rng),
+                            clientID: key
+                        )
+                    case 104..<110:
+                        .grab(redPacket: session.state.redPackets.keys.sorted().randomElement(using: &rng) ?? key)
+                    case 110..<111: .expireRedPacket(key)
+                    case 111..<114:
+                        .product(
+                            LiveProductDraft(
+                                id: "p\(Int.random(in: 0..<3, using: &rng))",
+                                title: text,
+                                price: Int64.random(in: -1...5_000, using: &rng),
+                                currency: "CNY",
+                                url: Bool.random(using: &rng) ? "https://shop.example/x" : "javascript:x"
+                            )
+                        )
+                    case 114..<115: .spotlight(product: "p\(Int.random(in: 0..<4, using: &rng))")
+                    case 115..<117: .click(product: "p\(Int.random(in: 0..<4, using: &rng))")
+                    case 117..<120:
+                        .board(
+                            LiveBoardDraft(
+                                kind: LiveBoard.Kind.allCases.randomElement(using: &rng)!,
+                                url: "https://cdn.example/deck.pdf",
+                                page: Int.random(in: 0...3, using: &rng),
+                                points: [[Double.random(in: -0.1...1.1, using: &rng), 0.5]]
+                            )
+                        )
+                    case 120..<122: .share(group: ["g1", "g2", "g3", "bad id"].randomElement(using: &rng)!)
+                    case 122..<124: .unshare(group: ["g2", "g3"].randomElement(using: &rng)!)
                     default: .start(title: "late", record: false)
                     }
-                let decision = session.decide(command, by: actor, now: now)
+                let decision = session.decide(
+                    command,
+                    by: actor,
+                    now: now,
+                    mediaMillis: now - F.t0,
+                    entropy: UInt64.random(in: 0...UInt64.max, using: &rng)
+                )
                 switch decision {
                 case .success(.duplicate): duplicates += 1
                 case .failure(let error): refusals.insert(error.code)
@@ -137,9 +179,18 @@ struct LiveEventSourcingTests {
 
             #expect(log.map(\.seq) == Array(1...UInt64(max(log.count, 1))).prefix(log.count).map { $0 })
             #expect(zip(log, log.dropFirst()).allSatisfy { $0.at <= $1.at }, "seed \(seed): at goes back")
-            let keyed = log.filter { $0.clientID != nil }
+            let keyed = log.filter { $0.clientID != nil && $0.type != .product }
             #expect(Set(keyed.map { LiveIdempotencyKey(user: $0.user, clientID: $0.clientID!) }).count == keyed.count)
-            #expect(rebuilt.tipsTotal == log.compactMap(\.amount).reduce(0, +))
+            #expect(rebuilt.tipsTotal == log.filter { $0.type == .tip }.compactMap(\.amount).reduce(0, +))
+            // Red packets: what grabs and expiries gave back never exceeds what was sent.
+            for (id, packet) in rebuilt.redPackets {
+                let given = log.filter { $0.ref == id && $0.type != .spotlight && $0.type != .click }
+                    .compactMap(\.amount).reduce(0, +)
+                #expect(given <= packet.total, "seed \(seed) packet \(id)")
+                if packet.expired || packet.sharesLeft == 0 {
+                    #expect(given == packet.total, "seed \(seed) packet \(id)")
+                }
+            }
             typesSeen.formUnion(log.map(\.type))
         }
         // The stream really exercises every event type and most refusals.
@@ -148,7 +199,7 @@ struct LiveEventSourcingTests {
         #expect(
             refusals.isSuperset(of: [
                 "not_a_member", "forbidden", "muted", "kicked", "bad_request", "filtered", "not_live", "not_found",
-                "conflict",
+                "conflict", "empty",
             ])
         )
     }

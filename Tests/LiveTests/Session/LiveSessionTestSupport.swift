@@ -8,6 +8,7 @@ enum LiveFixture {
     static let admin = LiveActor(user: "adm", name: "Ada", role: .admin)
     static let owner = LiveActor(user: "own", name: "Oz", role: .owner)
     static let stranger = LiveActor(user: "x", name: "Xi", role: nil)
+    static let guest = LiveActor(user: "gst", name: "Gil", role: .guest)
 
     static let t0: Int64 = 1_795_600_800_000
 

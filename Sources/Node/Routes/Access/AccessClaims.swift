@@ -4,12 +4,16 @@ import Live
 
 /// A member's role in one group, from the token's `groups` claim (API.md, Identity and access).
 public enum GroupRole: String, Codable, Sendable, Comparable {
+    /// Let in by a share link: watches, likes, comments, asks; never starts, tips or handles
+    /// red packets.
+    case guest
     case member
     case admin
     case owner
 
     private var rank: Int {
         switch self {
+        case .guest: return -1
         case .member: return 0
         case .admin: return 1
         case .owner: return 2
