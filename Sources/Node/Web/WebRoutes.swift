@@ -7,9 +7,11 @@ import NIOHTTP1
 enum WebRoutes {
     /// Scripts, styles and media only from the node (or, for `connect-src` and `media-src`, any
     /// node of the cluster: the SDK moves to another node when its own is gone); no inline
-    /// script or style, no plugins, no framing, no `<base>` games.
+    /// script or style, no plugins, no framing, no `<base>` games. Images from any http(s) site:
+    /// product cards and slides link their pictures from the host's shop or courseware (an
+    /// image runs no code; the pages send no referrer).
     static let contentSecurityPolicy = [
-        "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data: blob:",
+        "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data: blob: http: https:",
         "media-src 'self' blob: http: https:", "connect-src 'self' http: https:", "object-src 'none'",
         "base-uri 'none'", "frame-ancestors 'none'", "form-action 'none'",
     ].joined(separator: "; ")

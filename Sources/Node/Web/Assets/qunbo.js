@@ -276,8 +276,10 @@ export class QunboClient {
     /** Sends a red packet of `total` cents split into `shares` (members, not guests); resolves
      *  to `{seq, id}`. The packet's `id` is its idempotency key (the same user sending the same
      *  id again gets the same seq), so retries cannot send it twice; a fresh one by default. */
-    sendRedPacket({ id = newRequestID(), total, currency = "CNY", shares }) {
-        return this.call("POST", "/live/redpackets", { id, total, currency, shares });
+    async sendRedPacket({ id = newRequestID(), total, currency = "CNY", shares }) {
+        const answer = await this.call("POST", "/live/redpackets", { id, total, currency, shares });
+        // The id is the caller's to grab with, whether or not the server's answer repeats it.
+        return { ...answer, id };
     }
 
     /** Grabs a share of red packet `id`; resolves to `{amount, currency, seq}`. A user gets one
