@@ -212,16 +212,15 @@ def scenario_replay(args, shots, chromium):
     context, page = open_live(chromium, args)
     wait_playing(page)
     status, session = live.call("GET", "/live", "bob")
-    started = session["startedAt"]
-    started_at = time.mktime(time.strptime(started[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-    if "." in started:
-        started_at += float("0." + started.split(".")[1].rstrip("Z"))
-    # Comments at ~4 s and ~10 s into the live (by its startedAt), a stroke, a product card and
-    # a red packet at ~7 s, then the live ends at ~14 s.
+    check(status == 200, f"the session reads (status {status})")
+    # From now (the page may have taken a while to play): comments ~2 s and ~8 s on, a stroke, a
+    # product card and a red packet at ~5 s, then the live ends at ~11 s. The page must show
+    # each at its mediaTime, so events apart in time must show apart in the replay.
+    base = time.time()
     marks = {}
     packet = f"rp-{uuid.uuid4().hex[:8]}"
-    for label, at in (("early", 4.0), ("modules", 7.0), ("late", 10.0)):
-        while time.time() < started_at + at:
+    for label, at in (("early", 2.0), ("modules", 5.0), ("late", 8.0)):
+        while time.time() < base + at:
             time.sleep(0.05)
         if label == "modules":
             for path, body in (
@@ -232,9 +231,9 @@ def scenario_replay(args, shots, chromium):
                 status, answer = live.call("POST", path, "ann", body)
                 check(status == 201, f"ann posts to {path} during the live (status {status}: {answer})")
             continue
-        marks[label] = (f"{label} marker {uuid.uuid4().hex[:6]}", time.time() - started_at)
+        marks[label] = (f"{label} marker {uuid.uuid4().hex[:6]}", time.time() - base)
         live.comment("cat", marks[label][0])
-    while time.time() < started_at + 14:
+    while time.time() < base + 11:
         time.sleep(0.05)
     # Record when (in video time) each comment, the stroke, the card and the packet first appear
     # once the replay runs (the video's mode is "replay" from when the page is reset for it).
@@ -274,7 +273,8 @@ def scenario_replay(args, shots, chromium):
         "replayed": media_time("product", lambda e: e["type"] == "product" and e.get("id") == "replayed"),
         packet: media_time("red packet", lambda e: e["type"] == "redpacket" and e.get("id") == packet),
     }
-    print(f"comments posted {early_at:.1f} s and {late_at:.1f} s after startedAt; mediaTime {expected}; shown at {shown}", flush=True)
+    print(f"comments posted {early_at:.1f} s and {late_at:.1f} s in; mediaTime {expected}; shown at {shown}", flush=True)
+    check(expected[late_text] - expected[early_text] > 4, "the markers are seconds apart on the media timeline")
     for key, at in expected.items():
         check(key in shown, f"{key!r} showed during the replay")
         # The page checks the video's time on `timeupdate`, about every 250 ms.

@@ -158,7 +158,7 @@ struct WatchPageTests {
     @Test("offline for a few seconds while comments go on: each shown once, in seq order")
     func networkLoss() async throws { try await run("offline") }
 
-    @Test("the live ends: the page plays the replay with its comments, a stroke, a card and a red packet at their mediaTime")
+    @Test("the live ends: the replay shows its comments, a stroke, a card and a red packet at their mediaTime")
     func replay() async throws { try await run("replay") }
 
     @Test("a bad token says the sign-in is invalid; another group's token says not a member")
@@ -167,7 +167,7 @@ struct WatchPageTests {
     @Test("phone viewport 360x740: video on top, controls on screen and usable")
     func phone() async throws { try await run("phone") }
 
-    @Test("a red packet grabbed in the page shows the API's amount; a spotlighted card; a stroke on the video's picture; phone layout")
+    @Test("red packet grabbed in the page shows the API's amount; spotlighted card; stroke on the picture; phone")
     func modules() async throws { try await run("modules", script: "watch_modules") }
 
     @Test("a guest's grab is refused, the page says why")
