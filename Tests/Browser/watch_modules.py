@@ -141,6 +141,11 @@ def check_board(live, page):
     post(live, "/live/board", "ann", {"kind": "slide", "url": f"{SHOP}/deck.pdf", "page": 3}, "ann shows slide 3")
     wait(page, "() => document.querySelector('.board-slide-label')?.textContent === 'Slide 3 · deck.pdf'",
          "the slide label shows")
+    post(live, "/live/board", "ann", {"kind": "clear"}, "ann clears the board")
+    wait(page, "() => document.getElementById('board-canvas').dataset.strokes === '0'", "the board is cleared")
+    check(page.evaluate(BOARD_PIXEL, [0.35, 0.3])[3] == 0, "where the stroke was the canvas is transparent")
+    post(live, "/live/board", "ann", stroke, "ann draws the stroke again (for the screenshot)")
+    wait(page, "() => document.getElementById('board-canvas').dataset.strokes === '1'", "the stroke is drawn again")
 
 
 def check_phone_layout(args, chromium, shots):
