@@ -77,7 +77,7 @@ public enum LiveError: Error, Equatable, Sendable {
         case .notAMember: "not a member of this group"
         case .forbidden: "only the host, an owner or an admin may do this"
         case .notForGuests:
-            "guests may watch, like, comment and ask; starting a live, tips and red packets are for members"
+            "guests may watch, like, comment, ask and click products; starting a live, tips and red packets are for members"
         case .muted: "you are muted in this live session"
         case .kicked: "you were removed from this live session"
         case .outranked: "you cannot moderate someone of your rank or above (owner > admin > member)"
