@@ -169,7 +169,7 @@ final class SessionRouter: Sendable {
             epoch: await copy.epoch,
             primary: nil,
             members: await copy.members.filter { $0 != nodeID },
-            sharedFrom: await copy.state.info.sharedFrom
+            sharedFrom: copy.sharedFrom.withLock { $0 }
         )
     }
 

@@ -38,7 +38,9 @@ struct ShareKeeper: Service {
             let (location, certain) = await cluster.lookup(group: source.group)
             let stale: Bool
             if let location {
-                // A location only tells the live's shares when it came from a copy that knew them.
+                // Only a confirmed copy's answer (one naming a primary) tells the live's shares: a
+                // copy restored after a restart, not yet confirmed, knows them from an old log.
+                guard location.primary != nil else { continue }
                 stale = location.session != source.session || !(location.sharedInto ?? []).contains(state.info.group)
             } else {
                 stale = certain
