@@ -63,13 +63,14 @@ struct RedPacketTests {
             )
             await crowd.value
             let outcomes = storm.snapshot
-
             #expect(storm.unexpectedAnswers.isEmpty, "answers no retry can fix: \(storm.unexpectedAnswers.prefix(10))")
             let unresolved = grabbers.filter { outcomes[$0]?.resolved != true }
-            #expect(
-                unresolved.isEmpty,
-                "users with no definitive answer: \(unresolved.prefix(10).map { "\($0): \(outcomes[$0]?.answers.suffix(3) ?? [])" })"
-            )
+            if !unresolved.isEmpty {
+                let state = ClusterStateError(what: "after the crowd", cluster: cluster, ids: survivors, session: started.id)
+                Issue.record(
+                    "\(unresolved.count) users with no definitive answer, e.g. \(unresolved.prefix(5).map { "\($0): \(outcomes[$0]?.answers.suffix(3) ?? [])" })\n\(state)"
+                )
+            }
             let winners = outcomes.filter { $0.value.amount != nil }.mapValues { $0.amount! }
             #expect(winners.count == shares, "\(winners.count) users got an amount, wanted \(shares)")
             #expect(winners.values.reduce(0, +) == total, "amounts sum to \(winners.values.reduce(0, +)), wanted \(total)")
@@ -131,7 +132,7 @@ struct RedPacketTests {
                 let packets = log.filter { $0.type == "redpacket" }
                 #expect(packets.count == 1 && packets.first?.seq == packetSeq, "\(node): redpacket events \(packets)")
                 #expect(
-                    packets.first.map { $0.amount == total && $0.shares == shares && $0.user == "u200" } == true,
+                    packets.first.map { ($0.json["total"] as? NSNumber)?.int64Value == total && $0.shares == shares && $0.user == "u200" } == true,
                     "\(node): \(packets.first?.json ?? [:])"
                 )
                 let grabs = log.filter { $0.type == "redpacket_grab" }

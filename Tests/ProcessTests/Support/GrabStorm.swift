@@ -53,7 +53,7 @@ final class GrabStorm: @unchecked Sendable {
     /// Asks as `user` until a definitive answer or the deadline.
     func grab(as user: String) async {
         let giveUp = ContinuousClock.now + deadline
-        var backoff = 50
+        var backoff = 100
         while true {
             let node = nodes.randomElement()!
             let answer = try? await users.call(
@@ -85,9 +85,10 @@ final class GrabStorm: @unchecked Sendable {
                 }
             }
             if done { return }
-            // Backoff with jitter, so 200 clients refused at once do not come back at once.
+            // Backoff with jitter, so 200 clients refused at once do not come back at once (nor
+            // spawn curls fast enough to starve the nodes of the two cores they share).
             try? await Task.sleep(for: .milliseconds(backoff + Int.random(in: 0...backoff)))
-            backoff = min(backoff * 2, 800)
+            backoff = min(backoff * 2, 1_000)
         }
     }
 }
