@@ -75,15 +75,17 @@ def main():
     p.add_argument("--conns", type=int, default=16, help="keep-alive connections per node")
     p.add_argument("--rate", type=float, default=0, help="grabs/s paced; 0: closed loop (throughput)")
     p.add_argument("--seconds", type=float, default=30, help="longest grab phase")
+    p.add_argument("--at", choices=["all", "primary"], default="all",
+                   help="all: every node (4 of 5 grabs forwarded); primary: only the primary (no forwarding)")
     args = p.parse_args()
     probe = grabprobe()
     shares = 200
     c = Cluster(args.nodes, extra=("--replicas", str(args.replicas)))
     try:
         nodes = [f"n{i}" for i in range(1, args.nodes + 1)]
-        ports = [c.port(n) for n in nodes]
         c.call("n1", "POST", "/v1/groups/g/live", {"title": "grabs"})
         primary, s = wait(lambda: primary_of(c, nodes), 10, "a primary")
+        ports = [c.port(n) for n in nodes] if args.at == "all" else [c.port(primary)]
         wait(lambda: all(any(x["committedSeq"] >= 1 for x in c.sessions(m)) for m in s["members"]), 10,
              "every replica serving")
 
@@ -124,14 +126,18 @@ def main():
         took = g["codes"].get(201, 0)
         mode = "closed loop" if args.rate <= 0 else f"paced at {args.rate:.0f}/s"
         cpus = ", ".join(f"{n}{'*' if n == primary else ''} {(cpu1[n] - cpu0[n]) / g['seconds']:.2f}" for n in nodes)
-        print(f"grabs ({mode}, {len(ports) * args.conns} connections, {args.nodes} nodes, {args.replicas} replicas): "
+        print(f"grabs ({mode}, {len(ports) * args.conns} connections to {args.at}, {args.nodes} nodes, "
+              f"{args.replicas} replicas): "
               f"{took / g['seconds']:.0f} shares taken/s (201), {g['answered'] / g['seconds']:.0f} answered/s; "
               f"{int(g['answered'])} answered in {g['seconds']:.1f} s, codes {g['codes']}, skipped {int(g['skipped'])}; "
               f"latency p50 {g['p50_ms']:.1f} ms, p90 {g['p90_ms']:.1f} ms, p99 {g['p99_ms']:.1f} ms, "
               f"max {g['max_ms']:.1f} ms", flush=True)
-        print(f"node CPU (cores, * primary): {cpus}; total "
-              f"{sum(cpu1[n] - cpu0[n] for n in nodes) / g['seconds']:.2f}; probe CPU {g['cpu_s']:.2f} s "
-              f"({g['cpu_s'] / g['seconds']:.2f} cores)")
+        total_cpu = sum(cpu1[n] - cpu0[n] for n in nodes)
+        print(f"node CPU (cores, * primary): {cpus}; total {total_cpu / g['seconds']:.2f}; "
+              f"{1000 * total_cpu / max(g['answered'], 1):.2f} ms of node CPU per answered grab "
+              f"({1000 * (cpu1[primary] - cpu0[primary]) / max(g['answered'], 1):.2f} at the primary); "
+              f"probe CPU {g['cpu_s']:.2f} s ({g['cpu_s'] / g['seconds']:.2f} cores); "
+              f"load average {os.getloadavg()[0]:.1f}")
         # Every 201 is one logged grab; a 503 (outcome unknown, no quorum in time) may have been
         # logged too (its retry would answer 200 with the amount), so the log grows by the 201s
         # plus at most the 503s.
