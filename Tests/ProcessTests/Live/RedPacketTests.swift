@@ -100,6 +100,14 @@ struct RedPacketTests {
                 }
                 return await tasks.reduce(into: [(String, Int, String, String)]()) { $0.append($1) }
             }
+            let failedAt = Set(reasked.filter { [0, 502, 503, 504].contains($0.1) }.map(\.3))
+            if !failedAt.isEmpty {
+                // Where a node could not route: its own copy and whom its gossip sees alive.
+                let views = failedAt.sorted().map { "\($0) sees \((try? cluster.memberStates(seenBy: $0)) ?? [:])" }
+                Issue.record(
+                    "re-asks unanswered at \(failedAt.sorted()); \(views)\n\(ClusterStateError(what: "re-asks", cluster: cluster, ids: survivors, session: started.id))"
+                )
+            }
             for (user, status, body, node) in reasked {
                 if let amount = winners[user] {
                     let json = LiveFixture.object(body)
