@@ -82,7 +82,8 @@ enum RedPackets {
     }
 
     /// The log node `node` streams up to the `lastSeq` its `GET …/live` gives now.
-    static func currentLog(_ cluster: LocalCluster, _ users: GroupUsers, at node: String) async throws -> [LoggedEvent] {
+    static func currentLog(_ cluster: LocalCluster, _ users: GroupUsers, at node: String) async throws -> [LoggedEvent]
+    {
         let answer = try await call(cluster, users, at: node, "GET", "/live", as: "u0")
         let lastSeq = try #require((LiveFixture.object(answer.body)["lastSeq"] as? NSNumber)?.uint64Value)
         return try await readLogs(cluster, users, from: [node], upTo: lastSeq)[node] ?? []

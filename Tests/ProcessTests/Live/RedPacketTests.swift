@@ -69,14 +69,22 @@ struct RedPacketTests {
             #expect(storm.unexpectedAnswers.isEmpty, "answers no retry can fix: \(storm.unexpectedAnswers.prefix(10))")
             let unresolved = grabbers.filter { outcomes[$0]?.resolved != true }
             if !unresolved.isEmpty {
-                let state = ClusterStateError(what: "after the crowd", cluster: cluster, ids: survivors, session: started.id)
+                let state = ClusterStateError(
+                    what: "after the crowd",
+                    cluster: cluster,
+                    ids: survivors,
+                    session: started.id
+                )
                 Issue.record(
                     "\(unresolved.count) users with no definitive answer, e.g. \(unresolved.prefix(5).map { "\($0): \(outcomes[$0]?.answers.suffix(3) ?? [])" })\n\(state)"
                 )
             }
             let winners = outcomes.filter { $0.value.amount != nil }.mapValues { $0.amount! }
             #expect(winners.count == shares, "\(winners.count) users got an amount, wanted \(shares)")
-            #expect(winners.values.reduce(0, +) == total, "amounts sum to \(winners.values.reduce(0, +)), wanted \(total)")
+            #expect(
+                winners.values.reduce(0, +) == total,
+                "amounts sum to \(winners.values.reduce(0, +)), wanted \(total)"
+            )
             #expect(winners.values.allSatisfy { $0 >= 1 }, "a share below one cent: \(winners.values.sorted())")
             let goneCodes = Set(outcomes.values.compactMap(\.gone))
             #expect(goneCodes.isSubset(of: ["empty"]), "410 codes \(goneCodes)")
@@ -143,7 +151,9 @@ struct RedPacketTests {
                 let packets = log.filter { $0.type == "redpacket" }
                 #expect(packets.count == 1 && packets.first?.seq == packetSeq, "\(node): redpacket events \(packets)")
                 #expect(
-                    packets.first.map { ($0.json["total"] as? NSNumber)?.int64Value == total && $0.shares == shares && $0.user == "u200" } == true,
+                    packets.first.map {
+                        ($0.json["total"] as? NSNumber)?.int64Value == total && $0.shares == shares && $0.user == "u200"
+                    } == true,
                     "\(node): \(packets.first?.json ?? [:])"
                 )
                 let grabs = log.filter { $0.type == "redpacket_grab" }
@@ -170,7 +180,9 @@ struct RedPacketTests {
             }
 
             let retried = outcomes.values.filter { $0.amount != nil && $0.retries > 0 }.count
-            let statuses = outcomes.values.flatMap(\.answers).reduce(into: [Int: Int]()) { $0[$1.status, default: 0] += 1 }
+            let statuses = outcomes.values.flatMap(\.answers).reduce(into: [Int: Int]()) {
+                $0[$1.status, default: 0] += 1
+            }
             print(
                 "grabStormThroughFailover: \(victim) killed with \(winnersAtKill) shares taken -> \(promoted.node) "
                     + "at epoch \(promoted.copy.epoch); \(winners.count) winners (\(retried) after retries), "
@@ -429,7 +441,14 @@ struct RedPacketTests {
             try #require(sent.status == 201, "send: \(sent.status) \(sent.body)")
             var taken: [String: Int64] = [:]
             for user in ["u1", "u2", "u3"] {
-                let r = try await RedPackets.call(cluster, users, at: ids.randomElement()!, "POST", "/live/redpackets/rp1/grab", as: user)
+                let r = try await RedPackets.call(
+                    cluster,
+                    users,
+                    at: ids.randomElement()!,
+                    "POST",
+                    "/live/redpackets/rp1/grab",
+                    as: user
+                )
                 try #require([200, 201].contains(r.status), "\(user)'s grab: \(r.status) \(r.body)")
                 taken[user] = try #require((LiveFixture.object(r.body)["amount"] as? NSNumber)?.int64Value)
             }
@@ -456,14 +475,29 @@ struct RedPacketTests {
             // Later: a new user gets 410 expired at every node; a user who had grabbed still gets
             // their amount.
             for node in ids {
-                let late = try await RedPackets.call(cluster, users, at: node, "POST", "/live/redpackets/rp1/grab", as: "u4")
+                let late = try await RedPackets.call(
+                    cluster,
+                    users,
+                    at: node,
+                    "POST",
+                    "/live/redpackets/rp1/grab",
+                    as: "u4"
+                )
                 #expect(
                     late.status == 410 && RedPackets.error(late.body).code == "expired",
                     "a late grab at \(node): \(late.status) \(late.body)"
                 )
-                let again = try await RedPackets.call(cluster, users, at: node, "POST", "/live/redpackets/rp1/grab", as: "u1")
+                let again = try await RedPackets.call(
+                    cluster,
+                    users,
+                    at: node,
+                    "POST",
+                    "/live/redpackets/rp1/grab",
+                    as: "u1"
+                )
                 #expect(
-                    again.status == 200 && (LiveFixture.object(again.body)["amount"] as? NSNumber)?.int64Value == taken["u1"],
+                    again.status == 200
+                        && (LiveFixture.object(again.body)["amount"] as? NSNumber)?.int64Value == taken["u1"],
                     "u1 again at \(node): \(again.status) \(again.body)"
                 )
             }
@@ -481,7 +515,14 @@ struct RedPacketTests {
                 json: #"{"id":"rp2","total":300,"currency":"CNY","shares":3}"#
             )
             try #require(second.status == 201, "rp2: \(second.status) \(second.body)")
-            let grab = try await RedPackets.call(cluster, users, at: other, "POST", "/live/redpackets/rp2/grab", as: "u3")
+            let grab = try await RedPackets.call(
+                cluster,
+                users,
+                at: other,
+                "POST",
+                "/live/redpackets/rp2/grab",
+                as: "u3"
+            )
             try #require([200, 201].contains(grab.status), "rp2 grab: \(grab.status) \(grab.body)")
             let grabbed = try #require((LiveFixture.object(grab.body)["amount"] as? NSNumber)?.int64Value)
             let end = try await RedPackets.call(cluster, users, at: other, "DELETE", "/live", as: "host")
@@ -489,7 +530,14 @@ struct RedPacketTests {
 
             // Every replica's log of the ended session (the replay's event log).
             for node in ids {
-                let replay = try await RedPackets.call(cluster, users, at: node, "GET", "/replays/\(started.id)/events", as: "u5")
+                let replay = try await RedPackets.call(
+                    cluster,
+                    users,
+                    at: node,
+                    "GET",
+                    "/replays/\(started.id)/events",
+                    as: "u5"
+                )
                 #expect(replay.status == 200, "replay events at \(node): \(replay.status)")
                 let log = LoggedEvent.parse(replay: replay.body)
                 RedPackets.expectContiguous(log, upTo: UInt64(log.count), "\(node)'s replay log")
