@@ -267,7 +267,8 @@ public struct LiveSession: Sendable {
 
         case .grab(let id):
             guard let packet = state.redPackets[id] else { return .failure(.notFound) }
-            guard !packet.expired else { return .failure(.gone("expired")) }
+            // Past its TTL it is expired, even before the primary's clock logged the expiry.
+            guard !packet.expired, now < packet.expiresAt else { return .failure(.gone("expired")) }
             guard packet.sharesLeft > 0 else { return .failure(.gone("empty")) }
             event.type = .redpacketGrab
             event.ref = id

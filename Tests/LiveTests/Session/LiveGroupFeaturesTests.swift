@@ -150,6 +150,8 @@ struct LiveGroupFeaturesTests {
             )
         )
         #expect(sent.expiresAt == sent.at + 60_000)
+        // Past the TTL a grab is refused even before the expiry is logged.
+        #expect(session.commitError(.grab(redPacket: "rp"), by: F.admin, now: F.t0 + 60_000) == .gone("expired"))
         let grab = try #require(Self.decided(session.commit(.grab(redPacket: "rp"), by: F.member2, now: F.t0)))
         let expiry = try #require(Self.decided(session.commit(.expireRedPacket("rp"), by: F.owner, now: F.t0 + 60_000)))
         #expect(expiry.type == .redpacketExpired && expiry.user == F.member.user && expiry.role == nil)
