@@ -22,8 +22,8 @@ extension SeedReplay {
 /// replay it with `REDPACKET_SEED=n swift test --filter RedPacketChaos`.
 @Suite struct RedPacketChaosTests {
     /// How many seeds a run takes: `REDPACKET_SEEDS=1000` for the thousand. The default
-    /// is what fits a minute of a debug test run on two busy cores: a seed costs ~0.35 s of CPU (~300
-    /// grabs is an entry every replica decodes and applies, with ~1,000 client attempts).
+    /// is what fits a minute of a debug test run on two busy cores: a seed costs ~0.35 s of CPU
+    /// (~300 grabs, each an entry every replica decodes and applies, and ~2,000 client attempts).
     static let seedCount: Int = getenv("REDPACKET_SEEDS").flatMap { Int(String(cString: $0)) } ?? 100
 
     /// The seeds in 8 chunks, which Swift Testing runs in parallel.
