@@ -95,7 +95,8 @@ let package = Package(
         .testTarget(name: "DeterminismTests", dependencies: ["Determinism"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Determinism"]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Determinism", "SimulationSupport"]),
-        .testTarget(name: "ShardTests", dependencies: ["Shard", "Gossip", "Determinism", "SimulationSupport"]),
+        // Live: the red-packet chaos simulation runs the session core on the simulated replicas.
+        .testTarget(name: "ShardTests", dependencies: ["Shard", "Gossip", "Live", "Determinism", "SimulationSupport"]),
         .testTarget(name: "LiveTests", dependencies: ["Live", "Determinism"]),
         .testTarget(
             name: "NodeTests",

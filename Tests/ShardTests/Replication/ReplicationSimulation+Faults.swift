@@ -19,6 +19,7 @@ extension ReplicationSimulation {
         nodes[i].directory = nil
         nodes[i].directoryTimerAt = nil
         checker.killed(node: i)
+        workload?.killed(node: i)
         stats.kills += 1
         trace.record(8, UInt64(i))
         guard random.nextUnit() < 0.5 else { return }
@@ -55,6 +56,7 @@ extension ReplicationSimulation {
         // A copy on disk not marked removed is loaded; otherwise the node holds nothing.
         startDirectory(i, origin: nodes[i].holdsCopyOnDisk && !nodes[i].markedRemoved ? .restored : .none)
         checker.restarted(node: i, disk: disk, commitSeq: replica.commitSeq)
+        workload?.restarted(node: i)
         stats.restarts += 1
         trace.record(9, UInt64(i))
     }
@@ -124,7 +126,7 @@ extension ReplicationSimulation {
                 execute(directives, at: p)
             }
         case 76..<86:
-            guard !alive.isEmpty else { return }
+            guard options.compaction, !alive.isEmpty else { return }
             compact(alive[Int(random.next() % UInt64(alive.count))])
         case 86..<89:
             // A power loss: every machine dies at the same instant, with whatever was not yet on

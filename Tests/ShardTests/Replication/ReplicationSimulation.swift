@@ -58,6 +58,13 @@ final class ReplicationSimulation {
         /// Chance (per fault drawn) that a node's disk fails for a while: every log write and
         /// vote write fails, as on a full disk (`ReplicationSimulation+Storage.swift`).
         var diskFailures = false
+        /// The built-in client writing opaque write ids to whoever it believes is primary. Off when
+        /// a `workload` drives the writes instead.
+        var writeStream = true
+        /// The shell compacts its log into snapshots (on the core's hint and as an operator's
+        /// fault). The real `SessionHost` never does (session logs are small), so a workload that
+        /// models it turns this off.
+        var compaction = true
     }
 
     /// LAN settings scaled down ~6x so a few hundred ms of virtual chaos holds several elections.
@@ -97,6 +104,8 @@ final class ReplicationSimulation {
         /// A primary's removal notice reaches node `to` (of the process `generation`).
         case removalNotice(to: Int, epoch: UInt64, generation: UInt64)
         case directoryCheck
+        /// Something the `workload` scheduled (a client request arriving, an answer, a timer).
+        case workload(UInt64)
     }
 
     struct DiskOp {
@@ -189,6 +198,9 @@ final class ReplicationSimulation {
     var primaryKilledAt: ReplicationTime?
     /// What happened in the run, to show the fault mix really exercises the protocol.
     var stats = ReplicationSimStats()
+    /// Writes and checks layered on the replica set (the red-packet clients and the session
+    /// shells of `RedPacketChaos`); told of every log change, commit and process change.
+    var workload: (any ReplicationWorkload)?
 
     var initialMembers: [String] { (0..<options.initialMembers).map { "n\($0)" } }
     var endTime: ReplicationTime { .zero + options.chaos + options.heal }
@@ -234,7 +246,7 @@ final class ReplicationSimulation {
             queue.push(.tick(node: i), at: now + phase(within: options.tickInterval))
             queue.push(.gossipTick(node: i), at: now + phase(within: options.gossipTickInterval))
         }
-        queue.push(.clientWrite, at: now + options.writeInterval)
+        if options.writeStream { queue.push(.clientWrite, at: now + options.writeInterval) }
         if options.faults { queue.push(.fault, at: now + .milliseconds(10)) }
         if let at = options.killPrimaryAt { queue.push(.killPrimary, at: .zero + at) }
         queue.push(.heal, at: .zero + options.chaos)
@@ -322,6 +334,8 @@ final class ReplicationSimulation {
         case .directoryCheck:
             directoryCheck()
             queue.push(.directoryCheck, at: now + options.directoryCheckInterval)
+        case .workload(let token):
+            workload?.fire(token)
         }
         // Invariants after every step, for every replica the step called (most steps are gossip
         // that calls none).
@@ -349,6 +363,7 @@ final class ReplicationSimulation {
                 checker.persisted(entries, truncateAfter: truncateAfter, node: i, nodeID: nodes[i].id)
                 let last = entries.last?.seq ?? truncateAfter!
                 enqueueDisk(DiskOp(entries: entries, truncateAfter: truncateAfter, lastSeq: last), node: i)
+                workload?.logChanged(node: i, entries: entries, truncateAfter: truncateAfter)
             case .persistVote(let epoch, let votedFor):
                 if diskFails(i) || nodes[i].diskPoisoned {
                     voteFailed = true
@@ -361,10 +376,12 @@ final class ReplicationSimulation {
                 stats.snapshotsInstalled += 1
                 checker.installed(snapshot, node: i)
                 enqueueDisk(DiskOp(snapshot: snapshot, lastSeq: snapshot.seq), node: i)
+                workload?.snapshotInstalled(node: i)
             case .needSnapshot:
-                compact(i)
+                if options.compaction { compact(i) }
             case .committed(let upTo):
                 checker.committed(upTo: upTo, node: i, epoch: nodes[i].replica!.epoch)
+                workload?.committed(node: i, upTo: upTo)
                 if let healTime, recoveryTime == nil, let first = checker.firstWriteAfterHeal,
                     checker.maxAcknowledgedID >= first
                 {
@@ -385,6 +402,7 @@ final class ReplicationSimulation {
                 log("n\(i) stepped down: \(stateSummary)")
                 stats.stepDowns += 1
                 trace.record(5, UInt64(i))
+                workload?.steppedDown(node: i)
             }
         }
         // The shell tells the directory the copy's new status after every call into the replica.
