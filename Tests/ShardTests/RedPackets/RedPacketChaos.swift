@@ -563,6 +563,16 @@ final class RedPacketChaos: ReplicationWorkload {
     private func runJob(_ id: Int, at i: Int) {
         guard let shell = shells[i], var job = shell.jobs[id] else { return }
         if let refusal = refusal(at: i) { return failJob(id, refusal, at: i) }
+        if job.next == job.ids.count, job.endAttempt != nil {
+            // The end looks again once its pass is done: a packet sent meanwhile is returned too,
+            // and the end is decided with none open (`SessionHost.write(.end)`).
+            let open = shell.state.redPackets.filter { $0.value.open }.keys.sorted()
+            if !open.isEmpty {
+                job.ids = open
+                job.next = 0
+                shell.jobs[id] = job
+            }
+        }
         guard job.next < job.ids.count else {
             shell.jobs[id] = nil
             guard let a = job.endAttempt else {
