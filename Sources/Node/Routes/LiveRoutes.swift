@@ -155,12 +155,7 @@ struct LiveRoutes: Sendable {
         // Before any lookup or placement: a guest's start changes nothing anywhere.
         if actor.role == .guest { throw LiveError.notForGuests.apiError }
         let forwarded = request.headers.first(name: SessionRouter.forwardedHeader) != nil
-        let snapshot = sessions.view.snapshot
-        let draining = sessions.drainingNodeIDs()
-        let alive = snapshot.aliveIDs
-        let candidates = sessions.preferenceList(group: group, snapshot: snapshot).filter {
-            alive.contains($0) && !draining.contains($0)
-        }
+        let candidates = sessions.startCandidates(group: group)
         if let source = await cluster.shareSource(of: group) {
             throw APIError.conflict(
                 "the live of group \(source.group) is shared into \(group); it ends, or is unshared, first",

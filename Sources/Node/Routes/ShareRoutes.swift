@@ -112,12 +112,7 @@ extension LiveRoutes {
     /// here when that is this node or it cannot be reached.
     private func makePointer(in group: String, from: String, title: String, record: Bool, user: String) async throws {
         let actor = LiveActor(user: user, role: .owner)
-        let snapshot = sessions.view.snapshot
-        let draining = sessions.drainingNodeIDs()
-        let alive = snapshot.aliveIDs
-        let owner = sessions.preferenceList(group: group, snapshot: snapshot).first {
-            alive.contains($0) && !draining.contains($0)
-        }
+        let owner = sessions.startCandidates(group: group).first
         if let owner, owner != sessions.nodeID, let address = cluster.address(of: owner) {
             let start = SessionWriteRequest(
                 command: .startShare(from: from, title: title, record: record),
@@ -151,12 +146,7 @@ extension LiveRoutes {
         record: Bool,
         actor: LiveActor
     ) async throws -> LiveSessionState {
-        let snapshot = sessions.view.snapshot
-        let draining = sessions.drainingNodeIDs()
-        let alive = snapshot.aliveIDs
-        let others = sessions.preferenceList(group: group, snapshot: snapshot).filter {
-            alive.contains($0) && !draining.contains($0) && $0 != sessions.nodeID
-        }
+        let others = sessions.startCandidates(group: group).filter { $0 != sessions.nodeID }
         do {
             switch try await sessions.start(
                 group: group,

@@ -294,6 +294,15 @@ public final class LiveSessions: Service, Sendable {
         return snapshot.ring.preferenceList(for: group, count: snapshot.members.count)
     }
 
+    /// The group's preference list without dead and draining nodes, best placed first: where a
+    /// session (a live or a share pointer) of the group starts.
+    func startCandidates(group: String) -> [String] {
+        let snapshot = view.snapshot
+        let draining = drainingNodeIDs()
+        let alive = snapshot.aliveIDs
+        return preferenceList(group: group, snapshot: snapshot).filter { alive.contains($0) && !draining.contains($0) }
+    }
+
     func drainingNodeIDs() -> Set<String> {
         drainingIDs(at: .now)
     }

@@ -225,23 +225,6 @@ extension SessionHost {
             + "\"tipsCurrency\":\(currency),\"tipsTotal\":\(s.tipsTotal),\"viewers\":\(s.viewers)}\n\n"
     }
 
-    /// The primary's red-packet clock: packets past their TTL with shares left go back to their
-    /// senders (`redpacket_expired`), one pass at a time.
-    func expireDueRedPackets() {
-        guard replica.role == .primary, !expiringRedPackets, session.state.phase == .live else { return }
-        let now = LiveSessions.nowMillis()
-        guard session.state.redPackets.values.contains(where: { $0.open && $0.expiresAt <= now }) else { return }
-        expiringRedPackets = true
-        Task {
-            defer { self.expiringRedPackets = false }
-            do {
-                try await self.expireRedPackets(dueBy: now, now: now)
-            } catch {
-                self.logger.warning("red packet expiry failed; retried next tick", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
     /// Whether `user` with `role` in the group is shut out of this session by a kick.
     func isKicked(_ user: String, role: LiveRole?) -> Bool {
         let state = session.state

@@ -363,21 +363,6 @@ actor SessionHost {
         }
     }
 
-    /// Returns the unclaimed shares of red packets due by `dueBy` (every open one when nil: the
-    /// live is ending) to their senders, one `redpacket_expired` each. Primary only.
-    func expireRedPackets(dueBy: Int64?, now: Int64) async throws {
-        let due = session.state.redPackets.filter { _, packet in
-            packet.open && (dueBy.map { packet.expiresAt <= $0 } ?? true)
-        }
-        for id in due.keys.sorted() {
-            do {
-                _ = try await write(.expireRedPacket(id), by: LiveActor(user: info.host, role: .owner), now: now)
-            } catch let error as LiveError where error.httpStatus == 410 {
-                continue  // taken or expired meanwhile
-            }
-        }
-    }
-
     static func isEnd(_ command: LiveCommand) -> Bool {
         if case .end = command { return true }
         return false

@@ -18,21 +18,7 @@ struct LoggedEvent: CustomStringConvertible {
     /// The complete events with an id in SSE text, in order (a block cut off at the end and
     /// `stats` events, which have no id, are left out).
     static func parse(sse: String) -> [LoggedEvent] {
-        var blocks = sse.components(separatedBy: "\n\n")
-        blocks.removeLast()
-        return blocks.compactMap { block in
-            var id: UInt64?
-            var type = "message"
-            var data = ""
-            for line in block.split(separator: "\n") {
-                if line.hasPrefix("id: ") { id = UInt64(line.dropFirst(4)) }
-                if line.hasPrefix("event: ") { type = String(line.dropFirst(7)) }
-                if line.hasPrefix("data: ") { data += line.dropFirst(6) }
-            }
-            guard let id else { return nil }
-            let json = (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:]
-            return LoggedEvent(seq: id, type: type, json: json)
-        }
+        StreamedEvent.blocks(sse).map { LoggedEvent(seq: $0.id, type: $0.type, json: $0.json) }
     }
 
     /// The events of a `…/replays/{session}/events` answer (a JSON array of SSE data shapes).

@@ -14,6 +14,19 @@ struct StreamedEvent: Equatable, CustomStringConvertible {
     /// The complete events with an id in SSE text, in order; a block cut off at the end (the
     /// reader was stopped mid-event) and `stats` events (no id) are left out.
     static func parse(_ sse: String) -> [StreamedEvent] {
+        blocks(sse).map { id, type, json in
+            StreamedEvent(
+                seq: id,
+                type: type,
+                user: json["user"] as? String,
+                text: json["text"] as? String,
+                dataSeq: (json["seq"] as? NSNumber)?.uint64Value
+            )
+        }
+    }
+
+    /// Each complete SSE event with an `id:`: its id, `event:` name and parsed `data:` JSON.
+    static func blocks(_ sse: String) -> [(id: UInt64, type: String, json: [String: Any])] {
         var blocks = sse.components(separatedBy: "\n\n")
         blocks.removeLast()  // empty when the text ends with a complete event, else a partial one
         return blocks.compactMap { block in
@@ -27,13 +40,7 @@ struct StreamedEvent: Equatable, CustomStringConvertible {
             }
             guard let id else { return nil }
             let json = (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:]
-            return StreamedEvent(
-                seq: id,
-                type: type,
-                user: json["user"] as? String,
-                text: json["text"] as? String,
-                dataSeq: (json["seq"] as? NSNumber)?.uint64Value
-            )
+            return (id, type, json)
         }
     }
 }
