@@ -49,6 +49,14 @@ public enum LiveCommand: Sendable, Equatable, Codable {
     case share(group: String)
     /// `DELETE …/shares/{g2}`: host, owner, admin.
     case unshare(group: String)
+    /// Group log: `POST /v1/groups/{g}/schedule`, any member but a guest.
+    case schedule(LiveScheduleDraft)
+    /// Group log: `DELETE …/schedule/{id}`, its author, an owner or an admin.
+    case unschedule(String)
+    /// Group log, the primary's timer only (no route makes it): a reminder is due.
+    case remind(schedule: String, kind: LiveReminderKind)
+    /// Group log: a live started naming the schedule it fulfils (`session`: the live's id).
+    case fulfil(schedule: String, session: String)
 
     /// The idempotency key the command carries, if it is one of the keyed writes.
     public var clientID: String? {
@@ -62,16 +70,18 @@ public enum LiveCommand: Sendable, Equatable, Codable {
     public var isPrivileged: Bool {
         switch self {
         case .highlight, .pin, .unpin, .moderate, .end, .expireRedPacket, .product, .spotlight, .board, .share,
-            .unshare:
+            .unshare, .remind:
             true
-        case .start, .startShare, .comment, .tip, .question, .like, .redPacket, .grab, .click: false
+        case .start, .startShare, .comment, .tip, .question, .like, .redPacket, .grab, .click, .schedule, .unschedule,
+            .fulfil:
+            false
         }
     }
 
     /// Whether a guest (share-link visitor) is refused it: starting, and anything with money.
     public var refusedToGuests: Bool {
         switch self {
-        case .start, .startShare, .tip, .redPacket, .grab: true
+        case .start, .startShare, .tip, .redPacket, .grab, .schedule, .fulfil: true
         default: false
         }
     }

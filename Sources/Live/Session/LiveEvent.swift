@@ -29,6 +29,14 @@ public enum LiveEventType: String, Codable, Sendable, CaseIterable {
     case shared
     /// The live stopped being shared into a group (`ref`).
     case unshared
+    /// Group log: a live was scheduled (`ref`: schedule id, `title`, `expiresAt`: its start).
+    case scheduled
+    /// Group log: a schedule was cancelled (`ref`).
+    case unscheduled
+    /// Group log: the primary's timer reminded of a schedule (`ref`, `text`: `lead` or `start`).
+    case reminded
+    /// Group log: a live that started named the schedule it fulfils (`ref`, `text`: its session).
+    case fulfilled
 }
 
 /// One entry of a session's log. The log is the session: state is derived only by applying these
@@ -170,11 +178,20 @@ extension LiveEvent {
                 case .spotlight, .click: "product"
                 case .shared, .unshared: "into"
                 case .started: "sharedFrom"
+                case .scheduled, .unscheduled, .reminded, .fulfilled: "schedule"
                 default: "redpacket"
                 }
             fields.append((key, .string(ref)))
         }
-        if let text { fields.append(("text", .string(text))) }
+        if let text {
+            let key =
+                switch type {
+                case .reminded: "reminder"
+                case .fulfilled: "session"
+                default: "text"
+                }
+            fields.append((key, .string(text)))
+        }
         if let title { fields.append(("title", .string(title))) }
         if let amount {
             let key = type == .redpacket ? "total" : type == .product ? "price" : "amount"
@@ -182,7 +199,10 @@ extension LiveEvent {
         }
         if let currency { fields.append(("currency", .string(currency))) }
         if let shares { fields.append(("shares", .int(Int64(shares)))) }
-        if let expiresAt { fields.append(("expiresAt", .string(LiveRFC3339.format(millis: expiresAt)))) }
+        if let expiresAt {
+            let key = type == .scheduled || type == .reminded ? "startsAt" : "expiresAt"
+            fields.append((key, .string(LiveRFC3339.format(millis: expiresAt))))
+        }
         if let url { fields.append(("url", .string(url))) }
         if let image { fields.append(("image", .string(image))) }
         if let board { fields.append(contentsOf: board.apiJSONObject()) }

@@ -32,7 +32,8 @@ public enum LiveEventCodec {
     static let typeCodes: [LiveEventType: UInt8] = [
         .started: 1, .comment: 2, .tip: 3, .question: 4, .highlight: 5, .pin: 6, .unpin: 7, .mute: 8,
         .unmute: 9, .kick: 10, .ended: 11, .redpacket: 12, .redpacketGrab: 13, .redpacketExpired: 14, .product: 15,
-        .spotlight: 16, .click: 17, .board: 18, .shared: 19, .unshared: 20,
+        .spotlight: 16, .click: 17, .board: 18, .shared: 19, .unshared: 20, .scheduled: 21,
+        .unscheduled: 22, .reminded: 23, .fulfilled: 24,
     ]
     static let types: [UInt8: LiveEventType] = Dictionary(uniqueKeysWithValues: typeCodes.map { ($1, $0) })
     /// Role codes: stable on disk.

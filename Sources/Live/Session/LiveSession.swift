@@ -117,6 +117,7 @@ public struct LiveSession: Sendable {
         case (.live, _): break
         }
 
+        guard Self.fits(command, groupLog: GroupLog.isLog(state.info.group)) else { return .failure(.notFound) }
         let rank = LiveRank(role: role, user: actor.user, host: state.info.host)
         if state.isKicked(actor.user, rank: rank) { return .failure(.kicked) }
         if command.refusedToGuests, role == .guest { return .failure(.notForGuests) }
@@ -324,6 +325,9 @@ public struct LiveSession: Sendable {
             event.type = .click
             event.ref = id
 
+        case .schedule, .unschedule, .remind, .fulfil:
+            return decideSchedule(command, rank: rank, actor: actor, now: now, event: event)
+
         case .board(let draft):
             switch board(draft) {
             case .success(let board):
@@ -406,7 +410,7 @@ public struct LiveSession: Sendable {
         return .success(trimmed)
     }
 
-    private func validKey(_ clientID: String) -> LiveError? {
+    func validKey(_ clientID: String) -> LiveError? {
         IdentifierRule.idempotencyKey.accepts(clientID)
             ? nil : .invalid(field: "id", reason: "[A-Za-z0-9_-]{1,64}")
     }

@@ -43,6 +43,11 @@ public struct LiveSessionSettings: Sendable, Equatable {
     /// enough for a pen sending a stroke every few frames.
     public var boardBurst: Int = 40
     public var boardIntervalMillis: Int64 = 50
+    /// Scheduled lives one group may hold at once (the group log keeps each until it is
+    /// cancelled or fulfilled).
+    public var maxSchedules: Int = 100
+    /// How far ahead a live may be scheduled: 366 days.
+    public var maxScheduleAheadMillis: Int64 = 366 * 86_400_000
 
     public init() {}
 }

@@ -71,6 +71,8 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
     public private(set) var sharedInto: [String: UInt64] = [:]
     /// Every group it was ever shared into: its replay is listed there too.
     public private(set) var sharedEver: Set<String> = []
+    /// Group log only: scheduled lives not cancelled or fulfilled, by id.
+    public private(set) var schedules: [String: LiveSchedule] = [:]
     /// Viewers connected now; set by the Node, not logged.
     public var viewers: Int = 0
 
@@ -200,6 +202,8 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
                 throw reject("unshare of a group not shared into")
             }
             sharedInto[group] = nil
+        case .scheduled, .unscheduled, .reminded, .fulfilled:
+            try applySchedule(event)
         }
         if let role = event.role, roles[event.user].map({ LiveRank($0) < LiveRank(role) }) ?? true {
             roles[event.user] = role
@@ -240,6 +244,48 @@ public struct LiveSessionState: Codable, Sendable, Equatable {
             else { throw reject("expiry that does not return an open red packet's remainder") }
             redPackets[id]?.expired = true
         }
+    }
+
+    /// The group log's events: a schedule is added once, then reminded of (each kind once) and
+    /// removed by its cancellation or fulfilment.
+    private mutating func applySchedule(_ event: LiveEvent) throws(LiveError) {
+        func reject(_ reason: String) -> LiveError { .invalidEvent(seq: event.seq, reason: reason) }
+        guard GroupLog.isLog(info.group) else { throw reject("schedule event outside a group log") }
+        guard let id = event.ref else { throw reject("schedule event without a schedule id") }
+        switch event.type {
+        case .scheduled:
+            guard schedules[id] == nil, let title = event.title, let startsAt = event.expiresAt else {
+                throw reject("schedule \(id) added twice or without title and start")
+            }
+            schedules[id] = LiveSchedule(id: id, author: event.user, title: title, startsAt: startsAt, seq: event.seq)
+        case .reminded:
+            guard let kind = event.text.flatMap(LiveReminderKind.init(rawValue:)), schedules[id] != nil,
+                schedules[id]?.reminded.contains(kind) == false
+            else { throw reject("reminder of an unknown schedule, or fired twice") }
+            schedules[id]?.reminded.insert(kind)
+        default:
+            guard schedules.removeValue(forKey: id) != nil else { throw reject("unknown schedule \(id)") }
+        }
+    }
+
+    /// The reminders due at `now` with `leadMillis` of lead: for each schedule, `start` once its
+    /// time came, else `lead` once within the lead. A primary that was away past a schedule's
+    /// start fires only `start` (a "starts in 10 minutes" after the start would mislead).
+    public func dueReminders(now: Int64, leadMillis: Int64) -> [(schedule: String, kind: LiveReminderKind)] {
+        schedules.values.sorted { ($0.startsAt, $0.id) < ($1.startsAt, $1.id) }.compactMap { s in
+            if s.reminded.contains(.start) { return nil }
+            if now >= s.startsAt { return (s.id, .start) }
+            if !s.reminded.contains(.lead), now >= s.startsAt - leadMillis { return (s.id, .lead) }
+            return nil
+        }
+    }
+
+    /// When the next reminder falls due (nil: none will without a new schedule).
+    public func nextReminderAt(leadMillis: Int64) -> Int64? {
+        schedules.values.compactMap { s -> Int64? in
+            if s.reminded.contains(.start) { return nil }
+            return s.reminded.contains(.lead) ? s.startsAt : s.startsAt - leadMillis
+        }.min()
     }
 
     /// Records a keyed write; the first write with a key wins (a second one can only come from
