@@ -12,7 +12,8 @@ extension NodeConfig {
         "ingest-grace", "idle-timeout", "shutdown-timeout", "max-body-bytes", "keyword-filter", "fault-injection",
         "min-free-disk", "commit-timeout", "max-connections", "max-connections-per-ip", "max-streams",
         "header-timeout", "body-read-timeout", "max-viewers-per-user", "max-ingest-bitrate", "max-recording-bytes",
-        "max-token-ttl", "rtmp-listen", "redpacket-ttl",
+        "max-token-ttl", "rtmp-listen", "redpacket-ttl", "webhook-url", "webhook-secret", "reminder-lead",
+        "webhook-max-backoff",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -134,7 +135,8 @@ extension NodeConfig {
             ("idle-timeout", \.idleTimeout),
             ("shutdown-timeout", \.shutdownTimeout), ("header-timeout", \.headerTimeout),
             ("body-read-timeout", \.bodyReadTimeout), ("max-token-ttl", \.maxTokenTTL),
-            ("redpacket-ttl", \.redPacketTTL),
+            ("redpacket-ttl", \.redPacketTTL), ("reminder-lead", \.reminderLead),
+            ("webhook-max-backoff", \.webhookMaxBackoff),
         ] {
             if let (v, src) = lookup(name) {
                 guard let d = parseDuration(v), d > .zero else {
@@ -202,6 +204,7 @@ extension NodeConfig {
         if config.rtmpListen != nil && config.authSecret == nil {
             throw .inconsistent("--rtmp-listen needs --auth-secret (QUNBO_AUTH_SECRET): stream keys are signed with it")
         }
+        try resolveWebhooks(into: &config, lookup)
         if let (v, _) = lookup("keyword-filter") {
             config.keywordFilter = v.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
         }
@@ -291,4 +294,27 @@ public func parseDuration(_ text: String) -> Duration? {
     }
     guard let n = Double(t), n.isFinite, n >= 0 else { return nil }
     return .milliseconds(Int64((n * 1000).rounded()))
+}
+
+extension NodeConfig {
+    /// `--webhook-url` (each an http(s) URL) and `--webhook-secret`, which URLs need.
+    static func resolveWebhooks(
+        into config: inout NodeConfig,
+        _ lookup: (String) -> (value: String, source: String)?
+    ) throws(ConfigError) {
+        if let (v, src) = lookup("webhook-url") {
+            for url in v.split(separator: ",").map({ String($0).trimmingSpaces }).filter({ !$0.isEmpty }) {
+                do {
+                    _ = try WebhookClient.parse(url: url)
+                } catch {
+                    throw .invalidValue(name: "webhook-url", value: url, expected: "an http(s):// URL (\(error))", source: src)
+                }
+                if !config.webhookURLs.contains(url) { config.webhookURLs.append(url) }
+            }
+        }
+        if let (v, _) = lookup("webhook-secret"), !v.isEmpty { config.webhookSecret = v }
+        if !config.webhookURLs.isEmpty, config.webhookSecret == nil {
+            throw .inconsistent("--webhook-url needs --webhook-secret (QUNBO_WEBHOOK_SECRET): deliveries are signed")
+        }
+    }
 }

@@ -54,6 +54,18 @@ public struct NodeConfig: Sendable, Equatable {
     /// Unclaimed red-packet shares go back to the sender this long after it was sent
     /// (`--redpacket-ttl`). Default 24 h (API.md).
     public var redPacketTTL: Duration = .seconds(24 * 3600)
+    /// Where webhooks go (`--webhook-url`, repeatable; comma-separated in the environment and
+    /// the config file). Every node of a cluster should list the same URLs. Default none.
+    public var webhookURLs: [String] = []
+    /// Signs every webhook delivery (`Qunbo-Signature`); required with `webhookURLs`.
+    public var webhookSecret: String?
+    /// `live.reminder` fires this long before a scheduled live's start (and again at it)
+    /// (`--reminder-lead`). Default 10 min (API.md).
+    public var reminderLead: Duration = .seconds(600)
+    /// The longest wait between two attempts of a failing webhook delivery
+    /// (`--webhook-max-backoff`). Default 30 s: a receiver that comes back gets its backlog
+    /// within half a minute, and a dead one gets two attempts a minute per log.
+    public var webhookMaxBackoff: Duration = .seconds(30)
     /// A write not committed within this long gets 503 instead of waiting (`--commit-timeout`).
     /// Default 10 s.
     public var commitTimeout: Duration = .seconds(10)

@@ -99,6 +99,7 @@ public struct QunboNode: Sendable {
         liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
         liveSettings.maxViewersPerUser = config.maxViewersPerUser
         liveSettings.maxRecordingBytes = config.maxRecordingBytes
+        liveSettings.webhookDestinations = config.webhookURLs.map(WebhookDestination.key)
         let replicationMetrics = ReplicationMetrics(factory: factory)
         let links = PeerLinks(
             nodeID: config.id,
@@ -126,6 +127,18 @@ public struct QunboNode: Sendable {
             timerLoop: group.next(),
             logger: logger
         )
+        var webhookSettings = WebhookDispatcher.Settings()
+        webhookSettings.urls = config.webhookURLs
+        webhookSettings.secret = config.webhookSecret ?? ""
+        webhookSettings.backoff.capMillis = max(1, Int64(config.webhookMaxBackoff / .milliseconds(1)))
+        let webhooks = WebhookDispatcher(
+            settings: webhookSettings,
+            client: WebhookClient(group: group),
+            sessions: sessions,
+            metrics: WebhookMetrics(destinations: webhookSettings.urls.map(WebhookDestinationConfig.init(url:)), factory: factory),
+            logger: logger
+        )
+        sessions.webhooksDue.withLock { $0 = { [weak webhooks] session in webhooks?.due(session: session) } }
         do {
             try await sessions.restore()
         } catch {
@@ -212,6 +225,8 @@ public struct QunboNode: Sendable {
         if let rtmpServer { services.append(.init(service: rtmpServer)) }
         services.append(.init(service: LoadReporter(sessions: sessions, gossip: gossip)))
         services.append(.init(service: ShareKeeper(sessions: sessions, cluster: cluster, logger: logger)))
+        services.append(.init(service: webhooks))
+        services.append(.init(service: GroupLogKeeper(sessions: sessions, lead: config.reminderLead)))
         var groupConfig = ServiceGroupConfiguration(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],

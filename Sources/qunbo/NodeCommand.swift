@@ -42,6 +42,20 @@ struct NodeCommand: AsyncParsableCommand {
         help: "Unclaimed red-packet shares go back after this long (default 24h)."
     )
     var redpacketTTL: String?
+    @Option(
+        name: .customLong("webhook-url"),
+        help: "POST signed webhooks here (repeatable; every node should list the same URLs)."
+    )
+    var webhookURL: [String] = []
+    @Option(name: .customLong("webhook-secret"), help: "Signs webhook deliveries (Qunbo-Signature).")
+    var webhookSecret: String?
+    @Option(name: .customLong("reminder-lead"), help: "live.reminder this long before a scheduled start (default 10m).")
+    var reminderLead: String?
+    @Option(
+        name: .customLong("webhook-max-backoff"),
+        help: "Longest wait between attempts of a failing webhook (default 30s)."
+    )
+    var webhookMaxBackoff: String?
     @Option(name: .customLong("commit-timeout"), help: "A write not committed this long gets 503 (default 10s).")
     var commitTimeout: String?
     @Option(name: .customLong("idle-timeout"), help: "Close connections idle this long (default 60s).")
@@ -99,6 +113,9 @@ struct NodeCommand: AsyncParsableCommand {
             ("header-timeout", headerTimeout), ("body-read-timeout", bodyReadTimeout),
             ("max-viewers-per-user", maxViewersPerUser), ("max-ingest-bitrate", maxIngestBitrate),
             ("max-recording-bytes", maxRecordingBytes), ("max-token-ttl", maxTokenTTL), ("rtmp-listen", rtmpListen),
+            ("webhook-url", webhookURL.isEmpty ? nil : webhookURL.joined(separator: ",")),
+            ("webhook-secret", webhookSecret), ("reminder-lead", reminderLead),
+            ("webhook-max-backoff", webhookMaxBackoff),
             ("config", config),
         ]
         var flags: [String: String] = [:]

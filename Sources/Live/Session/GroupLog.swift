@@ -18,6 +18,12 @@ public enum GroupLog {
 
     public static func isLog(_ group: String) -> Bool { group.hasPrefix(prefix) }
 
+    /// Whether a node may hold a session of `group`: a client group, or a client group's log
+    /// (checked on names that come from peers and from the data dir).
+    public static func isSessionGroup(_ group: String) -> Bool {
+        IdentifierRule.group.accepts(owner(of: group) ?? group)
+    }
+
     /// Who opens a group log and fires its reminders: no client has this user id (`@` is not in
     /// `[A-Za-z0-9_.-]`), so nobody can impersonate it through a token.
     public static let systemUser = "@qunbo"

@@ -27,9 +27,9 @@ public struct LiveKeywordFilter: Sendable, Equatable {
 }
 
 /// Text helpers shared by the session's validations (no Foundation in the core).
-enum LiveText {
+public enum LiveText {
     /// `text` without leading and trailing whitespace and newlines.
-    static func trimmed(_ text: String) -> String {
+    public static func trimmed(_ text: String) -> String {
         guard let first = text.firstIndex(where: { !$0.isWhitespace }),
             let last = text.lastIndex(where: { !$0.isWhitespace })
         else { return "" }

@@ -43,7 +43,9 @@ extension LiveSession {
                     )
                 )
             }
-            guard state.schedules.count < settings.maxSchedules else {
+            // Schedules a day past their start no longer count (nobody fulfilled or cancelled them).
+            let current = state.schedules.values.filter { $0.startsAt > now - 86_400_000 }.count
+            guard current < settings.maxSchedules else {
                 return .failure(
                     .invalid(field: "id", reason: "at most \(settings.maxSchedules) scheduled lives a group")
                 )

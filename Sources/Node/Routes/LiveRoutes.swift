@@ -120,6 +120,7 @@ struct LiveRoutes: Sendable {
         registerInteractions(into: &router)
         registerGroupFeatures(into: &router)
         registerShares(into: &router)
+        registerSchedules(into: &router)
         registerMedia(into: &router)
         registerEvents(into: &router)
         registerReplays(into: &router)
@@ -186,6 +187,9 @@ struct LiveRoutes: Sendable {
             sessions.diskSpace.refused()
             throw sessions.diskSpace.refusal
         }
+        if let schedule = body.schedule, try await !scheduleExists(group: group, id: schedule) {
+            throw APIError.notFound("no scheduled live \(schedule) in group \(group)", code: "no_schedule")
+        }
         let members =
             [sessions.nodeID] + candidates.filter { $0 != sessions.nodeID }.prefix(sessions.shell.replicas - 1)
         do {
@@ -196,7 +200,9 @@ struct LiveRoutes: Sendable {
                 record: body.record ?? false,
                 members: members
             ) {
-            case .started(let state, let host): return .json(await sessions.json(state, host: host), status: .created)
+            case .started(let state, let host):
+                if let schedule = body.schedule { await fulfil(schedule, group: group, session: state.info.id, by: actor) }
+                return .json(await sessions.json(state, host: host), status: .created)
             case .alreadyLive(let host):
                 return .json(await sessions.json(await host.state, host: host), status: .conflict)
             }

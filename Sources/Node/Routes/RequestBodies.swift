@@ -6,6 +6,16 @@ import NIOCore
 struct StartBody: Decodable {
     var title: String?
     var record: Bool?
+    /// The scheduled live this start fulfils (`POST …/schedule`'s `id`).
+    var schedule: String?
+}
+
+/// `POST /v1/groups/{g}/schedule`.
+struct ScheduleBody: Decodable {
+    var id: String
+    var title: String
+    /// RFC 3339, e.g. `2026-12-24T20:00:00Z`.
+    var startsAt: String
 }
 
 struct TextBody: Decodable {

@@ -12,7 +12,7 @@ extension LiveSessions {
         switch message {
         case .replication(let group, let replication):
             var host = host(session: replication.session)
-            if host == nil, GroupID(group) != nil, Self.isValidSessionID(replication.session),
+            if host == nil, GroupLog.isSessionGroup(group), Self.isValidSessionID(replication.session),
                 Self.isAppend(replication.kind)
                     || ReplicaStore.settledCommit(in: directory(group: group, session: replication.session)) != nil
             {

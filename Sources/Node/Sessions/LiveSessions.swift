@@ -71,6 +71,8 @@ public final class LiveSessions: Service, Sendable {
     let timerLoop: any EventLoop
     /// Groups with a start in progress here.
     private let starting = Mutex<Set<String>>([])
+    /// Told a session id when its copy here, as primary, owes webhooks (`WebhookDispatcher.due`).
+    let webhooksDue = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     init(
         dataDir: String,
@@ -139,6 +141,10 @@ public final class LiveSessions: Service, Sendable {
             statusChanged: { [weak self] copy, confirmed in
                 self?.feed { $0.update(copy, confirmed: confirmed, now: $1) }
             },
+            webhooksDue: { [weak self] in
+                guard let notice = self?.webhooksDue.withLock({ $0 }) else { return }
+                notice(session)
+            },
             ingestChanged: { [weak self] active in
                 self?.feed { directory, now in
                     guard !active else {
@@ -192,7 +198,7 @@ public final class LiveSessions: Service, Sendable {
         try fm.createDirectory(atPath: groupsDir, withIntermediateDirectories: true)
         var restoredLive = 0
         var restoredEnded = 0
-        for group in (try? fm.contentsOfDirectory(atPath: groupsDir)) ?? [] where GroupID(group) != nil {
+        for group in (try? fm.contentsOfDirectory(atPath: groupsDir)) ?? [] where GroupLog.isSessionGroup(group) {
             for session in (try? fm.contentsOfDirectory(atPath: "\(groupsDir)/\(group)")) ?? [] {
                 let dir = directory(group: group, session: session)
                 guard ReplicaStore.exists(in: dir),
@@ -423,7 +429,7 @@ public final class LiveSessions: Service, Sendable {
         // Kept encoded: each piece of the response decodes and renders only its own events.
         return .encoded(
             entries.filter { $0.seq <= committed }.compactMap { entry in
-                guard case .data(let payload) = entry.kind, !LiveLikesRecord.isRecord(payload) else { return nil }
+                guard case .data(let payload) = entry.kind, LogPayload.isEvent(payload) else { return nil }
                 return payload
             }
         )

@@ -38,6 +38,9 @@ public struct LiveSettings: Sendable {
     /// stops the recording (logged) rather than growing memory. Default 64 MiB: half a minute
     /// of a 20 Mbit/s stream.
     public var recordingQueueBytes: Int64 = 64 << 20
+    /// Webhook destinations (`--webhook-url`), by cursor key (`WebhookDestination.key`): every
+    /// session derives its outbox for these. Default none: no outbox, no cost.
+    public var webhookDestinations: [UInt64] = []
 
     public init() {}
 }

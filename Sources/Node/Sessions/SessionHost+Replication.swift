@@ -183,6 +183,8 @@ extension SessionHost {
                 confirm()
                 lastKnownPrimary = nodeID
                 hooks.roleChange(epoch > 1)
+                webhookSent = [:]
+                webhooksDue()
             case .notifyRemoved(let node, let epoch):
                 transport.sendRemoved(group: group, session: sessionID, epoch: epoch, to: node)
             case .steppedDown(let newPrimary):
@@ -326,6 +328,14 @@ extension SessionHost {
     /// A data entry enters the log: apply its event to the domain state.
     func applyEntry(_ entry: ReplicationEntry) {
         guard case .data(let payload) = entry.kind else { return }
+        if WebhookCursorRecord.isRecord(payload) {
+            guard let cursor = WebhookCursorRecord.decode(payload) else {
+                logger.error("malformed webhook cursor in the log", metadata: ["replication.seq": "\(entry.seq)"])
+                return
+            }
+            outbox.acknowledged(destination: cursor.destination, next: cursor.next)
+            return
+        }
         if LiveLikesRecord.isRecord(payload) {
             guard let count = LiveLikesRecord.decode(payload) else {
                 logger.error("malformed likes record in the log", metadata: ["replication.seq": "\(entry.seq)"])
@@ -394,6 +404,7 @@ extension SessionHost {
                 metrics.eventDeliveries.increment(by: Int64(fanout.count))
             }
             metrics.eventsLogged.increment()
+            if outbox.committed(event) > 0 { webhooksDue() }
             afterCommit(event)
         }
         for (seq, waiters) in commitWaiters where seq <= logSeq {

@@ -95,6 +95,11 @@ actor SessionHost {
     var storageRetry: Scheduled<Void>?
     /// Recording stopped for lack of space (logged once).
     var recordingPaused = false
+    /// The webhooks this log owes (derived from committed events, advanced by cursor records).
+    var outbox: WebhookOutbox
+    /// Primary only: per destination, the index its sender has been acknowledged up to (ahead of
+    /// the cursor records while they commit). Cleared with the role.
+    var webhookSent: [UInt64: UInt64] = [:]
 
     /// A session this node holds: a fresh primary (`bootstrap`), a restored one (`restore`), or a
     /// replica created when its primary first ships to it.
@@ -134,6 +139,7 @@ actor SessionHost {
         logger[metadataKey: "live.group"] = "\(group)"
         self.logger = logger
         self.media = MediaPipeline(settings: settings, metrics: metrics)
+        self.outbox = WebhookOutbox(destinations: settings.webhookDestinations)
         let fresh = LiveSessionState(id: id, group: group, epoch: 1)
         self.session = LiveSession(state: fresh, settings: settings.session, filter: settings.filter)
         var seed = SystemRandomNumberGenerator()
@@ -234,7 +240,9 @@ actor SessionHost {
             lag: replica.lag,
             stalledLearners: replica.stalledLearners(now: hooks.now(), stall: stall),
             lastSeq: replica.lastSeq,
-            commitSeq: replica.commitSeq
+            commitSeq: replica.commitSeq,
+            permanent: GroupLog.isLog(group),
+            outboxPending: outbox.pending
         )
     }
 
@@ -252,6 +260,7 @@ actor SessionHost {
         if !confirmed, let reported, reported.role == replica.role, reported.epoch == replica.epoch,
             reported.primary == (replica.primary ?? lastKnownPrimary), reported.members == replica.members,
             reported.learners == replica.learners, reported.phase == phase,
+            reported.outboxPending == outbox.pending,
             phase == .live || phase == .starting
                 || (reported.commitSeq == reported.lastSeq) == (replica.commitSeq == replica.lastSeq)
         {

@@ -16,6 +16,9 @@ struct SessionHostHooks: Sendable {
     /// a primary of its session, a commit, or became primary: it is a member, not a leftover of a
     /// replica set it was removed from while down).
     var statusChanged: @Sendable (_ copy: DirectoryCopy, _ confirmed: Bool) -> Void
+    /// This copy, as primary, owes webhooks its dispatcher may not be sending yet (new committed
+    /// entries, or it just became primary).
+    var webhooksDue: @Sendable () -> Void = {}
     /// The broadcaster's ingest started (`true`) or stopped at this copy.
     var ingestChanged: @Sendable (_ active: Bool) -> Void
     /// Storage: whether the data dir is below `--min-free-disk`, and counters.

@@ -34,6 +34,12 @@ public struct DirectoryCopy: Sendable, Hashable {
     /// Log positions here.
     public var lastSeq: UInt64
     public var commitSeq: UInt64
+    /// A group's own log (issue 16): never ended for want of an ingest (it has none).
+    public var permanent: Bool
+    /// Webhooks this copy's log still owes a destination (`WebhookOutbox.pending`): an ended
+    /// copy does not settle while it does, so whichever copy is primary keeps sending them, also
+    /// after a failover.
+    public var outboxPending: Bool
 
     public init(
         group: String,
@@ -47,7 +53,9 @@ public struct DirectoryCopy: Sendable, Hashable {
         lag: [String: UInt64] = [:],
         stalledLearners: [String] = [],
         lastSeq: UInt64 = 0,
-        commitSeq: UInt64 = 0
+        commitSeq: UInt64 = 0,
+        permanent: Bool = false,
+        outboxPending: Bool = false
     ) {
         self.group = group
         self.session = session
@@ -61,5 +69,7 @@ public struct DirectoryCopy: Sendable, Hashable {
         self.stalledLearners = stalledLearners
         self.lastSeq = lastSeq
         self.commitSeq = commitSeq
+        self.permanent = permanent
+        self.outboxPending = outboxPending
     }
 }

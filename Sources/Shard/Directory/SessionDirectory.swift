@@ -102,7 +102,7 @@ public struct SessionDirectory: Sendable {
     public mutating func restored(_ copy: DirectoryCopy, now: ReplicationTime) -> [DirectoryDirective] {
         var record = Record(copy: copy, confirmed: false, ingestAwaySince: now, commitMovedAt: now)
         var directives: [DirectoryDirective] = []
-        if copy.phase == .settled, copy.commitSeq == copy.lastSeq {
+        if copy.phase == .settled, copy.commitSeq == copy.lastSeq, !copy.outboxPending {
             record.settled = true
             record.confirmed = true
             directives.append(.settle(session: copy.session))
@@ -212,7 +212,7 @@ public struct SessionDirectory: Sendable {
     /// for minutes.)
     func shouldSettle(_ record: Record, now: ReplicationTime) -> Bool {
         let copy = record.copy
-        guard copy.phase == .settled, copy.commitSeq == copy.lastSeq else { return false }
+        guard copy.phase == .settled, copy.commitSeq == copy.lastSeq, !copy.outboxPending else { return false }
         guard copy.role == .primary else { return copy.role == .replica }
         // Members gossip no longer holds present (dead, left) cannot catch up: they do not hold
         // the primary back.
@@ -256,8 +256,8 @@ public struct SessionDirectory: Sendable {
         for session in records.keys.sorted() {
             guard var record = records[session], !record.settled else { continue }
             let copy = record.copy
-            if copy.role == .primary, copy.phase == .live, !record.ingesting, let away = record.ingestAwaySince,
-                now >= away + settings.ingestGrace
+            if copy.role == .primary, copy.phase == .live, !copy.permanent, !record.ingesting,
+                let away = record.ingestAwaySince, now >= away + settings.ingestGrace
             {
                 // Asked once per grace period: a refused end (a failover under way) is asked again.
                 record.ingestAwaySince = now
@@ -286,7 +286,9 @@ public struct SessionDirectory: Sendable {
             guard copy.role == .primary else { continue }
             if copy.phase == .live {
                 consider(nextMaintenance)
-                if !record.ingesting, let away = record.ingestAwaySince { consider(away + settings.ingestGrace) }
+                if !record.ingesting, !copy.permanent, let away = record.ingestAwaySince {
+                    consider(away + settings.ingestGrace)
+                }
             }
             if copy.phase == .settled {
                 // The linger's end, or, past it (a replica still catching up), the next round:
