@@ -251,7 +251,7 @@ actor SessionHost {
     }
 
     /// Tells the directory when what it decides from changed (role, epoch, members, learners,
-    /// phase, and once ended whether the log is all committed): not on every write of a busy
+    /// phase, and once ended whether the log is all committed and whether webhooks are owed): not on every write of a busy
     /// session. (The directory reads the commit point only to settle an ended copy; reporting
     /// its flip while live cost two reports, a lock and a queue hop, per write.)
     /// Runs after every call into the core, so it compares first and builds the whole status
@@ -260,9 +260,9 @@ actor SessionHost {
         if !confirmed, let reported, reported.role == replica.role, reported.epoch == replica.epoch,
             reported.primary == (replica.primary ?? lastKnownPrimary), reported.members == replica.members,
             reported.learners == replica.learners, reported.phase == phase,
-            reported.outboxPending == outbox.pending,
             phase == .live || phase == .starting
                 || (reported.commitSeq == reported.lastSeq) == (replica.commitSeq == replica.lastSeq)
+                    && reported.outboxPending == outbox.pending
         {
             return
         }

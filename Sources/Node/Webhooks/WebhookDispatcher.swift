@@ -185,10 +185,10 @@ final class WebhookDispatcher: Service, Sendable {
     /// Each second: the backlog gauges, and senders for any primary copy that owes webhooks
     /// without one (a notice lost to a race, or a copy restored as primary).
     func run() async throws {
-        guard !destinations.isEmpty else { return }
+        // A service that returns stops the node: with no destination it only waits.
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await self.refresh()
+                if !self.destinations.isEmpty { await self.refresh() }
                 try await Task.sleep(for: .seconds(1))
             }
         }
