@@ -202,6 +202,9 @@ actor SessionHost {
         self.initial = initial
     }
 
+    /// Webhooks are given up this long after their event (API.md: 24 h).
+    static let webhookGiveUpMillis: Int64 = 86_400_000
+
     /// Directives of the bootstrap, run by `activate`.
     private var initial: [ReplicationDirective] = []
 
@@ -215,6 +218,12 @@ actor SessionHost {
         let directives = initial
         initial = []
         execute(directives, now: hooks.now())
+        // A session that ended more than a day ago owes no webhook any more (each would be
+        // given up): a copy restored after webhooks were configured settles, as before.
+        if let endedAt = session.state.info.endedAt, LiveSessions.nowMillis() - endedAt > Self.webhookGiveUpMillis {
+            outbox.forgetOwed()
+            report()
+        }
     }
 
     /// This copy as the session directory sees it.

@@ -25,7 +25,7 @@ final class WebhookDispatcher: Service, Sendable {
         var backoff = WebhookBackoff()
         /// An entry not acknowledged this long after its event is given up, counted and logged.
         /// Default 24 h (API.md).
-        var giveUpAfter: Duration = .seconds(86_400)
+        var giveUpAfter: Duration = .milliseconds(SessionHost.webhookGiveUpMillis)
         /// One attempt's deadline, connect to response head. Default 10 s.
         var attemptTimeout: Duration = .seconds(10)
         /// Deliveries in flight from this node to one destination. Default 32.
