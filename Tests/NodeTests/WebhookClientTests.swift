@@ -77,7 +77,11 @@ struct WebhookClientTests {
             .bind(host: "127.0.0.1", port: 0).get()
         let started = ContinuousClock.now
         await #expect(throws: WebhookClientError.timedOut) {
-            try await post(Self.body, to: "http://127.0.0.1:\(silent.localAddress!.port!)/", timeout: .milliseconds(300))
+            try await post(
+                Self.body,
+                to: "http://127.0.0.1:\(silent.localAddress!.port!)/",
+                timeout: .milliseconds(300)
+            )
         }
         #expect(ContinuousClock.now - started < .seconds(3))
         try await silent.close()
@@ -262,7 +266,9 @@ private final class ListenProcess {
         process.terminate()
         let deadline = ContinuousClock.now + .seconds(10)
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        guard !process.isRunning else { throw ListenTimeout(what: "exit after SIGTERM", output: output, errors: errors) }
+        guard !process.isRunning else {
+            throw ListenTimeout(what: "exit after SIGTERM", output: output, errors: errors)
+        }
         return process.terminationStatus
     }
 
