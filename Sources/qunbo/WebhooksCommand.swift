@@ -13,30 +13,63 @@ struct WebhooksCommand: AsyncParsableCommand {
     )
 }
 
-/// `qunbo webhooks show`: per destination, what waits and how delivery went.
+/// `qunbo webhooks show`: per destination, what waits and how delivery went, over the whole
+/// cluster (each log's primary sends its webhooks, so one node sees only its share).
 struct WebhooksShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "List a node's webhook destinations with backlog, delivery counts and last answer."
+        abstract: "List webhook destinations with backlog, delivery counts and last answer, summed over the cluster."
     )
     @OptionGroup var remote: RemoteOptions
+    @Flag(help: "Only the node --node names, not every member it knows.") var local = false
 
     func run() async throws {
-        let data = try await AdminClient(options: remote).call("GET", "/admin/v1/webhooks")
-        if remote.json { return print(String(decoding: data, as: UTF8.self)) }
-        let answer = try JSONDecoder().decode(AdminAPI.WebhooksJSON.self, from: data)
-        if answer.destinations.isEmpty { return print("(no webhook destinations configured)") }
+        let answers = try await local ? [Self.fetch(remote)] : Self.fromEveryMember(remote)
+        if remote.json {
+            let data = try JSONEncoder().encode(answers)
+            return print(String(decoding: data, as: UTF8.self))
+        }
+        let byURL = Dictionary(grouping: answers.flatMap(\.destinations), by: \.url)
+        let urls = answers.flatMap(\.destinations).map(\.url).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        if urls.isEmpty { return print("(no webhook destinations configured)") }
         printTable(
             ["URL", "BACKLOG", "OLDEST", "DELIVERED", "ATTEMPTS", "FAILURES", "DROPPED", "LAST"],
-            answer.destinations.map { d in
-                let last = [d.lastStatus.map(String.init), d.lastError].compactMap { $0 }.joined(separator: " ")
+            urls.map { url in
+                let all = byURL[url] ?? []
+                // The answer of the node with the oldest owed delivery tells what blocks it.
+                let worst = all.max { ($0.oldestPendingSeconds ?? -1, $0.attempts) < ($1.oldestPendingSeconds ?? -1, $1.attempts) }
+                let last = [worst?.lastStatus.map(String.init), worst?.lastError].compactMap { $0 }.joined(separator: " ")
+                func sum(_ field: (AdminAPI.WebhooksJSON.Destination) -> Int) -> String { String(all.map(field).reduce(0, +)) }
                 return [
-                    d.url, String(d.backlog), d.oldestPendingSeconds.map { String(format: "%.1f s", $0) } ?? "-",
-                    String(d.delivered), String(d.attempts), String(d.failures), String(d.dropped),
-                    last.isEmpty ? "-" : last,
+                    url, sum(\.backlog), worst?.oldestPendingSeconds.map { String(format: "%.1f s", $0) } ?? "-",
+                    sum(\.delivered), sum(\.attempts), sum(\.failures), sum(\.dropped), last.isEmpty ? "-" : last,
                 ]
             }
         )
+        print("(\(answers.count) node(s): \(answers.map(\.node).joined(separator: ", ")))")
+    }
+
+    static func fetch(_ options: RemoteOptions) async throws -> AdminAPI.WebhooksJSON {
+        let data = try await AdminClient(options: options).call("GET", "/admin/v1/webhooks")
+        return try JSONDecoder().decode(AdminAPI.WebhooksJSON.self, from: data)
+    }
+
+    /// Every alive or suspect member the named node knows, asked in turn; one that does not
+    /// answer is named on stderr and left out.
+    static func fromEveryMember(_ remote: RemoteOptions) async throws -> [AdminAPI.WebhooksJSON] {
+        let data = try await AdminClient(options: remote).call("GET", "/admin/v1/members")
+        let members = try JSONDecoder().decode(AdminAPI.MembersJSON.self, from: data).members
+        var answers: [AdminAPI.WebhooksJSON] = []
+        for member in members where member.state == "alive" || member.state == "suspect" {
+            var options = remote
+            options.node = member.address
+            do {
+                answers.append(try await fetch(options))
+            } catch {
+                FileHandle.standardError.write(Data("qunbo: \(member.id) (\(member.address)) did not answer: \(error)\n".utf8))
+            }
+        }
+        return answers
     }
 }
 

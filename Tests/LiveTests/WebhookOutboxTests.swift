@@ -50,16 +50,24 @@ struct WebhookOutboxTests {
 
     // MARK: - WebhookOutbox
 
-    /// A log's events: started, comment, tip, ended recorded (5 webhooks: indexes 0...4).
+    /// A recorded live's events: started (recorded), comment, tip, red packet, ended (5 webhooks:
+    /// indexes 0...4; the end makes the replay ready because the start said it is recorded).
     static let log: [LiveEvent] = [
-        event(1, .started), event(2, .comment), event(3, .tip), event(4, .redpacket),
-        event(5, .ended, record: true),
+        event(1, .started, record: true), event(2, .comment), event(3, .tip), event(4, .redpacket),
+        event(5, .ended),
     ]
 
     static func outbox(_ destinations: [UInt64] = [7, 9]) -> WebhookOutbox {
         var outbox = WebhookOutbox(destinations: destinations)
         for event in log { outbox.committed(event) }
         return outbox
+    }
+
+    @Test func theEndOfAnUnrecordedLiveMakesNoReplay() {
+        var outbox = WebhookOutbox(destinations: [7])
+        outbox.committed(Self.event(1, .started, record: false))
+        #expect(outbox.committed(Self.event(2, .ended)) == 1)
+        #expect(!outbox.recorded && outbox.entries.map(\.kind) == [.liveStarted, .liveEnded])
     }
 
     @Test func entriesAreDerivedFromCommittedEventsInOrder() {

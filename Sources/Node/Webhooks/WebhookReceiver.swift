@@ -155,7 +155,9 @@ private struct Responder: Sendable {
 
     private func answer(_ head: HTTPRequestHead, _ body: [UInt8]?) -> (HTTPResponseStatus, String) {
         if let failFor = settings.failFor, ContinuousClock.now - started < failFor {
-            return (.internalServerError, Self.error("failing on purpose for the first \(failFor) (--fail-for)"))
+            let why = "failing on purpose for the first \(failFor) (--fail-for): answered 500"
+            onRejected(why)
+            return (.internalServerError, Self.error(why))
         }
         guard head.method == .POST else { return (.methodNotAllowed, Self.error("only POST is accepted")) }
         guard let body else {
