@@ -36,25 +36,6 @@ struct LiveScheduleTests {
         .schedule(LiveScheduleDraft(id: id, title: title, startsAt: startsAt))
     }
 
-    static func decided(_ result: Result<LiveDecision, LiveError>) -> LiveEvent? {
-        if case .success(.append(let event)) = result { return event }
-        return nil
-    }
-
-    /// Commits `command` and expects a refusal with `error`, the state unchanged.
-    static func expectRefused(
-        _ session: inout LiveSession,
-        _ command: LiveCommand,
-        by actor: LiveActor,
-        _ error: LiveError,
-        now: Int64 = F.t0 + 1,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        let before = session.state
-        #expect(session.commitError(command, by: actor, now: now) == error, sourceLocation: sourceLocation)
-        #expect(session.state == before, sourceLocation: sourceLocation)
-    }
-
     /// Commits `command`, expecting a refusal as invalid `field`, the state unchanged.
     static func expectInvalid(
         _ session: inout LiveSession,
@@ -180,8 +161,8 @@ struct LiveScheduleTests {
 
     @Test func aGuestCannotSchedule() {
         var session = Self.groupLog()
-        Self.expectRefused(&session, Self.draft(), by: F.guest, .notForGuests)
-        Self.expectRefused(&session, Self.draft(), by: F.stranger, .notAMember)
+        F.expectRefused(&session, Self.draft(), by: F.guest, .notForGuests)
+        F.expectRefused(&session, Self.draft(), by: F.stranger, .notAMember)
     }
 
     @Test func theSameScheduleAgainByItsAuthorAnswersTheFirst() throws {
@@ -200,10 +181,10 @@ struct LiveScheduleTests {
     @Test func theSameIDWithOtherFieldsOrAnotherAuthorConflicts() throws {
         var session = Self.groupLog()
         try session.appended(Self.draft(), by: F.member, now: F.t0 + 1).seq
-        Self.expectRefused(&session, Self.draft(title: "Other"), by: F.member, .conflict)
-        Self.expectRefused(&session, Self.draft(startsAt: Self.startsAt + 1), by: F.member, .conflict)
-        Self.expectRefused(&session, Self.draft(), by: F.member2, .conflict)
-        Self.expectRefused(&session, Self.draft(), by: F.owner, .conflict)
+        F.expectRefused(&session, Self.draft(title: "Other"), by: F.member, .conflict)
+        F.expectRefused(&session, Self.draft(startsAt: Self.startsAt + 1), by: F.member, .conflict)
+        F.expectRefused(&session, Self.draft(), by: F.member2, .conflict)
+        F.expectRefused(&session, Self.draft(), by: F.owner, .conflict)
     }
 
     // MARK: - unschedule
@@ -224,16 +205,16 @@ struct LiveScheduleTests {
     @Test func anotherMemberCannotUnschedule() throws {
         var session = Self.groupLog()
         try session.appended(Self.draft(), by: F.member, now: F.t0 + 1).seq
-        Self.expectRefused(&session, .unschedule("s1"), by: F.member2, .forbidden)
-        Self.expectRefused(&session, .unschedule("s1"), by: F.guest, .forbidden)
+        F.expectRefused(&session, .unschedule("s1"), by: F.member2, .forbidden)
+        F.expectRefused(&session, .unschedule("s1"), by: F.guest, .forbidden)
     }
 
     @Test func unschedulingAnUnknownOrCancelledScheduleIsNotFound() throws {
         var session = Self.groupLog()
-        Self.expectRefused(&session, .unschedule("nope"), by: F.owner, .notFound)
+        F.expectRefused(&session, .unschedule("nope"), by: F.owner, .notFound)
         try session.appended(Self.draft(), by: F.member, now: F.t0 + 1).seq
         try session.appended(.unschedule("s1"), by: F.member, now: F.t0 + 1).seq
-        Self.expectRefused(&session, .unschedule("s1"), by: F.member, .notFound)
+        F.expectRefused(&session, .unschedule("s1"), by: F.member, .notFound)
     }
 
     @Test func aCancelledIDCanBeScheduledAgain() throws {
@@ -253,27 +234,27 @@ struct LiveScheduleTests {
         #expect(lead.type == .reminded && lead.ref == "s1" && lead.text == "lead")
         #expect(lead.title == "Friday launch" && lead.expiresAt == Self.startsAt)
         #expect(session.state.schedules["s1"]?.reminded == [.lead])
-        Self.expectRefused(&session, .remind(schedule: "s1", kind: .lead), by: Self.system, .gone("reminded"))
+        F.expectRefused(&session, .remind(schedule: "s1", kind: .lead), by: Self.system, .gone("reminded"))
 
         let start = try session.appended(.remind(schedule: "s1", kind: .start), by: Self.system, now: Self.startsAt)
         #expect(start.text == "start")
         #expect(session.state.schedules["s1"]?.reminded == [.lead, .start])
-        Self.expectRefused(&session, .remind(schedule: "s1", kind: .start), by: Self.system, .gone("reminded"))
+        F.expectRefused(&session, .remind(schedule: "s1", kind: .start), by: Self.system, .gone("reminded"))
     }
 
     @Test func noLeadReminderAfterTheStartOne() throws {
         var session = Self.groupLog()
         try session.appended(Self.draft(), by: F.member, now: F.t0 + 1).seq
         try session.appended(.remind(schedule: "s1", kind: .start), by: Self.system, now: Self.startsAt).seq
-        Self.expectRefused(&session, .remind(schedule: "s1", kind: .lead), by: Self.system, .gone("reminded"))
+        F.expectRefused(&session, .remind(schedule: "s1", kind: .lead), by: Self.system, .gone("reminded"))
     }
 
     @Test func onlyTheLogsTimerReminds() throws {
         var session = Self.groupLog()
         try session.appended(Self.draft(), by: F.member, now: F.t0 + 1).seq
-        Self.expectRefused(&session, .remind(schedule: "s1", kind: .lead), by: F.member, .forbidden)
-        Self.expectRefused(&session, .remind(schedule: "s1", kind: .lead), by: F.guest, .forbidden)
-        Self.expectRefused(&session, .remind(schedule: "nope", kind: .lead), by: Self.system, .notFound)
+        F.expectRefused(&session, .remind(schedule: "s1", kind: .lead), by: F.member, .forbidden)
+        F.expectRefused(&session, .remind(schedule: "s1", kind: .lead), by: F.guest, .forbidden)
+        F.expectRefused(&session, .remind(schedule: "nope", kind: .lead), by: Self.system, .notFound)
     }
 
     // MARK: - fulfil
@@ -284,15 +265,15 @@ struct LiveScheduleTests {
         let event = try session.appended(.fulfil(schedule: "s1", session: "live-7"), by: F.member2, now: F.t0 + 2)
         #expect(event.type == .fulfilled && event.ref == "s1" && event.text == "live-7")
         #expect(session.state.schedules.isEmpty)
-        Self.expectRefused(&session, .fulfil(schedule: "s1", session: "live-8"), by: F.member, .notFound)
-        Self.expectRefused(&session, .remind(schedule: "s1", kind: .start), by: Self.system, .notFound)
-        Self.expectRefused(&session, .unschedule("s1"), by: F.member, .notFound)
+        F.expectRefused(&session, .fulfil(schedule: "s1", session: "live-8"), by: F.member, .notFound)
+        F.expectRefused(&session, .remind(schedule: "s1", kind: .start), by: Self.system, .notFound)
+        F.expectRefused(&session, .unschedule("s1"), by: F.member, .notFound)
     }
 
     @Test func aGuestCannotFulfil() throws {
         var session = Self.groupLog()
         try session.appended(Self.draft(), by: F.member, now: F.t0 + 1).seq
-        Self.expectRefused(&session, .fulfil(schedule: "s1", session: "live-7"), by: F.guest, .notForGuests)
+        F.expectRefused(&session, .fulfil(schedule: "s1", session: "live-7"), by: F.guest, .notForGuests)
     }
 
     // MARK: - which log takes what
@@ -303,7 +284,7 @@ struct LiveScheduleTests {
             Self.draft(), .unschedule("s1"), .remind(schedule: "s1", kind: .lead),
             .fulfil(schedule: "s1", session: "s1"),
         ] {
-            Self.expectRefused(&session, command, by: F.host, .notFound)
+            F.expectRefused(&session, command, by: F.host, .notFound)
         }
     }
 
@@ -317,15 +298,15 @@ struct LiveScheduleTests {
             .moderate(action: .mute, user: "m2"), .share(group: "g2"), .highlight(questionSeq: 1),
         ]
         for command in commands {
-            Self.expectRefused(&session, command, by: Self.system, .notFound)
-            Self.expectRefused(&session, command, by: F.owner, .notFound)
+            F.expectRefused(&session, command, by: Self.system, .notFound)
+            F.expectRefused(&session, command, by: F.owner, .notFound)
         }
         #expect(session.state.likes == 0)
     }
 
     @Test func aGroupLogTakesNothingBeforeItOpens() {
         var session = LiveSession(state: LiveSessionState(id: "log1", group: "~g1", epoch: 1))
-        Self.expectRefused(&session, Self.draft(), by: F.member, .notLive)
+        F.expectRefused(&session, Self.draft(), by: F.member, .notLive)
     }
 
     // MARK: - apply

@@ -9,27 +9,9 @@ import Testing
 struct LiveGroupFeaturesTests {
     typealias F = LiveFixture
 
-    static func decided(_ result: Result<LiveDecision, LiveError>) -> LiveEvent? {
-        if case .success(.append(let event)) = result { return event }
-        return nil
-    }
-
-    /// Commits `command` and expects a refusal with `error`, the state unchanged.
-    static func expectRefused(
-        _ session: inout LiveSession,
-        _ command: LiveCommand,
-        by actor: LiveActor,
-        _ error: LiveError,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        let before = session.state
-        #expect(session.commitError(command, by: actor, now: F.t0 + 1) == error, sourceLocation: sourceLocation)
-        #expect(session.state == before, sourceLocation: sourceLocation)
-    }
-
     @Test func guestsWatchLikeCommentAskAndClickButNeverStartTipOrTouchRedPackets() {
         var pending = F.pending()
-        Self.expectRefused(&pending, .start(title: "t", record: false), by: F.guest, .notForGuests)
+        F.expectRefused(&pending, .start(title: "t", record: false), by: F.guest, .notForGuests)
 
         var session = F.live()
         #expect(session.commitSeq(.comment(text: "hi", clientID: "c"), by: F.guest, now: F.t0) != nil)
@@ -50,15 +32,15 @@ struct LiveGroupFeaturesTests {
         )
         #expect(session.commitSeq(.click(product: "p"), by: F.guest, now: F.t0) != nil)
 
-        Self.expectRefused(&session, .tip(amount: 5, currency: "CNY", clientID: "t"), by: F.guest, .notForGuests)
-        Self.expectRefused(
+        F.expectRefused(&session, .tip(amount: 5, currency: "CNY", clientID: "t"), by: F.guest, .notForGuests)
+        F.expectRefused(
             &session,
             .redPacket(total: 100, currency: "CNY", shares: 2, clientID: "g"),
             by: F.guest,
             .notForGuests
         )
-        Self.expectRefused(&session, .grab(redPacket: "rp"), by: F.guest, .notForGuests)
-        Self.expectRefused(&session, .pin(text: "x"), by: F.guest, .forbidden)
+        F.expectRefused(&session, .grab(redPacket: "rp"), by: F.guest, .notForGuests)
+        F.expectRefused(&session, .pin(text: "x"), by: F.guest, .forbidden)
         #expect(LiveError.notForGuests.httpStatus == 403)
     }
 
@@ -87,7 +69,7 @@ struct LiveGroupFeaturesTests {
     @Test func aSplitAddsUpEveryShareHasACentAndGrabsHandItOutOnce() throws {
         var session = F.live()
         let sent = try #require(
-            Self.decided(
+            F.decided(
                 session.commit(
                     .redPacket(total: 1_000, currency: "CNY", shares: 7, clientID: "rp"),
                     by: F.member,
@@ -102,16 +84,16 @@ struct LiveGroupFeaturesTests {
         var got: [Int64] = []
         for index in 0..<7 {
             let user = LiveActor(user: "u\(index)", role: .member)
-            let grab = try #require(Self.decided(session.commit(.grab(redPacket: "rp"), by: user, now: F.t0)))
+            let grab = try #require(F.decided(session.commit(.grab(redPacket: "rp"), by: user, now: F.t0)))
             #expect(grab.amount == amounts[index] && grab.shares == 6 - index && grab.ref == "rp")
             got.append(grab.amount!)
             // Asking again answers the first grab, whatever came between.
             #expect(session.commit(.grab(redPacket: "rp"), by: user, now: F.t0) == .success(.duplicate(seq: grab.seq)))
         }
         #expect(got.reduce(0, +) == 1_000)
-        Self.expectRefused(&session, .grab(redPacket: "rp"), by: F.owner, .gone("empty"))
-        Self.expectRefused(&session, .grab(redPacket: "nope"), by: F.owner, .notFound)
-        Self.expectRefused(&session, .expireRedPacket("rp"), by: F.owner, .gone("empty"))
+        F.expectRefused(&session, .grab(redPacket: "rp"), by: F.owner, .gone("empty"))
+        F.expectRefused(&session, .grab(redPacket: "nope"), by: F.owner, .notFound)
+        F.expectRefused(&session, .expireRedPacket("rp"), by: F.owner, .gone("empty"))
     }
 
     @Test func theSameSenderRetryingIsAnsweredAndAnotherSenderCannotReuseTheId() throws {
@@ -128,7 +110,7 @@ struct LiveGroupFeaturesTests {
             now: F.t0
         )
         #expect(retry == .success(.duplicate(seq: seq)))
-        Self.expectRefused(
+        F.expectRefused(
             &session,
             .redPacket(total: 10, currency: "CNY", shares: 2, clientID: "rp"),
             by: F.member2,
@@ -141,7 +123,7 @@ struct LiveGroupFeaturesTests {
         settings.redPacketTTLMillis = 60_000
         var session = F.live(settings: settings)
         let sent = try #require(
-            Self.decided(
+            F.decided(
                 session.commit(
                     .redPacket(total: 500, currency: "CNY", shares: 4, clientID: "rp"),
                     by: F.member,
@@ -152,15 +134,15 @@ struct LiveGroupFeaturesTests {
         #expect(sent.expiresAt == sent.at + 60_000)
         // Past the TTL a grab is refused even before the expiry is logged.
         #expect(session.commitError(.grab(redPacket: "rp"), by: F.admin, now: F.t0 + 60_000) == .gone("expired"))
-        let grab = try #require(Self.decided(session.commit(.grab(redPacket: "rp"), by: F.member2, now: F.t0)))
-        let expiry = try #require(Self.decided(session.commit(.expireRedPacket("rp"), by: F.owner, now: F.t0 + 60_000)))
+        let grab = try #require(F.decided(session.commit(.grab(redPacket: "rp"), by: F.member2, now: F.t0)))
+        let expiry = try #require(F.decided(session.commit(.expireRedPacket("rp"), by: F.owner, now: F.t0 + 60_000)))
         #expect(expiry.type == .redpacketExpired && expiry.user == F.member.user && expiry.role == nil)
         #expect(expiry.amount == 500 - grab.amount! && expiry.shares == 3)
-        Self.expectRefused(&session, .grab(redPacket: "rp"), by: F.owner, .gone("expired"))
+        F.expectRefused(&session, .grab(redPacket: "rp"), by: F.owner, .gone("expired"))
         // The one who grabbed still gets their answer.
         #expect(session.commit(.grab(redPacket: "rp"), by: F.member2, now: F.t0) == .success(.duplicate(seq: grab.seq)))
-        Self.expectRefused(&session, .expireRedPacket("rp"), by: F.owner, .gone("expired"))
-        Self.expectRefused(&session, .expireRedPacket("rp"), by: F.member, .forbidden)
+        F.expectRefused(&session, .expireRedPacket("rp"), by: F.owner, .gone("expired"))
+        F.expectRefused(&session, .expireRedPacket("rp"), by: F.member, .forbidden)
     }
 
     /// A `redpacket` event of 10 cents split as `amounts`, at seq 2.
@@ -209,8 +191,8 @@ struct LiveGroupFeaturesTests {
             currency: "CNY",
             url: "https://shop.example/tea"
         )
-        Self.expectRefused(&session, .product(draft), by: F.member, .forbidden)
-        let posted = try #require(Self.decided(session.commit(.product(draft), by: F.host, now: F.t0)))
+        F.expectRefused(&session, .product(draft), by: F.member, .forbidden)
+        let posted = try #require(F.decided(session.commit(.product(draft), by: F.host, now: F.t0)))
         #expect(posted.title == "Tea")
         #expect(
             posted.apiJSON().contains(
@@ -220,14 +202,14 @@ struct LiveGroupFeaturesTests {
 
         var unsafe = draft
         unsafe.url = "javascript:alert(1)"
-        Self.expectRefused(
+        F.expectRefused(
             &session,
             .product(unsafe),
             by: F.host,
             .invalid(field: "url", reason: "an http(s) URL of at most 2048 bytes")
         )
-        Self.expectRefused(&session, .spotlight(product: "p9"), by: F.host, .notFound)
-        Self.expectRefused(&session, .spotlight(product: "p1"), by: F.member, .forbidden)
+        F.expectRefused(&session, .spotlight(product: "p9"), by: F.host, .notFound)
+        F.expectRefused(&session, .spotlight(product: "p1"), by: F.member, .forbidden)
         #expect(session.commitSeq(.spotlight(product: "p1"), by: F.admin, now: F.t0) != nil)
         #expect(session.state.spotlight == "p1")
 
@@ -235,7 +217,7 @@ struct LiveGroupFeaturesTests {
         let click = try #require(clicked)
         #expect(session.commit(.click(product: "p1"), by: F.member, now: F.t0) == .success(.duplicate(seq: click)))
         _ = session.commitSeq(.click(product: "p1"), by: F.guest, now: F.t0)
-        Self.expectRefused(&session, .click(product: "p9"), by: F.member, .notFound)
+        F.expectRefused(&session, .click(product: "p9"), by: F.member, .notFound)
         #expect(session.state.products["p1"]?.clicks.count == 2)
         // An update keeps the card's clicks.
         var updated = draft
@@ -247,8 +229,8 @@ struct LiveGroupFeaturesTests {
     @Test func boardStrokesAreBoundedQuantizedAndRendered() throws {
         var session = F.live()
         let stroke = LiveBoardDraft(kind: .stroke, points: [[0.1, 0.2], [1.0 / 3, 1]], color: "#00ff00", width: 0.01)
-        Self.expectRefused(&session, .board(stroke), by: F.member, .forbidden)
-        let drawn = try #require(Self.decided(session.commit(.board(stroke), by: F.host, now: F.t0)))
+        F.expectRefused(&session, .board(stroke), by: F.member, .forbidden)
+        let drawn = try #require(F.decided(session.commit(.board(stroke), by: F.host, now: F.t0)))
         #expect(
             drawn.apiJSON().contains(
                 ##""kind":"stroke","points":[[0.1,0.2],[0.3333,1]],"color":"#00ff00","width":0.01"##
@@ -256,7 +238,7 @@ struct LiveGroupFeaturesTests {
         )
 
         let tooLong = LiveBoardDraft(kind: .stroke, points: Array(repeating: [0.5, 0.5], count: 10_000))
-        Self.expectRefused(&session, .board(tooLong), by: F.host, .invalid(field: "points", reason: "1 to 2000 points"))
+        F.expectRefused(&session, .board(tooLong), by: F.host, .invalid(field: "points", reason: "1 to 2000 points"))
         for points in [[[1.5, 0.5]], [[0.5]], [[Double.nan, 0.5]], []] {
             let before = session.state
             #expect(
@@ -283,7 +265,7 @@ struct LiveGroupFeaturesTests {
                 != nil
         )
         let slide = try #require(
-            Self.decided(
+            F.decided(
                 session.commit(
                     .board(LiveBoardDraft(kind: .slide, url: "https://cdn.example/deck.pdf", page: 3)),
                     by: F.host,
@@ -309,14 +291,14 @@ struct LiveGroupFeaturesTests {
     @Test func everyEventCarriesTheMediaTimeItWasDecidedAt() throws {
         var session = F.live()
         let event = try #require(
-            Self.decided(
+            F.decided(
                 session.decide(.comment(text: "hi", clientID: "c"), by: F.member, now: F.t0, mediaMillis: 12_345)
             )
         )
         #expect(event.mediaMillis == 12_345)
         #expect(event.apiJSON().hasSuffix(#""mediaTime":12.345}"#))
         let before = try #require(
-            Self.decided(session.decide(.comment(text: "hi", clientID: "d"), by: F.member, now: F.t0))
+            F.decided(session.decide(.comment(text: "hi", clientID: "d"), by: F.member, now: F.t0))
         )
         #expect(!before.apiJSON().contains("mediaTime"), "no media yet: no mediaTime")
     }

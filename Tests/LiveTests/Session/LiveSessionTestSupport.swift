@@ -1,3 +1,5 @@
+import Testing
+
 @testable import Live
 
 /// Actors and helpers shared by the session tests.
@@ -52,5 +54,27 @@ extension LiveSession {
     mutating func commitError(_ command: LiveCommand, by actor: LiveActor, now: Int64) -> LiveError? {
         if case .failure(let error) = commit(command, by: actor, now: now) { return error }
         return nil
+    }
+}
+
+extension LiveFixture {
+    /// The event of an `.append` decision, nil for anything else.
+    static func decided(_ result: Result<LiveDecision, LiveError>) -> LiveEvent? {
+        if case .success(.append(let event)) = result { return event }
+        return nil
+    }
+
+    /// Commits `command` and expects a refusal with `error`, the state unchanged.
+    static func expectRefused(
+        _ session: inout LiveSession,
+        _ command: LiveCommand,
+        by actor: LiveActor,
+        _ error: LiveError,
+        now: Int64 = t0 + 1,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let before = session.state
+        #expect(session.commitError(command, by: actor, now: now) == error, sourceLocation: sourceLocation)
+        #expect(session.state == before, sourceLocation: sourceLocation)
     }
 }
