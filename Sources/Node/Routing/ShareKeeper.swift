@@ -16,14 +16,7 @@ struct ShareKeeper: Service {
     /// A pointer younger than this is left alone: its share may still be on its way.
     var grace: Duration = .seconds(5)
 
-    func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await checkOnce()
-                try await Task.sleep(for: interval)
-            }
-        }
-    }
+    func run() async throws { await runPeriodically(every: interval) { await checkOnce() } }
 
     /// One pass over the pointers this node is primary of.
     func checkOnce() async {
@@ -59,6 +52,17 @@ struct ShareKeeper: Service {
             } catch {
                 logger.warning("cannot end a stale share pointer; retried", metadata: ["error": "\(error)"])
             }
+        }
+    }
+}
+
+/// Runs `pass` every `interval` until the node shuts down gracefully: the loop of the node's
+/// keeper services (share pointers, reminders, webhook backlogs).
+func runPeriodically(every interval: Duration, _ pass: @escaping @Sendable () async -> Void) async {
+    try? await cancelWhenGracefulShutdown {
+        while !Task.isCancelled {
+            await pass()
+            try await Task.sleep(for: interval)
         }
     }
 }

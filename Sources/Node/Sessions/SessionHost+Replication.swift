@@ -184,6 +184,7 @@ extension SessionHost {
                 lastKnownPrimary = nodeID
                 hooks.roleChange(epoch > 1)
                 webhookSent = [:]
+                webhookRecorded = [:]
                 webhooksDue()
             case .notifyRemoved(let node, let epoch):
                 transport.sendRemoved(group: group, session: sessionID, epoch: epoch, to: node)

@@ -38,15 +38,37 @@ extension SessionHost {
     }
 
     /// `destination` acknowledged the entry at `index` (or it was given up): the sender moves on
-    /// and the cursor goes into the log, not waited for (a failover before it commits only sends
-    /// the entry again, with the same id and body).
+    /// at once; the cursor goes into the log within `cursorFlushDelay`, one record per
+    /// destination for however many deliveries (a record per delivery cost a log write each and
+    /// slowed the live's own writes). A failover before it commits only sends those entries
+    /// again, with the same ids and bodies.
     func webhookDone(destination: UInt64, index: UInt64) {
         guard replica.role == .primary else { return }
         webhookSent[destination] = max(webhookSent[destination] ?? 0, index + 1)
-        let clock = hooks.now()
-        let record = WebhookCursorRecord.encode(destination: destination, next: index + 1)
-        guard case .success(let (_, directives)) = replica.propose(record, now: clock) else { return }
-        execute(directives, now: clock)
+        guard !webhookFlushDue else { return }
+        webhookFlushDue = true
+        Task {
+            try? await Task.sleep(for: Self.cursorFlushDelay)
+            await self.flushWebhookCursors()
+        }
+    }
+
+    /// How long acknowledged deliveries wait to be recorded together. 100 ms: at most ten cursor
+    /// records a second per destination, and at most that much sent again after a failover.
+    static let cursorFlushDelay: Duration = .milliseconds(100)
+
+    /// Proposes one cursor record per destination whose sender moved past the recorded cursor.
+    func flushWebhookCursors() {
+        webhookFlushDue = false
+        guard replica.role == .primary else { return }
+        for (destination, sent) in webhookSent.sorted(by: { $0.key < $1.key })
+        where sent > max(outbox.cursors[destination] ?? 0, webhookRecorded[destination] ?? 0) {
+            let clock = hooks.now()
+            let record = WebhookCursorRecord.encode(destination: destination, next: sent)
+            guard case .success(let (_, directives)) = replica.propose(record, now: clock) else { return }
+            webhookRecorded[destination] = sent
+            execute(directives, now: clock)
+        }
     }
 
     /// Per destination: entries owed and the oldest one's event time (ms), for the backlog

@@ -100,6 +100,10 @@ actor SessionHost {
     /// Primary only: per destination, the index its sender has been acknowledged up to (ahead of
     /// the cursor records while they commit). Cleared with the role.
     var webhookSent: [UInt64: UInt64] = [:]
+    /// Primary only: the cursor last proposed per destination, and whether a flush of the
+    /// cursors is due (`flushWebhookCursors`).
+    var webhookRecorded: [UInt64: UInt64] = [:]
+    var webhookFlushDue = false
 
     /// A session this node holds: a fresh primary (`bootstrap`), a restored one (`restore`), or a
     /// replica created when its primary first ships to it.

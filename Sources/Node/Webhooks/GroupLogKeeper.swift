@@ -12,14 +12,7 @@ struct GroupLogKeeper: Service {
     /// How often due reminders are looked for. Default 250 ms.
     var interval: Duration = .milliseconds(250)
 
-    func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await checkOnce()
-                try await Task.sleep(for: interval)
-            }
-        }
-    }
+    func run() async throws { await runPeriodically(every: interval) { await checkOnce() } }
 
     func checkOnce() async {
         let lead = Int64(lead / .milliseconds(1))

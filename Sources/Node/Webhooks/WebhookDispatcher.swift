@@ -180,12 +180,7 @@ final class WebhookDispatcher: Service, Sendable {
     /// without one (a notice lost to a race, or a copy restored as primary).
     func run() async throws {
         // A service that returns stops the node: with no destination it only waits.
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                if !self.destinations.isEmpty { await self.refresh() }
-                try await Task.sleep(for: .seconds(1))
-            }
-        }
+        await runPeriodically(every: .seconds(1)) { if !self.destinations.isEmpty { await self.refresh() } }
     }
 
     func refresh() async {
