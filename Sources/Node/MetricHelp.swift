@@ -36,6 +36,7 @@ enum MetricHelp {
         .merging(DiskSpace.help) { a, _ in a }
         .merging(PeerGate.help) { a, _ in a }
         .merging(RTMPMetrics.help) { a, _ in a }
+        .merging(WebhookMetrics.help) { a, _ in a }
 
     /// Inserts a HELP line before each family's TYPE line.
     static func annotate(_ exposition: [UInt8]) -> [UInt8] {

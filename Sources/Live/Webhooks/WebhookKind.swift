@@ -15,10 +15,11 @@ public enum WebhookKind: String, Sendable, CaseIterable, Codable {
     /// the event, so every replica derives the same outbox from the same log.
     ///
     /// A share pointer (a `started` naming `sharedFrom`) causes none: the live it stands for
-    /// sends its own.
+    /// sends its own. Nor does a group log's opening (a `started` by `GroupLog.systemUser`): no
+    /// live started.
     public static func caused(by event: LiveEvent) -> [WebhookKind] {
         switch event.type {
-        case .started: event.ref == nil ? [.liveStarted] : []
+        case .started: event.ref == nil && event.user != GroupLog.systemUser ? [.liveStarted] : []
         case .ended: event.record == true ? [.liveEnded, .replayReady] : [.liveEnded]
         case .tip: [.tip]
         case .redpacket: [.redpacketCreated]

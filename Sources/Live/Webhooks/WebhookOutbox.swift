@@ -83,6 +83,16 @@ public struct WebhookOutbox: Sendable, Equatable {
     /// not settle) until it is not, so its last webhooks are sent even after a failover.
     public var pending: Bool { destinations.contains { backlog(for: $0) > 0 } }
 
+    /// Owes nothing more here, without a cursor record: for a copy whose webhooks would all be
+    /// past the give-up age (a session that ended long ago, restored after webhooks were
+    /// configured), so it settles instead of sending a day-old backlog.
+    public mutating func forgetOwed() {
+        for destination in destinations where cursors[destination, default: 0] < derived {
+            cursors[destination] = derived
+        }
+        compact()
+    }
+
     /// Drops entries every destination acknowledged: memory holds only what is owed.
     private mutating func compact() {
         let floor = destinations.map { cursors[$0, default: 0] }.min() ?? derived

@@ -202,6 +202,9 @@ actor SessionHost {
         self.initial = initial
     }
 
+    /// Webhooks are given up this long after their event (API.md: 24 h).
+    static let webhookGiveUpMillis: Int64 = 86_400_000
+
     /// Directives of the bootstrap, run by `activate`.
     private var initial: [ReplicationDirective] = []
 
@@ -215,6 +218,12 @@ actor SessionHost {
         let directives = initial
         initial = []
         execute(directives, now: hooks.now())
+        // A session that ended more than a day ago owes no webhook any more (each would be
+        // given up): a copy restored after webhooks were configured settles, as before.
+        if let endedAt = session.state.info.endedAt, LiveSessions.nowMillis() - endedAt > Self.webhookGiveUpMillis {
+            outbox.forgetOwed()
+            report()
+        }
     }
 
     /// This copy as the session directory sees it.
@@ -251,7 +260,7 @@ actor SessionHost {
     }
 
     /// Tells the directory when what it decides from changed (role, epoch, members, learners,
-    /// phase, and once ended whether the log is all committed): not on every write of a busy
+    /// phase, and once ended whether the log is all committed and whether webhooks are owed): not on every write of a busy
     /// session. (The directory reads the commit point only to settle an ended copy; reporting
     /// its flip while live cost two reports, a lock and a queue hop, per write.)
     /// Runs after every call into the core, so it compares first and builds the whole status
@@ -260,9 +269,9 @@ actor SessionHost {
         if !confirmed, let reported, reported.role == replica.role, reported.epoch == replica.epoch,
             reported.primary == (replica.primary ?? lastKnownPrimary), reported.members == replica.members,
             reported.learners == replica.learners, reported.phase == phase,
-            reported.outboxPending == outbox.pending,
             phase == .live || phase == .starting
                 || (reported.commitSeq == reported.lastSeq) == (replica.commitSeq == replica.lastSeq)
+                    && reported.outboxPending == outbox.pending
         {
             return
         }

@@ -25,7 +25,7 @@ final class WebhookDispatcher: Service, Sendable {
         var backoff = WebhookBackoff()
         /// An entry not acknowledged this long after its event is given up, counted and logged.
         /// Default 24 h (API.md).
-        var giveUpAfter: Duration = .seconds(86_400)
+        var giveUpAfter: Duration = .milliseconds(SessionHost.webhookGiveUpMillis)
         /// One attempt's deadline, connect to response head. Default 10 s.
         var attemptTimeout: Duration = .seconds(10)
         /// Deliveries in flight from this node to one destination. Default 32.
@@ -185,10 +185,10 @@ final class WebhookDispatcher: Service, Sendable {
     /// Each second: the backlog gauges, and senders for any primary copy that owes webhooks
     /// without one (a notice lost to a race, or a copy restored as primary).
     func run() async throws {
-        guard !destinations.isEmpty else { return }
+        // A service that returns stops the node: with no destination it only waits.
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await self.refresh()
+                if !self.destinations.isEmpty { await self.refresh() }
                 try await Task.sleep(for: .seconds(1))
             }
         }

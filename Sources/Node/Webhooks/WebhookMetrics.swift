@@ -24,6 +24,14 @@ final class WebhookMetrics: Sendable {
         dropped = Counter(label: "qunbo_webhook_dropped_total", factory: factory)
         latency = Timer(label: "qunbo_webhook_delivery_seconds", factory: factory)
     }
+
+    static let help: [String: String] = [
+        "qunbo_webhook_backlog":
+            "Webhooks owed by the logs this node is primary of, per destination (refreshed each second).",
+        "qunbo_webhook_attempts_total": "Webhook delivery attempts, by result (ok, failed, timeout).",
+        "qunbo_webhook_dropped_total": "Webhooks given up 24 h after their event without a 2xx (logged with their id).",
+        "qunbo_webhook_delivery_seconds": "From the causing event's decision to the receiver's 2xx, retries included.",
+    ]
 }
 
 /// One `--webhook-url`: the URL, its cursor key, and the label metrics show (scheme, host, port
