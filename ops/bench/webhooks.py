@@ -106,8 +106,8 @@ def receive(args):
                 await writer.drain()
                 if close:
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass  # cancelled: the receiver is stopping with requests held
         finally:
             writer.close()
 
