@@ -4,7 +4,7 @@ hears of a committed tip, and what a slow receiver costs the writes.
 
     ops/bench/webhooks.py latency [--nodes 3] [--replicas 3] [--rate 200] [--seconds 20] [--conns 16]
     ops/bench/webhooks.py slow    [--nodes 3] [--replicas 3] [--lives 20] [--rate 200] [--seconds 20]
-                                  [--conns 8] [--delay 2]
+                                  [--conns 8] [--delay 2] [--first without|with]
     ops/bench/webhooks.py receive --out FILE [--delay 0] [--secret S]   (the receiver; the two above start it)
 
 latency: nodes with `--webhook-url` pointing at a fast receiver (a separate Python process,
@@ -21,8 +21,8 @@ latency: nodes with `--webhook-url` pointing at a fast receiver (a separate Pyth
 slow: a receiver that holds every request --delay s (served concurrently) and the same tip load
   spread over --lives lives (groups g0..g(N-1): a log's deliveries are sequential, so one live
   gets at most 1/delay deliveries/s), POSTed round-robin at every node, twice in one run: on a
-  cluster WITHOUT webhooks, then on a fresh cluster WITH webhooks to the slow receiver; same
-  rate, same seconds, same plan. Prints the writes' p50/p99 of both, the deliveries/s the slow
+  cluster WITHOUT webhooks, then on a fresh cluster WITH webhooks to the slow receiver (--first
+  with: the other way round, to see the order's effect); same rate, same seconds, same plan. Prints the writes' p50/p99 of both, the deliveries/s the slow
   receiver got during the load, its most requests at once, and `qunbo_webhook_backlog` at the end.
 
 The tips are sent by ops/bench/grabprobe.c (a plan line per request with its body; it times each
@@ -357,7 +357,7 @@ def slow(args):
     rx = Receiver(args.delay, secret, "slow")
     results = []
     try:
-        for hooks in (False, True):
+        for hooks in ((False, True) if args.first == "without" else (True, False)):
             label = f"WITH webhooks to a {args.delay:g} s receiver" if hooks else "WITHOUT webhooks"
             extra = ("--replicas", str(args.replicas))
             if hooks:
@@ -414,7 +414,7 @@ def slow(args):
                 scan_logs(c, nodes)
             finally:
                 c.down()
-        a, b = results
+        a, b = sorted(results, key=lambda r: "rate" in r)  # without, with
         print(f"write p99 with webhooks to the slow receiver {b['p99']:.1f} ms vs without {a['p99']:.1f} ms "
               f"({b['p99'] - a['p99']:+.1f} ms); p50 {b['p50']:.1f} vs {a['p50']:.1f} ms; "
               f"slow receiver got {b['rate']:.1f} deliveries/s, backlog {b['backlog']:.0f} at the end", flush=True)
@@ -439,6 +439,8 @@ def main():
     s.add_argument("--seconds", type=float, default=20)
     s.add_argument("--conns", type=int, default=8, help="keep-alive connections per node")
     s.add_argument("--delay", type=float, default=2, help="seconds the slow receiver holds each request")
+    s.add_argument("--first", choices=["without", "with"], default="without",
+                   help="which cluster runs first (the other one right after it)")
     r = sub.add_parser("receive")
     r.add_argument("--out", required=True)
     r.add_argument("--delay", type=float, default=0)
