@@ -398,14 +398,15 @@ def slow(args):
                     arrivals = sorted(x[0] for x in rows)
                     most, j = 0, 0
                     for i, a in enumerate(arrivals):  # requests held at once: arrived within --delay
-                        while arrivals[j] < a - args.delay * 1e9:
+                        while j < i and arrivals[j] < a - args.delay * 1e9:
                             j += 1
                         most = max(most, i - j + 1)
                     ids = [x[2] for x in rows]
-                    per_live = args.lives / args.delay
+                    per_live = args.lives / args.delay if args.delay > 0 else 0
                     print(f"  slow receiver: {len(during)} tip deliveries during the load = "
-                          f"{len(during) / ((t1 - t0) / 1e9):.1f}/s (ceiling {per_live:.1f}/s: {args.lives} lives x "
-                          f"1/{args.delay:g} s); at most {most} requests held at once; duplicates "
+                          f"{len(during) / ((t1 - t0) / 1e9):.1f}/s"
+                          + (f" (ceiling {per_live:.1f}/s: {args.lives} lives x 1/{args.delay:g} s)" if args.delay > 0 else "")
+                          + f"; at most {most} requests held at once; duplicates "
                           f"{len(ids) - len(set(ids))}; bad signatures {sum(1 for x in rows if not x[4])}; "
                           f"qunbo_webhook_backlog at the end {backlog:.0f} (committed tips not yet acknowledged); "
                           f"attempts {attempts}", flush=True)
