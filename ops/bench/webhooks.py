@@ -15,9 +15,10 @@ latency: nodes with `--webhook-url` pointing at a fast receiver (a separate Pyth
   and `at` is the causing event's time at the primary: when it decided the tip, about one
   replication round (the majority fsync) BEFORE the commit, so these figures include the commit
   round; the tips' own write latency (send -> 201, i.e. to the commit) is printed beside them.
-  Prints p50/p99/max, deliveries/s, duplicate ids, signatures that do not verify, the nodes'
-  own `qunbo_webhook_delivery_seconds` histogram (quantiles estimated from its buckets) and the
-  backlog left.
+  Prints p50/p99/max, deliveries/s, duplicate ids, deliveries out of their log's order,
+  signatures that do not verify, the nodes' own `qunbo_webhook_delivery_seconds` histogram
+  (quantiles estimated from its buckets) and the backlog left. (`at` has whole milliseconds:
+  the figures are up to 1 ms high.)
 slow: a receiver that holds every request --delay s (served concurrently) and the same tip load
   spread over --lives lives (groups g0..g(N-1): a log's deliveries are sequential, so one live
   gets at most 1/delay deliveries/s), POSTed round-robin at every node, twice in one run: on a
@@ -219,6 +220,19 @@ def histogram_quantile(before, after, q):
     return lo
 
 
+def out_of_order(rows):
+    """Deliveries whose seq is below an earlier delivery's of the same log (ids `<session>-<seq>`)."""
+    last, n = {}, 0
+    for r in rows:
+        log, _, seq = r[2].removesuffix("-replay").rpartition("-")
+        if not seq.isdigit():
+            continue
+        if int(seq) < last.get(log, 0):
+            n += 1
+        last[log] = max(last.get(log, 0), int(seq))
+    return n
+
+
 def pct(xs, p):
     return xs[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
 
@@ -333,7 +347,7 @@ def latency(args):
               f"p50 {pct(lat, 0.5):.1f} ms, p90 {pct(lat, 0.9):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, "
               f"max {lat[-1] if lat else float('nan'):.1f} ms; {len(first) / span:.0f} deliveries/s "
               f"(first to last tip delivery, {span:.1f} s); duplicate ids {dups} (all types {dups_all}); "
-              f"bad signatures {bad}; "
+              f"bad signatures {bad}; out of order {out_of_order(rows)}; "
               f"backlog after {backlog:.0f}", flush=True)
         q = [histogram_quantile(h0, h1, x) for x in (0.5, 0.99)]
         fmt = lambda v: "n/a" if v is None else f"{v * 1000:.1f} ms"
@@ -407,7 +421,7 @@ def slow(args):
                           f"{len(during) / ((t1 - t0) / 1e9):.1f}/s"
                           + (f" (ceiling {per_live:.1f}/s: {args.lives} lives x 1/{args.delay:g} s)" if args.delay > 0 else "")
                           + f"; at most {most} requests held at once; duplicates "
-                          f"{len(ids) - len(set(ids))}; bad signatures {sum(1 for x in rows if not x[4])}; "
+                          f"{len(ids) - len(set(ids))}; out of order {out_of_order(rows)}; bad signatures {sum(1 for x in rows if not x[4])}; "
                           f"qunbo_webhook_backlog at the end {backlog:.0f} (committed tips not yet acknowledged); "
                           f"attempts {attempts}", flush=True)
                     r.update(rate=len(during) / ((t1 - t0) / 1e9), backlog=backlog)
