@@ -3,10 +3,13 @@
  * user (a token) and names its packet in the path, so no stock load generator (h2load, wrk)
  * sends the mix without one request template per request; this one reads the requests from a
  * plan file and sends them over keep-alive HTTP/1.1 connections to several nodes, one request
- * in flight per connection, timing each from its write to the end of its answer.
+ * in flight per connection, timing each from its write to the end of its answer. `webhooks.py`
+ * uses it for tips too (a body per request: each tip has its own idempotency `id`).
  *
  *   grabprobe PLAN PORTS CONNS_PER_PORT RATE SECONDS
- *       PLAN: one request a line, `METHOD PATH TOKEN` (TOKEN `-` for none), sent in order.
+ *       PLAN: one request a line, `METHOD PATH TOKEN [BODY]` (TOKEN `-` for none), sent in order.
+ *       BODY, optional: a JSON body without spaces, sent with `Content-Type: application/json`;
+ *       without it the request has an empty body (`Content-Length: 0`).
  *       PORTS: comma-separated node ports; connection i goes to PORTS[i % n], and each request
  *       takes the next idle connection in turn, so consecutive requests land on different nodes.
  *       RATE: requests/s, paced (a slot that finds every connection busy is skipped and
@@ -81,7 +84,7 @@ struct conn {
 };
 
 struct request {
-    char *method, *path, *token;
+    char *method, *path, *token, *body;
 };
 
 static struct request *load_plan(const char *file, long *count) {
@@ -93,11 +96,13 @@ static struct request *load_plan(const char *file, long *count) {
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
         char *method = strtok(line, " "), *path = strtok(NULL, " "), *token = strtok(NULL, " ");
+        char *body = token ? strtok(NULL, " ") : NULL;
         if (!method || !path) continue;
         if (n == cap) plan = realloc(plan, sizeof *plan * (size_t)(cap *= 2));
         plan[n].method = strdup(method);
         plan[n].path = strdup(path);
         plan[n].token = token && strcmp(token, "-") != 0 ? strdup(token) : NULL;
+        plan[n].body = body ? strdup(body) : NULL;
         n++;
     }
     fclose(f);
@@ -213,14 +218,15 @@ int main(int argc, char **argv) {
             }
             next_conn = (int)((c - conns) + 1) % nconns;
             struct request *r = &plan[n++];
-            int len;
-            if (r->token)
-                len = snprintf(request, sizeof request,
-                               "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\n\r\n",
-                               r->method, r->path, r->token);
-            else
-                len = snprintf(request, sizeof request, "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-                               r->method, r->path);
+            char auth[8300] = "", type[64] = "";
+            if (r->token) snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", r->token);
+            if (r->body) snprintf(type, sizeof type, "Content-Type: application/json\r\n");
+            int len = snprintf(request, sizeof request, "%s %s HTTP/1.1\r\nHost: x\r\n%s%sContent-Length: %zu\r\n\r\n%s",
+                               r->method, r->path, auth, type, r->body ? strlen(r->body) : 0, r->body ? r->body : "");
+            if (len < 0 || (size_t)len >= sizeof request) {
+                fprintf(stderr, "grabprobe: request too long\n");
+                exit(1);
+            }
             c->busy = 1;
             c->sent_at = now_ns();
             send_all(c->fd, request, (size_t)len);
