@@ -253,7 +253,8 @@ final class ReplicationSimulation {
     }
 
     /// Runs the chaos, the healing and the write stream, then on until the replica set has settled
-    /// (usually soon after the last write, well before the end), and performs the final checks;
+    /// and the workload, if any, is quiescent (usually soon after the last write, well before the
+    /// end), and performs the final checks;
     /// returns the violations (empty when fine).
     func run() -> [String] {
         let lastWrites = ReplicationTime.zero + (options.chaos + options.heal - options.quiet)
@@ -262,7 +263,9 @@ final class ReplicationSimulation {
             step(queue.pop()!.event)
         }
         let settleBy = endTime + options.settle
-        while checker.violations.isEmpty, !settled, let time = queue.nextTime, time <= settleBy {
+        while checker.violations.isEmpty, !settled || workload?.quiescent == false, let time = queue.nextTime,
+            time <= settleBy
+        {
             now = time
             step(queue.pop()!.event)
         }
@@ -396,6 +399,7 @@ final class ReplicationSimulation {
                 }
                 trace.record(4, UInt64(i), epoch)
                 checker.becamePrimary(epoch: epoch, node: i)
+                workload?.becamePrimary(node: i)
             case .notifyRemoved(let node, let epoch):
                 sendRemovalNotice(from: i, to: node, epoch: epoch)
             case .steppedDown:
