@@ -61,6 +61,8 @@ final class RedPacketChaos: ReplicationWorkload {
         var record = false
         /// The end comes this many ms after the chaos ends (negative: during it), drawn uniformly.
         var endAfterChaos: ClosedRange<Int64> = 120...199
+        /// At most this many users grab one packet (the crowd on the 200-share one costs most).
+        var maxUsers = Int.max
     }
 
     final class Client {
@@ -242,7 +244,7 @@ final class RedPacketChaos: ReplicationWorkload {
             default: users = max(1, shares / 2 + Int(draw(UInt64(shares + 1))))
             }
             packets.append(
-                Packet(id: id, sender: sender, users: users, spread: 2 + draw(38), raceKill: draw(10) < 4)
+                Packet(id: id, sender: sender, users: min(users, livePlan.maxUsers), spread: 2 + draw(38), raceKill: draw(10) < 4)
             )
             let at: ReplicationTime
             if lastAtTheEnd, p == count - 1 {

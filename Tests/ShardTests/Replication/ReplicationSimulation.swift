@@ -65,6 +65,10 @@ final class ReplicationSimulation {
         /// fault). The real `SessionHost` never does (session logs are small), so a workload that
         /// models it turns this off.
         var compaction = true
+        /// Some write is proposed after healing (and the run fails unless one commits). A workload
+        /// whose writes may all be over by then (`WebhookChaos`: a live ended during the chaos)
+        /// turns this off; whatever it does propose after healing must still commit.
+        var writesAfterHeal = true
     }
 
     /// LAN settings scaled down ~6x so a few hundred ms of virtual chaos holds several elections.
@@ -554,7 +558,7 @@ final class ReplicationSimulation {
             )
             return
         }
-        guard recoveryTime != nil else {
+        guard recoveryTime != nil || !options.writesAfterHeal && checker.firstWriteAfterHeal == nil else {
             checker.fail("seed \(seed): no write proposed after healing was committed: \(stateSummary)")
             return
         }

@@ -98,13 +98,21 @@ final class WebhookChaos: ReplicationWorkload {
     /// Kills of the primary just after it sends, left to make.
     private var killsLeft: Int
 
+    /// `RedPacketChaos`' options; a live ended during the chaos may have written all it will
+    /// before healing.
+    static var simulationOptions: ReplicationSimulation.Options {
+        var options = RedPacketChaos.simulationOptions
+        options.writesAfterHeal = false
+        return options
+    }
+
     /// The live, the receivers and the faults from the simulation's generator; attaches to it.
     init(simulation: ReplicationSimulation, mutant: Mutant? = nil) {
         self.simulation = simulation
         self.mutant = mutant
         live = RedPacketChaos(
             simulation: simulation,
-            plan: RedPacketChaos.Plan(record: true, endAfterChaos: -150...150)
+            plan: RedPacketChaos.Plan(record: true, endAfterChaos: -150...150, maxUsers: 12)
         )
         let chaos = simulation.options.chaos
         faultsUntil = .zero + chaos

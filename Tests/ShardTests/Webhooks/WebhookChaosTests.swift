@@ -39,7 +39,7 @@ extension SeedReplay {
     static func run(_ seed: UInt64, mutant: WebhookChaos.Mutant? = nil) -> (
         violations: [String], workload: WebhookChaos, simulation: ReplicationSimulation
     ) {
-        let simulation = ReplicationSimulation(seed: seed, options: RedPacketChaos.simulationOptions)
+        let simulation = ReplicationSimulation(seed: seed, options: WebhookChaos.simulationOptions)
         let workload = WebhookChaos(simulation: simulation, mutant: mutant)
         var violations = simulation.run()
         if violations.isEmpty { violations = workload.check() }
