@@ -63,12 +63,11 @@ extension ReplicationSimulation {
 }
 
 /// A workload's scheduled actions by token (`ReplicationSimulation.schedule` carries a number):
-/// each token fires once, then is reused. A token carries `layer` in its top byte, so workloads
-/// layered on one another (`WebhookChaos` over `RedPacketChaos`) tell theirs apart.
+/// each token fires once. A token carries `layer` in its top byte, so workloads layered on one
+/// another (`WebhookChaos` over `RedPacketChaos`) tell theirs apart.
 struct WorkloadActions<Action> {
     let layer: UInt64
     private var actions: [Action?] = []
-    private var free: [Int] = []
 
     init(layer: UInt64 = 0) { self.layer = layer }
 
@@ -76,23 +75,14 @@ struct WorkloadActions<Action> {
 
     /// Files `action`; its token.
     mutating func add(_ action: Action) -> UInt64 {
-        let index: Int
-        if let reused = free.popLast() {
-            index = reused
-            actions[index] = action
-        } else {
-            index = actions.count
-            actions.append(action)
-        }
-        return layer << 56 | UInt64(index)
+        actions.append(action)
+        return layer << 56 | UInt64(actions.count - 1)
     }
 
     /// The action of `token`, once.
     mutating func take(_ token: UInt64) -> Action? {
         let index = Int(token & (1 << 56 - 1))
-        guard let action = actions[index] else { return nil }
-        actions[index] = nil
-        free.append(index)
-        return action
+        defer { actions[index] = nil }
+        return actions[index]
     }
 }

@@ -46,35 +46,40 @@ final class WebhookChaos: ReplicationWorkload {
         let body: String
     }
 
+    /// What the runs did, counted.
+    enum Count: String, CaseIterable {
+        case seeds
+        case webhooks = "webhooks owed per destination"
+        case deliveries
+        case receipts = "accepted"
+        case duplicates = "accepted again"
+        case refusals = "refused"
+        case lost = "requests or answers lost"
+        case timeouts
+        case lateAnswers = "late answers"
+        case cursors = "cursor records"
+        case takeovers = "primaries took over a backlog"
+        case kills = "primaries killed after a send"
+        case replays = "replay.ready owed"
+        case endedInChaos = "lives ended during the chaos"
+    }
+
     struct Stats: CustomStringConvertible {
-        var seeds = 0, webhooks = 0, deliveries = 0, receipts = 0, duplicates = 0, refusals = 0, lost = 0
-        var timeouts = 0, lateAnswers = 0, cursors = 0, takeovers = 0, kills = 0, replays = 0, endedInChaos = 0
+        private var values = [Int](repeating: 0, count: Count.allCases.count)
+
+        subscript(_ count: Count) -> Int {
+            get { values[Count.allCases.firstIndex(of: count)!] }
+            set { values[Count.allCases.firstIndex(of: count)!] = newValue }
+        }
 
         static func + (a: Stats, b: Stats) -> Stats {
             var s = a
-            s.seeds += b.seeds
-            s.webhooks += b.webhooks
-            s.deliveries += b.deliveries
-            s.receipts += b.receipts
-            s.duplicates += b.duplicates
-            s.refusals += b.refusals
-            s.lost += b.lost
-            s.timeouts += b.timeouts
-            s.lateAnswers += b.lateAnswers
-            s.cursors += b.cursors
-            s.takeovers += b.takeovers
-            s.kills += b.kills
-            s.replays += b.replays
-            s.endedInChaos += b.endedInChaos
+            s.values = zip(a.values, b.values).map(+)
             return s
         }
 
         var description: String {
-            "\(seeds) seeds: \(webhooks) webhooks owed per destination, \(deliveries) deliveries, "
-                + "\(receipts) accepted (\(duplicates) duplicates), \(refusals) refused, \(lost) lost, "
-                + "\(timeouts) timeouts, \(lateAnswers) late answers, \(cursors) cursor records, "
-                + "\(takeovers) primaries took over a backlog, \(kills) primaries killed after a send, "
-                + "\(replays) replay.ready, \(endedInChaos) lives ended during the chaos"
+            zip(Count.allCases, values).map { "\($1) \($0.rawValue)" }.joined(separator: ", ")
         }
     }
 
@@ -170,7 +175,7 @@ final class WebhookChaos: ReplicationWorkload {
         case .answer(let k, let accepted): answered(k, accepted: accepted)
         case .timeout(let k):
             guard let found = inFlight(k) else { return }
-            stats.timeouts += 1
+            stats[.timeouts] += 1
             found.shell.lanes[found.lane].inFlight = nil
             failed(deliveries[k].node, found.lane)
         case .retry(let i, let shell, let lane):
@@ -179,7 +184,7 @@ final class WebhookChaos: ReplicationWorkload {
             pump(i)
         case .kill:
             guard simulation.nodes.filter({ !$0.alive }).count < 2, let p = simulation.currentPrimary() else { return }
-            stats.kills += 1
+            stats[.kills] += 1
             simulation.log("webhooks: kill primary n\(p) after a send")
             simulation.kill(p)
         }
@@ -231,20 +236,28 @@ final class WebhookChaos: ReplicationWorkload {
                     lane: lane,
                     index: entry.index,
                     id: WebhookBody.id(entry, session: RedPacketShell.sessionID),
-                    body: WebhookBody.render(entry, event: event, group: RedPacketShell.group, session: RedPacketShell.sessionID)
+                    body: WebhookBody.render(
+                        entry,
+                        event: event,
+                        group: RedPacketShell.group,
+                        session: RedPacketShell.sessionID
+                    )
                 )
             )
             shell.lanes[lane].inFlight = k
-            stats.deliveries += 1
+            stats[.deliveries] += 1
             simulation.trace.record(50, UInt64(i), UInt64(lane), entry.index)
             if mutant == .cursorBeforeAck { proposeCursor(i, lane: lane, next: entry.index + 1) }
             schedule(.timeout(delivery: k), at: simulation.now + Self.timeout)
             if killsLeft > 0, simulation.now < faultsUntil, simulation.random.nextUnit() < 0.1 {
                 killsLeft -= 1
-                schedule(.kill, at: simulation.now + ReplicationDuration(nanoseconds: simulation.random.next() % 2_000_000))
+                schedule(
+                    .kill,
+                    at: simulation.now + ReplicationDuration(nanoseconds: simulation.random.next() % 2_000_000)
+                )
             }
             if lost() {
-                stats.lost += 1
+                stats[.lost] += 1
                 continue
             }
             schedule(.arrive(delivery: k), at: simulation.now + receiverDelay())
@@ -258,13 +271,13 @@ final class WebhookChaos: ReplicationWorkload {
             simulation.now < faultsUntil
             && (outages[delivery.lane].contains(simulation.now) || simulation.random.nextUnit() < refusal)
         if refused {
-            stats.refusals += 1
+            stats[.refusals] += 1
         } else {
             receivers[delivery.lane].accept(id: delivery.id, body: delivery.body)
         }
         simulation.trace.record(51, UInt64(k), refused ? 1 : 0)
         if lost() {
-            stats.lost += 1
+            stats[.lost] += 1
             return
         }
         schedule(.answer(delivery: k, accepted: !refused), at: simulation.now + receiverDelay())
@@ -272,7 +285,7 @@ final class WebhookChaos: ReplicationWorkload {
 
     private func answered(_ k: Int, accepted: Bool) {
         guard let found = inFlight(k) else {
-            stats.lateAnswers += 1
+            stats[.lateAnswers] += 1
             return
         }
         let (shell, lane) = found
@@ -303,7 +316,7 @@ final class WebhookChaos: ReplicationWorkload {
     /// The cursor record into the log, not waited for.
     private func proposeCursor(_ i: Int, lane: Int, next: UInt64) {
         let record = WebhookCursorRecord.encode(destination: destinations[lane], next: next)
-        if case .success = simulation.proposeWrite(record, at: i, accepted: { _ in }) { stats.cursors += 1 }
+        if case .success = simulation.proposeWrite(record, at: i, accepted: { _ in }) { stats[.cursors] += 1 }
     }
 
     private func pumpSoon(_ i: Int) {
@@ -335,7 +348,7 @@ final class WebhookChaos: ReplicationWorkload {
     func becamePrimary(node i: Int) {
         guard let shell = shells[i] else { return }
         shell.becamePrimary()
-        if shell.outbox.pending, stats.deliveries > 0 { stats.takeovers += 1 }
+        if shell.outbox.pending, stats[.deliveries] > 0 { stats[.takeovers] += 1 }
         pumpSoon(i)
     }
 
@@ -366,7 +379,12 @@ final class WebhookChaos: ReplicationWorkload {
                 out.append(
                     (
                         WebhookBody.id(entry, session: RedPacketShell.sessionID),
-                        WebhookBody.render(entry, event: event, group: RedPacketShell.group, session: RedPacketShell.sessionID)
+                        WebhookBody.render(
+                            entry,
+                            event: event,
+                            group: RedPacketShell.group,
+                            session: RedPacketShell.sessionID
+                        )
                     )
                 )
             }
@@ -384,17 +402,17 @@ final class WebhookChaos: ReplicationWorkload {
             for violation in receiver.violations(expected: expected).prefix(4) {
                 violations.append("seed \(simulation.seed): \(violation)")
             }
-            stats.receipts += receiver.receipts
-            stats.duplicates += receiver.receipts - receiver.firstOrder.count
+            stats[.receipts] += receiver.receipts
+            stats[.duplicates] += receiver.receipts - receiver.firstOrder.count
         }
-        stats.webhooks += expected.count
-        if expected.contains(where: { $0.id.hasSuffix("-replay") }) { stats.replays += 1 }
+        stats[.webhooks] += expected.count
+        if expected.contains(where: { $0.id.hasSuffix("-replay") }) { stats[.replays] += 1 }
         if let end = events.last(where: { $0.type == .ended }),
             end.at - RedPacketChaos.epochMillis < Int64(simulation.options.chaos.nanoseconds / 1_000_000)
         {
-            stats.endedInChaos += 1
+            stats[.endedInChaos] += 1
         }
-        stats.seeds += 1
+        stats[.seeds] += 1
         return violations
     }
 }

@@ -3,12 +3,6 @@ import Shard
 import SimulationSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension SeedReplay {
     /// Seeds for the webhook chaos runs: `WEBHOOK_SEED=n` replays just that seed, `REPL_TRACE=1`
     /// narrates the replica set.
@@ -22,21 +16,20 @@ extension SeedReplay {
 @Suite struct WebhookOutboxChaosTests {
     /// How many seeds a run takes: `WEBHOOK_SEEDS=1000` for a long run. The default is what the CI's
     /// time budget affords (see the figure in `WebhookChaos`' commit: ≤ 40 s on two cores).
-    static let seedCount: Int = getenv("WEBHOOK_SEEDS").flatMap { Int(String(cString: $0)) } ?? 100
+    static let seedCount = SeedReplay.count("WEBHOOK_SEEDS", default: 100)
 
     /// The seeds in 8 chunks, which Swift Testing runs in parallel.
-    static let seedChunks: [[UInt64]] = {
-        let seeds = SeedReplay.webhooks.list(count: seedCount, offset: 200_000)
-        let size = max(1, (seeds.count + 7) / 8)
-        return stride(from: 0, to: seeds.count, by: size).map { Array(seeds[$0..<min(seeds.count, $0 + size)]) }
-    }()
+    static let seedChunks = SeedReplay.webhooks.chunks(count: seedCount, offset: 200_000)
 
     static func replayHint(_ seed: UInt64) -> String {
         "replay: WEBHOOK_SEED=\(seed) swift test --filter WebhookOutboxChaos"
     }
 
     /// Runs one seed: the replication checker's violations, else the live's and the webhooks'.
-    static func run(_ seed: UInt64, mutant: WebhookChaos.Mutant? = nil) -> (
+    static func run(
+        _ seed: UInt64,
+        mutant: WebhookChaos.Mutant? = nil
+    ) -> (
         violations: [String], workload: WebhookChaos, simulation: ReplicationSimulation
     ) {
         let simulation = ReplicationSimulation(seed: seed, options: WebhookChaos.simulationOptions)
@@ -59,9 +52,9 @@ extension SeedReplay {
         // The runs must reach the hard paths: duplicates, refusals, timeouts, a new primary taking
         // over a backlog, the end's two webhooks.
         if seeds.count >= 10 {
-            #expect(stats.seeds == seeds.count)
-            #expect(stats.duplicates > 0 && stats.refusals > 0 && stats.timeouts > 0, "\(stats)")
-            #expect(stats.takeovers > 0 && stats.replays > 0 && stats.cursors > 0, "\(stats)")
+            #expect(stats[.seeds] == seeds.count)
+            #expect(stats[.duplicates] > 0 && stats[.refusals] > 0 && stats[.timeouts] > 0, "\(stats)")
+            #expect(stats[.takeovers] > 0 && stats[.replays] > 0 && stats[.cursors] > 0, "\(stats)")
         }
         print("webhook chaos seeds \(seeds.first ?? 0)...\(seeds.last ?? 0): \(stats); \(replication)")
     }
@@ -87,6 +80,6 @@ extension SeedReplay {
         #expect(first.violations.isEmpty, "\(first.violations)")
         #expect(first.simulation.trace == second.simulation.trace)
         #expect(first.workload.receivers.map(\.firstOrder) == second.workload.receivers.map(\.firstOrder))
-        #expect(first.workload.stats.deliveries > 10)
+        #expect(first.workload.stats[.deliveries] > 10)
     }
 }

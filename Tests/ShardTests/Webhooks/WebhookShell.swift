@@ -107,7 +107,9 @@ struct WebhookReceiver {
                 out.append("\(name) never got \(webhook.id) (webhook \(k) of \(expected.count) in the committed log)")
                 continue
             }
-            if body != webhook.body { out.append("\(name) got \(webhook.id) as \(body), the log renders \(webhook.body)") }
+            if body != webhook.body {
+                out.append("\(name) got \(webhook.id) as \(body), the log renders \(webhook.body)")
+            }
         }
         var last = -1
         for id in firstOrder {
