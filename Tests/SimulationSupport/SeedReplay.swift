@@ -42,6 +42,18 @@ public struct SeedReplay: Sendable {
         replay.map { [$0] } ?? (0..<UInt64(count)).map { $0 + offset }
     }
 
+    /// The seeds of `list(count:offset:)` in `parts` chunks, which Swift Testing runs in parallel.
+    public func chunks(count: Int, offset: UInt64 = 0, parts: Int = 8) -> [[UInt64]] {
+        let seeds = list(count: count, offset: offset)
+        let size = max(1, (seeds.count + parts - 1) / parts)
+        return stride(from: 0, to: seeds.count, by: size).map { Array(seeds[$0..<min(seeds.count, $0 + size)]) }
+    }
+
+    /// How many seeds a run takes: the number in `variable` (`REDPACKET_SEEDS=1000`), else `defaults`.
+    public static func count(_ variable: String, default defaults: Int) -> Int {
+        getenv(variable).flatMap { Int(String(cString: $0)) } ?? defaults
+    }
+
     private func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
     }

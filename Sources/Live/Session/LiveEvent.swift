@@ -66,7 +66,7 @@ public struct LiveEvent: Codable, Sendable, Equatable, Hashable {
     public var targetUser: String?
     /// `started`: the session title.
     public var title: String?
-    /// `started`: whether the session is recorded for replay.
+    /// `started`: whether the session is recorded for replay; `ended`: true when it was.
     public var record: Bool?
     /// The actor's group role when the event was decided (internal: not in the public shape).
     /// Lets every replica learn the rank of the users it has seen, for moderation (`LiveRank`).

@@ -217,6 +217,9 @@ public struct LiveSession: Sendable {
 
         case .end:
             event.type = .ended
+            // A recorded live's end says so: `WebhookKind.caused(by:)` derives `replay.ready` from
+            // the event alone.
+            if state.info.record { event.record = true }
 
         case .startShare(let from, let title, let record):
             event.title = LiveText.trimmed(title)

@@ -48,7 +48,21 @@ final class RedPacketChaos: ReplicationWorkload {
         case start
         case send(packet: Int)
         case grab(packet: Int)
+        /// A keyed write another workload adds (`addWrite`: a tip, a comment): answered once,
+        /// nothing follows it.
+        case write
         case end
+    }
+
+    /// What the live is besides its packets: this workload uses the defaults; a workload layered
+    /// on it (`WebhookChaos`) records the live, ends it elsewhere in time and adds writes.
+    struct Plan {
+        /// The start's `record`.
+        var record = false
+        /// The end comes this many ms after the chaos ends (negative: during it), drawn uniformly.
+        var endAfterChaos: ClosedRange<Int64> = 120...199
+        /// At most this many users grab one packet (the crowd on the 200-share one costs most).
+        var maxUsers = Int.max
     }
 
     final class Client {
@@ -142,11 +156,12 @@ final class RedPacketChaos: ReplicationWorkload {
     let settings: LiveSessionSettings
     private(set) var shells: [RedPacketShell?]
     private(set) var clients: [Client] = []
+    /// The end's client.
+    private var endClient: Int?
     private(set) var packets: [Packet] = []
     /// Each attempt's client and node.
     private var attempts: [(client: Int, node: Int)] = []
-    private var actions: [Action?] = []
-    private var freeActions: [Int] = []
+    private var actions = WorkloadActions<Action>()
     private(set) var stats = Stats()
     /// The live ended with packets open (`check`): the known bug of `SessionHost.write(.end)`,
     /// which returns only the packets open when it starts, while sends go on during its commits.
@@ -171,7 +186,7 @@ final class RedPacketChaos: ReplicationWorkload {
 
     /// Builds the seed's plan (packets, users, times) from the simulation's generator and
     /// attaches to it.
-    init(simulation: ReplicationSimulation) {
+    init(simulation: ReplicationSimulation, plan livePlan: Plan = Plan()) {
         self.simulation = simulation
         var settings = LiveSessionSettings()
         // Senders retry a send they are never answered: not the rate limit's business here.
@@ -183,7 +198,7 @@ final class RedPacketChaos: ReplicationWorkload {
             simulation.nodes[i].replica.map { RedPacketShell(node: i, settings: settings, log: $0.entries) }
         }
         simulation.workload = self
-        plan()
+        plan(livePlan)
     }
 
     // MARK: The plan
@@ -195,12 +210,13 @@ final class RedPacketChaos: ReplicationWorkload {
         return clients.count - 1
     }
 
-    private func plan() {
-        let start = addClient(.start, .start(title: "red packets", record: false), Self.host)
+    private func plan(_ livePlan: Plan) {
+        let start = addClient(.start, .start(title: "red packets", record: livePlan.record), Self.host)
         schedule(.attempt(client: start, node: nil), at: .zero + .milliseconds(1))
-        let chaosEnd = ReplicationTime.zero + simulation.options.chaos
-        let endOffset = 120 + draw(80)
-        let endAt = chaosEnd + .milliseconds(endOffset)
+        let chaosMillis = Int64(simulation.options.chaos.nanoseconds / 1_000_000)
+        let endOffset = livePlan.endAfterChaos.lowerBound
+            + Int64(draw(UInt64(livePlan.endAfterChaos.upperBound - livePlan.endAfterChaos.lowerBound + 1)))
+        let endAt = ReplicationTime.zero + .milliseconds(UInt64(chaosMillis + endOffset))
         let count = 4 + Int(draw(3))
         // Some seeds send their last packet around the end: the end must return it too.
         let lastAtTheEnd = draw(10) < 3
@@ -228,19 +244,26 @@ final class RedPacketChaos: ReplicationWorkload {
             default: users = max(1, shares / 2 + Int(draw(UInt64(shares + 1))))
             }
             packets.append(
-                Packet(id: id, sender: sender, users: users, spread: 2 + draw(38), raceKill: draw(10) < 4)
+                Packet(id: id, sender: sender, users: min(users, livePlan.maxUsers), spread: 2 + draw(38), raceKill: draw(10) < 4)
             )
             let at: ReplicationTime
             if lastAtTheEnd, p == count - 1 {
-                at = chaosEnd + .milliseconds(endOffset - 3 + draw(9))
+                at = .zero + .milliseconds(UInt64(chaosMillis + endOffset - 3) + draw(9))
             } else {
                 at = .zero + .milliseconds(8 + draw(250))
             }
             schedule(.attempt(client: sender, node: nil), at: at)
         }
         let end = addClient(.end, .end, Self.host)
+        endClient = end
         schedule(.attempt(client: end, node: nil), at: endAt)
         schedule(.ttlTick, at: .zero + .milliseconds(20))
+    }
+
+    /// A keyed write (a tip, a comment) by `actor` at `time`, or once the live is acknowledged as
+    /// started: tried as every client's request is until answered.
+    func addWrite(_ command: LiveCommand, by actor: LiveActor, at time: ReplicationTime) {
+        schedule(.attempt(client: addClient(.write, command, actor), node: nil), at: time)
     }
 
     /// The grabs of packet p start once its send is acknowledged: each user's first attempt within
@@ -267,21 +290,11 @@ final class RedPacketChaos: ReplicationWorkload {
     // MARK: Events
 
     private func schedule(_ action: Action, at time: ReplicationTime) {
-        let token: Int
-        if let free = freeActions.popLast() {
-            token = free
-            actions[token] = action
-        } else {
-            token = actions.count
-            actions.append(action)
-        }
-        simulation.schedule(UInt64(token), at: time)
+        simulation.schedule(actions.add(action), at: time)
     }
 
     func fire(_ token: UInt64) {
-        guard let action = actions[Int(token)] else { return }
-        actions[Int(token)] = nil
-        freeActions.append(Int(token))
+        guard let action = actions.take(token) else { return }
         switch action {
         case .attempt(let client, let node): attempt(client, at: node)
         case .arrive(let attempt, let node): arrive(attempt, at: node)
@@ -317,7 +330,7 @@ final class RedPacketChaos: ReplicationWorkload {
     private func attempt(_ c: Int, at node: Int?) {
         let client = clients[c]
         guard client.answer == nil, client.current == nil else { return }
-        if case .send = client.kind, !started {
+        if client.kind == .write || client.kind.isSend, !started {
             waitingForStart.append(c)
             return
         }
@@ -657,7 +670,7 @@ final class RedPacketChaos: ReplicationWorkload {
     func committedEvents() -> (events: [LiveEvent], failure: String?) {
         var events: [LiveEvent] = []
         for entry in simulation.checker.committedLog {
-            guard case .data(let payload) = entry.kind else { continue }
+            guard case .data(let payload) = entry.kind, RedPacketShell.isEvent(payload) else { continue }
             do {
                 events.append(try RedPacketShell.event(of: payload))
             } catch {
@@ -708,7 +721,7 @@ final class RedPacketChaos: ReplicationWorkload {
                 }
             }
         }
-        if let end = clients.last, end.kind == .end, case .logged? = end.answer {
+        if let end = endClient, case .logged? = clients[end].answer {
             if !ledger.ended { fail("the end was acknowledged but the committed log does not end") }
         }
         if ledger.ended { stats.ended += 1 }
@@ -736,6 +749,13 @@ final class RedPacketChaos: ReplicationWorkload {
         }
         stats.seeds += 1
         return violations
+    }
+}
+
+extension RedPacketChaos.Kind {
+    var isSend: Bool {
+        if case .send = self { return true }
+        return false
     }
 }
 

@@ -3,12 +3,6 @@ import Shard
 import SimulationSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension SeedReplay {
     /// Seeds for the red-packet chaos runs: `REDPACKET_SEED=n` replays just that seed,
     /// `REPL_TRACE=1` narrates the replica set.
@@ -25,14 +19,10 @@ extension SeedReplay {
     /// on two busy cores). The default is what the CI's time budget affords: a seed costs ~0.35 s
     /// of CPU in a debug build (~300 grabs, each an entry every replica decodes and applies, and
     /// ~2,000 client attempts), so 400 seeds are about 70 s of the unit pass on two cores.
-    static let seedCount: Int = getenv("REDPACKET_SEEDS").flatMap { Int(String(cString: $0)) } ?? 400
+    static let seedCount = SeedReplay.count("REDPACKET_SEEDS", default: 400)
 
     /// The seeds in 8 chunks, which Swift Testing runs in parallel.
-    static let seedChunks: [[UInt64]] = {
-        let seeds = SeedReplay.redPackets.list(count: seedCount, offset: 100_000)
-        let size = max(1, (seeds.count + 7) / 8)
-        return stride(from: 0, to: seeds.count, by: size).map { Array(seeds[$0..<min(seeds.count, $0 + size)]) }
-    }()
+    static let seedChunks = SeedReplay.redPackets.chunks(count: seedCount, offset: 100_000)
 
     static func replayHint(_ seed: UInt64) -> String {
         "replay: REDPACKET_SEED=\(seed) swift test --filter RedPacketChaos"

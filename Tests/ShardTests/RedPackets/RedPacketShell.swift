@@ -70,12 +70,18 @@ final class RedPacketShell {
 
     /// Decodes an entry's event: the write id, then the codec's bytes.
     static func event(of payload: [UInt8]) throws -> LiveEvent {
-        try LiveEventCodec.decode(Array(payload[8...]))
+        try LiveEventCodec.decode(content(of: payload))
     }
 
-    /// A data entry enters the log (`SessionHost.applyEntry`).
+    /// What a data entry holds behind its write id: an event's bytes or a record's.
+    static func content(of payload: [UInt8]) -> [UInt8] { Array(payload[8...]) }
+
+    /// Whether a data entry holds an event (not a record: another workload's cursors).
+    static func isEvent(_ payload: [UInt8]) -> Bool { LogPayload.isEvent(content(of: payload)) }
+
+    /// A data entry enters the log (`SessionHost.applyEntry`); records are another workload's.
     func apply(_ entry: ReplicationEntry) {
-        guard case .data(let payload) = entry.kind else { return }
+        guard case .data(let payload) = entry.kind, Self.isEvent(payload) else { return }
         do {
             let event: LiveEvent
             if let proposed, proposed.logSeq == entry.seq {

@@ -65,6 +65,10 @@ final class ReplicationSimulation {
         /// fault). The real `SessionHost` never does (session logs are small), so a workload that
         /// models it turns this off.
         var compaction = true
+        /// Some write is proposed after healing (and the run fails unless one commits). A workload
+        /// whose writes may all be over by then (`WebhookChaos`: a live ended during the chaos)
+        /// turns this off; whatever it does propose after healing must still commit.
+        var writesAfterHeal = true
     }
 
     /// LAN settings scaled down ~6x so a few hundred ms of virtual chaos holds several elections.
@@ -253,7 +257,8 @@ final class ReplicationSimulation {
     }
 
     /// Runs the chaos, the healing and the write stream, then on until the replica set has settled
-    /// (usually soon after the last write, well before the end), and performs the final checks;
+    /// and the workload, if any, is quiescent (usually soon after the last write, well before the
+    /// end), and performs the final checks;
     /// returns the violations (empty when fine).
     func run() -> [String] {
         let lastWrites = ReplicationTime.zero + (options.chaos + options.heal - options.quiet)
@@ -262,7 +267,9 @@ final class ReplicationSimulation {
             step(queue.pop()!.event)
         }
         let settleBy = endTime + options.settle
-        while checker.violations.isEmpty, !settled, let time = queue.nextTime, time <= settleBy {
+        while checker.violations.isEmpty, !settled || workload?.quiescent == false, let time = queue.nextTime,
+            time <= settleBy
+        {
             now = time
             step(queue.pop()!.event)
         }
@@ -396,6 +403,7 @@ final class ReplicationSimulation {
                 }
                 trace.record(4, UInt64(i), epoch)
                 checker.becamePrimary(epoch: epoch, node: i)
+                workload?.becamePrimary(node: i)
             case .notifyRemoved(let node, let epoch):
                 sendRemovalNotice(from: i, to: node, epoch: epoch)
             case .steppedDown:
@@ -550,7 +558,7 @@ final class ReplicationSimulation {
             )
             return
         }
-        guard recoveryTime != nil else {
+        guard recoveryTime != nil || !options.writesAfterHeal && checker.firstWriteAfterHeal == nil else {
             checker.fail("seed \(seed): no write proposed after healing was committed: \(stateSummary)")
             return
         }

@@ -21,6 +21,15 @@ protocol ReplicationWorkload: AnyObject {
     func killed(node i: Int)
     /// Node i's process came back with the log its disk held.
     func restarted(node i: Int)
+    /// Node i became primary.
+    func becamePrimary(node i: Int)
+    /// Nothing left to do: once the replica set has settled too, the run ends.
+    var quiescent: Bool { get }
+}
+
+extension ReplicationWorkload {
+    func becamePrimary(node i: Int) {}
+    var quiescent: Bool { true }
 }
 
 extension ReplicationSimulation {
@@ -50,5 +59,30 @@ extension ReplicationSimulation {
         case .failure(let error):
             return .failure(error)
         }
+    }
+}
+
+/// A workload's scheduled actions by token (`ReplicationSimulation.schedule` carries a number):
+/// each token fires once. A token carries `layer` in its top byte, so workloads layered on one
+/// another (`WebhookChaos` over `RedPacketChaos`) tell theirs apart.
+struct WorkloadActions<Action> {
+    let layer: UInt64
+    private var actions: [Action?] = []
+
+    init(layer: UInt64 = 0) { self.layer = layer }
+
+    func owns(_ token: UInt64) -> Bool { token >> 56 == layer }
+
+    /// Files `action`; its token.
+    mutating func add(_ action: Action) -> UInt64 {
+        actions.append(action)
+        return layer << 56 | UInt64(actions.count - 1)
+    }
+
+    /// The action of `token`, once.
+    mutating func take(_ token: UInt64) -> Action? {
+        let index = Int(token & (1 << 56 - 1))
+        defer { actions[index] = nil }
+        return actions[index]
     }
 }
