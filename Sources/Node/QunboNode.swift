@@ -161,6 +161,10 @@ public struct QunboNode: Sendable {
             faults: faults,
             replicas: config.replicas
         )
+        router.add(.GET, "/admin/v1/webhooks") { [nodeID = config.id] request in
+            _ = try await access.requireAdmin(request)
+            return .json(webhooks.json(node: nodeID))
+        }
         var liveRoutes = LiveRoutes(
             sessions: sessions,
             cluster: cluster,

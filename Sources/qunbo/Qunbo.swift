@@ -10,7 +10,7 @@ struct Qunbo: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             NodeCommand.self, TokenCommand.self, MembersCommand.self, RingCommand.self, SessionsCommand.self,
-            DrainCommand.self,
+            DrainCommand.self, WebhooksCommand.self,
         ]
     )
 

@@ -41,8 +41,9 @@ public struct WebhookBackoff: Sendable, Equatable {
 
     /// The wait before attempt `attempt + 1` (`attempt` ≥ 1 failures so far).
     public func delayMillis(afterFailures attempt: Int, random: Double) -> Int64 {
-        let exponent = min(max(attempt - 1, 0), 30)
+        let exponent = attempt <= 1 ? 0 : min(attempt - 1, 30)
         let ceiling = min(capMillis, baseMillis << Int64(exponent))
-        return max(1, Int64(Double(ceiling) * min(max(random, 0), 0.999_999)))
+        let fraction = random.isFinite ? min(max(random, 0), 0.999_999) : 0.5
+        return max(1, Int64(Double(ceiling) * fraction))
     }
 }

@@ -34,6 +34,8 @@ public struct WebhookOutbox: Sendable, Equatable {
     /// Per destination, the first index not acknowledged (absent: 0). Cursors of destinations
     /// this node does not send to are kept too, so they are not lost if it is reconfigured.
     public private(set) var cursors: [UInt64: UInt64] = [:]
+    /// Whether the log's live is recorded (from its `started` event): its end makes a replay.
+    public private(set) var recorded = false
 
     public init(destinations: [UInt64]) {
         self.destinations = Array(Set(destinations)).sorted()
@@ -42,8 +44,9 @@ public struct WebhookOutbox: Sendable, Equatable {
     /// A committed event, in log order: appends the webhooks it causes. Returns how many.
     @discardableResult
     public mutating func committed(_ event: LiveEvent) -> Int {
+        if event.type == .started { recorded = event.record ?? false }
         guard !destinations.isEmpty else { return 0 }
-        let kinds = WebhookKind.caused(by: event)
+        let kinds = WebhookKind.caused(by: event, recorded: recorded)
         for kind in kinds {
             entries.append(Entry(index: derived, kind: kind, eventSeq: event.seq))
             derived += 1

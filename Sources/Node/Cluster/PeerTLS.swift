@@ -41,6 +41,11 @@ public struct PeerTLS: Sendable {
     /// address (no SNI allowed) NIOSSL checks the certificate's IP SANs against the connected
     /// address.
     func handler(host: String) throws -> NIOSSLClientHandler {
+        try Self.clientHandler(context: context, host: host)
+    }
+
+    /// The same for any client context (webhook deliveries use the system roots).
+    static func clientHandler(context: NIOSSLContext, host: String) throws -> NIOSSLClientHandler {
         let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
         return try NIOSSLClientHandler(context: context, serverHostname: isIP ? nil : host)
     }

@@ -26,6 +26,17 @@ public enum ServerError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+extension ServerError {
+    /// What a failed `bind` means for the operator.
+    init(binding error: any Error, at address: HostPort) {
+        if let error = error as? IOError, error.errnoCode == EADDRINUSE {
+            self = .addressInUse(address)
+        } else {
+            self = .cannotBind(address, "\(error)")
+        }
+    }
+}
+
 typealias HTTPStreamChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
 /// A channel's async inbound and outbound without `executeThenClose`'s scope, which closes the
@@ -240,12 +251,8 @@ public final class HTTPServer: Service, Sendable {
                     return negotiation.protocolNegotiationResult
                 }
             }
-        } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw ServerError.addressInUse(config.listen)
-        } catch let error as IOError {
-            throw ServerError.cannotBind(config.listen, "\(error)")
         } catch {
-            throw ServerError.cannotBind(config.listen, "\(error)")
+            throw ServerError(binding: error, at: config.listen)
         }
     }
 

@@ -33,17 +33,7 @@ final class WebhookDispatcher: Service, Sendable {
     }
 
     /// What `qunbo webhooks` shows of one destination at this node.
-    struct DestinationStatus: Sendable {
-        var url: String
-        var backlog: UInt64 = 0
-        var oldestPendingSeconds: Double?
-        var delivered = 0
-        var attempts = 0
-        var failures = 0
-        var dropped = 0
-        var lastStatus: Int?
-        var lastError: String?
-    }
+    typealias DestinationStatus = AdminAPI.WebhooksJSON.Destination
 
     let settings: Settings
     let destinations: [WebhookDestinationConfig]
@@ -77,6 +67,10 @@ final class WebhookDispatcher: Service, Sendable {
         let all = status.withLock { $0 }
         return destinations.compactMap { all[$0.key] }
     }
+
+    /// `GET /admin/v1/webhooks` (`qunbo webhooks`): this node's view; backlogs count only the
+    /// logs it leads.
+    func json(node: String) -> AdminAPI.WebhooksJSON { AdminAPI.WebhooksJSON(node: node, destinations: snapshot) }
 
     /// A session's copy here owes webhooks as primary: make sure its senders run.
     func due(session: String) {
@@ -211,7 +205,7 @@ final class WebhookDispatcher: Service, Sendable {
             let total = totals[destination.key] ?? (0, nil)
             metrics.backlog[destination.key]?.set(Int(total.count))
             update(destination) {
-                $0.backlog = total.count
+                $0.backlog = Int(total.count)
                 $0.oldestPendingSeconds = total.oldestAt.map { Double(max(0, now - $0)) / 1000 }
             }
         }

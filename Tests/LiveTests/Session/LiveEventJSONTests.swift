@@ -68,7 +68,7 @@ struct LiveEventJSONTests {
             LiveEventType.allCases.map(\.rawValue) == [
                 "started", "comment", "tip", "question", "highlight", "pin", "unpin", "mute", "unmute", "kick",
                 "ended", "redpacket", "redpacket_grab", "redpacket_expired", "product", "spotlight", "click", "board",
-                "shared", "unshared",
+                "shared", "unshared", "scheduled", "unscheduled", "reminded", "fulfilled",
             ]
         )
         #expect(LiveRole.allCases.map(\.rawValue).sorted() == ["admin", "guest", "member", "owner"])
