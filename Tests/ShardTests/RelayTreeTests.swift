@@ -7,10 +7,21 @@ import Testing
 struct RelayTreeTests {
     static func nodes(_ n: Int) -> [String] { (1...n).map { "n\($0)" } }
 
-    static func tree(_ nodes: [String], session: String = "s-1", fanout: Int = 16, zones: [String: String] = [:])
+    static func tree(
+        _ nodes: [String],
+        session: String = "s-1",
+        fanout: Int = 16,
+        zones: [String: String] = [:]
+    )
         -> RelayTree
     {
-        RelayTree(session: session, replicas: ["n1", "n2", "n3"], nodes: nodes, zones: zones, settings: .init(fanout: fanout))
+        RelayTree(
+            session: session,
+            replicas: ["n1", "n2", "n3"],
+            nodes: nodes,
+            zones: zones,
+            settings: .init(fanout: fanout)
+        )
     }
 
     @Test("every node computes the same tree, whatever order it knows the members in")
@@ -23,7 +34,10 @@ struct RelayTreeTests {
         }
     }
 
-    @Test("every relay reaches a replica by going up one level at a time: no cycles, depth log_fanout(n)", arguments: [5, 60, 400, 1000])
+    @Test(
+        "every relay reaches a replica by going up one level at a time: no cycles, depth log_fanout(n)",
+        arguments: [5, 60, 400, 1000]
+    )
     func noCycles(size: Int) {
         let tree = Self.tree(Self.nodes(size))
         for node in Self.nodes(size) {
@@ -66,7 +80,8 @@ struct RelayTreeTests {
             for node in moves where before.upstream(of: node) != lost {
                 // Anything else that moved crossed a level boundary, or was a child of one that did.
                 let crossed = before.level(of: node) != after.level(of: node)
-                let parentCrossed = before.upstream(of: node).map { before.level(of: $0) != after.level(of: $0) } ?? false
+                let parentCrossed =
+                    before.upstream(of: node).map { before.level(of: $0) != after.level(of: $0) } ?? false
                 #expect(crossed || parentCrossed, "\(node) moved for no reason when \(lost) left")
             }
         }
@@ -78,7 +93,10 @@ struct RelayTreeTests {
         let zones = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, ["a", "b", "c"][$0 % 3]) })
         let tree = Self.tree(nodes, zones: zones)
         for node in nodes where tree.level(of: node) == 1 {
-            #expect(zones[tree.upstream(of: node)!] == zones[node], "\(node) in \(zones[node]!) feeds from \(tree.upstream(of: node)!)")
+            #expect(
+                zones[tree.upstream(of: node)!] == zones[node],
+                "\(node) in \(zones[node]!) feeds from \(tree.upstream(of: node)!)"
+            )
         }
     }
 
