@@ -307,7 +307,12 @@ extension NodeConfig {
                 do {
                     _ = try WebhookClient.parse(url: url)
                 } catch {
-                    throw .invalidValue(name: "webhook-url", value: url, expected: "an http(s):// URL (\(error))", source: src)
+                    throw .invalidValue(
+                        name: "webhook-url",
+                        value: url,
+                        expected: "an http(s):// URL (\(error))",
+                        source: src
+                    )
                 }
                 if !config.webhookURLs.contains(url) { config.webhookURLs.append(url) }
             }

@@ -135,7 +135,10 @@ public struct QunboNode: Sendable {
             settings: webhookSettings,
             client: WebhookClient(group: group),
             sessions: sessions,
-            metrics: WebhookMetrics(destinations: webhookSettings.urls.map(WebhookDestinationConfig.init(url:)), factory: factory),
+            metrics: WebhookMetrics(
+                destinations: webhookSettings.urls.map(WebhookDestinationConfig.init(url:)),
+                factory: factory
+            ),
             logger: logger
         )
         sessions.webhooksDue.withLock { $0 = { [weak webhooks] session in webhooks?.due(session: session) } }

@@ -30,16 +30,24 @@ struct WebhooksShowCommand: AsyncParsableCommand {
             return print(String(decoding: data, as: UTF8.self))
         }
         let byURL = Dictionary(grouping: answers.flatMap(\.destinations), by: \.url)
-        let urls = answers.flatMap(\.destinations).map(\.url).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let urls = answers.flatMap(\.destinations).map(\.url).reduce(into: [String]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }
         if urls.isEmpty { return print("(no webhook destinations configured)") }
         printTable(
             ["URL", "BACKLOG", "OLDEST", "DELIVERED", "ATTEMPTS", "FAILURES", "DROPPED", "LAST"],
             urls.map { url in
                 let all = byURL[url] ?? []
                 // The answer of the node with the oldest owed delivery tells what blocks it.
-                let worst = all.max { ($0.oldestPendingSeconds ?? -1, $0.attempts) < ($1.oldestPendingSeconds ?? -1, $1.attempts) }
-                let last = [worst?.lastStatus.map(String.init), worst?.lastError].compactMap { $0 }.joined(separator: " ")
-                func sum(_ field: (AdminAPI.WebhooksJSON.Destination) -> Int) -> String { String(all.map(field).reduce(0, +)) }
+                let worst = all.max {
+                    ($0.oldestPendingSeconds ?? -1, $0.attempts) < ($1.oldestPendingSeconds ?? -1, $1.attempts)
+                }
+                let last = [worst?.lastStatus.map(String.init), worst?.lastError].compactMap { $0 }.joined(
+                    separator: " "
+                )
+                func sum(_ field: (AdminAPI.WebhooksJSON.Destination) -> Int) -> String {
+                    String(all.map(field).reduce(0, +))
+                }
                 return [
                     url, sum(\.backlog), worst?.oldestPendingSeconds.map { String(format: "%.1f s", $0) } ?? "-",
                     sum(\.delivered), sum(\.attempts), sum(\.failures), sum(\.dropped), last.isEmpty ? "-" : last,
@@ -66,7 +74,9 @@ struct WebhooksShowCommand: AsyncParsableCommand {
             do {
                 answers.append(try await fetch(options))
             } catch {
-                FileHandle.standardError.write(Data("qunbo: \(member.id) (\(member.address)) did not answer: \(error)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("qunbo: \(member.id) (\(member.address)) did not answer: \(error)\n".utf8)
+                )
             }
         }
         return answers

@@ -201,7 +201,9 @@ struct LiveRoutes: Sendable {
                 members: members
             ) {
             case .started(let state, let host):
-                if let schedule = body.schedule { await fulfil(schedule, group: group, session: state.info.id, by: actor) }
+                if let schedule = body.schedule {
+                    await fulfil(schedule, group: group, session: state.info.id, by: actor)
+                }
                 return .json(await sessions.json(state, host: host), status: .created)
             case .alreadyLive(let host):
                 return .json(await sessions.json(await host.state, host: host), status: .conflict)

@@ -44,7 +44,10 @@ extension LiveRoutes {
             let (actor, group) = try await memberActor(request)
             let id = request.parameters["id"] ?? ""
             do {
-                return seqResponse(try await writeGroupLog(group: group, command: .unschedule(id), actor: actor), status: .ok)
+                return seqResponse(
+                    try await writeGroupLog(group: group, command: .unschedule(id), actor: actor),
+                    status: .ok
+                )
             } catch let error as APIError where error.status == .notFound {
                 throw APIError.notFound("no scheduled live \(id) in group \(group)", code: "not_found")
             }
@@ -104,7 +107,8 @@ extension LiveRoutes {
         guard !sessions.isDraining else {
             throw APIError.unavailable("this node is draining; retry", code: "draining")
         }
-        let members = [sessions.nodeID] + candidates.filter { $0 != sessions.nodeID }.prefix(sessions.shell.replicas - 1)
+        let members =
+            [sessions.nodeID] + candidates.filter { $0 != sessions.nodeID }.prefix(sessions.shell.replicas - 1)
         do {
             _ = try await sessions.start(
                 group: log,
@@ -125,7 +129,11 @@ extension LiveRoutes {
     /// still fire).
     func fulfil(_ schedule: String, group: String, session: String, by actor: LiveActor) async {
         do {
-            _ = try await writeGroupLog(group: group, command: .fulfil(schedule: schedule, session: session), actor: actor)
+            _ = try await writeGroupLog(
+                group: group,
+                command: .fulfil(schedule: schedule, session: session),
+                actor: actor
+            )
         } catch {
             logger.warning(
                 "the live started, but its schedule is not marked fulfilled",

@@ -49,7 +49,7 @@ extension SessionHost {
         webhookFlushDue = true
         Task {
             try? await Task.sleep(for: Self.cursorFlushDelay)
-            await self.flushWebhookCursors()
+            self.flushWebhookCursors()
         }
     }
 

@@ -131,7 +131,11 @@ final class WebhookDispatcher: Service, Sendable {
     private func attempt(_ webhook: SessionHost.PreparedWebhook, to destination: WebhookDestinationConfig) async -> Bool
     {
         let body = Array(webhook.body.utf8)
-        let signature = WebhookSignature.sign(body: body, secret: settings.secret, timestamp: Int64(Date().timeIntervalSince1970))
+        let signature = WebhookSignature.sign(
+            body: body,
+            secret: settings.secret,
+            timestamp: Int64(Date().timeIntervalSince1970)
+        )
         let headers = [
             ("Qunbo-Signature", signature.header), ("Qunbo-Webhook-Id", webhook.id),
             ("Qunbo-Webhook-Type", webhook.kind.rawValue),
@@ -162,7 +166,9 @@ final class WebhookDispatcher: Service, Sendable {
             }
             logger.debug(
                 "webhook attempt failed",
-                metadata: ["webhook.id": "\(webhook.id)", "webhook.destination": "\(destination.label)", "error": "\(error)"]
+                metadata: [
+                    "webhook.id": "\(webhook.id)", "webhook.destination": "\(destination.label)", "error": "\(error)",
+                ]
             )
             return false
         }

@@ -15,7 +15,10 @@ final class WebhookMetrics: Sendable {
     init(destinations: [WebhookDestinationConfig], factory: any MetricsFactory) {
         backlog = Dictionary(
             uniqueKeysWithValues: destinations.map {
-                ($0.key, Meter(label: "qunbo_webhook_backlog", dimensions: [("destination", $0.label)], factory: factory))
+                (
+                    $0.key,
+                    Meter(label: "qunbo_webhook_backlog", dimensions: [("destination", $0.label)], factory: factory)
+                )
             }
         )
         delivered = Counter(label: "qunbo_webhook_attempts_total", dimensions: [("result", "ok")], factory: factory)

@@ -135,7 +135,11 @@ public struct SessionDirectory: Sendable {
 
     /// The shell's latest status of a copy (after any change of role, epoch, members, commit
     /// point or phase). `confirmed` is set once a primary confirmed a restored copy.
-    public mutating func update(_ copy: DirectoryCopy, confirmed: Bool = false, now: ReplicationTime)
+    public mutating func update(
+        _ copy: DirectoryCopy,
+        confirmed: Bool = false,
+        now: ReplicationTime
+    )
         -> [DirectoryDirective]
     {
         guard var record = records[copy.session] else { return [] }

@@ -195,7 +195,9 @@ struct LiveEventSourcingTests {
         }
         // The stream really exercises every event type of a live and most refusals (the group
         // log's types are `LiveScheduleTests`' subject: a live refuses their commands).
-        #expect(typesSeen == Set(LiveEventType.allCases).subtracting([.scheduled, .unscheduled, .reminded, .fulfilled]))
+        #expect(
+            typesSeen == Set(LiveEventType.allCases).subtracting([.scheduled, .unscheduled, .reminded, .fulfilled])
+        )
         #expect(duplicates > 0)
         #expect(
             refusals.isSuperset(of: [

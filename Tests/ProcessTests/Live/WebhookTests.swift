@@ -43,7 +43,13 @@ struct WebhookTests {
             try #require(scheduled.status == 201, "schedule: \(scheduled.status) \(scheduled.body)")
 
             // The live starts and its primary dies at once.
-            let started = try await ReplicationTests.startSession(cluster, users, at: "n1", title: "hooked", record: true)
+            let started = try await ReplicationTests.startSession(
+                cluster,
+                users,
+                at: "n1",
+                title: "hooked",
+                record: true
+            )
             try await cluster.kill(started.primary)
             let liveStarted = "\(started.id)-1"
             try await waitUntil("live.started \(liveStarted) at the receiver", timeout: 30) {
@@ -80,7 +86,10 @@ struct WebhookTests {
                 healthy.deliveries.contains { $0.type == "live.reminder" && $0.reminder == "lead" }
             }
             let lead = try #require(healthy.firstArrival { $0.type == "live.reminder" && $0.reminder == "lead" })
-            #expect(lead - leadDue <= 2 && lead - leadDue >= -0.5, "lead reminder \(lead - leadDue) s from its due time")
+            #expect(
+                lead - leadDue <= 2 && lead - leadDue >= -0.5,
+                "lead reminder \(lead - leadDue) s from its due time"
+            )
             let logSessions = ids.compactMap { id in (try? cluster.sessions(on: id))?.first { $0.group == "~hooks" } }
             let logSession = try #require(logSessions.first?.session, "the group log's session")
             let (logPrimary, _) = try #require(cluster.primary(of: logSession, among: ids))
@@ -89,7 +98,10 @@ struct WebhookTests {
                 healthy.deliveries.contains { $0.type == "live.reminder" && $0.reminder == "start" }
             }
             let start = try #require(healthy.firstArrival { $0.type == "live.reminder" && $0.reminder == "start" })
-            #expect(start - startsAt <= 2 && start - startsAt >= -0.5, "start reminder \(start - startsAt) s from its due time")
+            #expect(
+                start - startsAt <= 2 && start - startsAt >= -0.5,
+                "start reminder \(start - startsAt) s from its due time"
+            )
 
             // The end: live.ended and replay.ready.
             let alive = ids.filter { $0 != logPrimary }
@@ -141,13 +153,17 @@ struct WebhookTests {
             "curl",
             [
                 "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json", "-H",
-                "Qunbo-Signature: t=\(now),v1=\(String(repeating: "ab", count: 32))", "--data-binary", body, receiver.url,
+                "Qunbo-Signature: t=\(now),v1=\(String(repeating: "ab", count: 32))", "--data-binary", body,
+                receiver.url,
             ]
         )
         #expect(forged.stdout == "400", "forged: \(forged.stdout)")
         let mac = try await Tools.run(
             "sh",
-            ["-c", "printf '%s' \"$0\" | openssl dgst -sha256 -hmac \"$1\" -r | cut -d' ' -f1", "\(now).\(body)", Self.secret]
+            [
+                "-c", "printf '%s' \"$0\" | openssl dgst -sha256 -hmac \"$1\" -r | cut -d' ' -f1", "\(now).\(body)",
+                Self.secret,
+            ]
         ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let tampered = try await Tools.run(
             "curl",
@@ -166,7 +182,10 @@ struct WebhookTests {
         )
         #expect(signed.stdout == "200", "signed: \(signed.stdout)")
         try await waitUntil("the signed delivery printed") { receiver.deliveries.map(\.id) == ["x-1"] }
-        #expect(receiver.process.errors.components(separatedBy: "rejected:").count - 1 == 2, "\(receiver.process.errors)")
+        #expect(
+            receiver.process.errors.components(separatedBy: "rejected:").count - 1 == 2,
+            "\(receiver.process.errors)"
+        )
     }
 
     static func rfc3339(_ seconds: Double) -> String {

@@ -214,7 +214,8 @@ final class RedPacketChaos: ReplicationWorkload {
         let start = addClient(.start, .start(title: "red packets", record: livePlan.record), Self.host)
         schedule(.attempt(client: start, node: nil), at: .zero + .milliseconds(1))
         let chaosMillis = Int64(simulation.options.chaos.nanoseconds / 1_000_000)
-        let endOffset = livePlan.endAfterChaos.lowerBound
+        let endOffset =
+            livePlan.endAfterChaos.lowerBound
             + Int64(draw(UInt64(livePlan.endAfterChaos.upperBound - livePlan.endAfterChaos.lowerBound + 1)))
         let endAt = ReplicationTime.zero + .milliseconds(UInt64(chaosMillis + endOffset))
         let count = 4 + Int(draw(3))
@@ -244,7 +245,13 @@ final class RedPacketChaos: ReplicationWorkload {
             default: users = max(1, shares / 2 + Int(draw(UInt64(shares + 1))))
             }
             packets.append(
-                Packet(id: id, sender: sender, users: min(users, livePlan.maxUsers), spread: 2 + draw(38), raceKill: draw(10) < 4)
+                Packet(
+                    id: id,
+                    sender: sender,
+                    users: min(users, livePlan.maxUsers),
+                    spread: 2 + draw(38),
+                    raceKill: draw(10) < 4
+                )
             )
             let at: ReplicationTime
             if lastAtTheEnd, p == count - 1 {
@@ -275,7 +282,11 @@ final class RedPacketChaos: ReplicationWorkload {
         let offset = Int(draw(300))
         for j in 0..<packets[p].users {
             let user = "u\((offset + j) % 300)"
-            let client = addClient(.grab(packet: p), .grab(redPacket: packets[p].id), LiveActor(user: user, role: .member))
+            let client = addClient(
+                .grab(packet: p),
+                .grab(redPacket: packets[p].id),
+                LiveActor(user: user, role: .member)
+            )
             packets[p].grabbers.append(client)
             schedule(
                 .attempt(client: client, node: nil),
@@ -283,7 +294,10 @@ final class RedPacketChaos: ReplicationWorkload {
             )
         }
         if packets[p].raceKill, simulation.now + .milliseconds(10) < ReplicationTime.zero + simulation.options.chaos {
-            schedule(.raceKill, at: simulation.now + ReplicationDuration(nanoseconds: draw(packets[p].spread * 500_000)))
+            schedule(
+                .raceKill,
+                at: simulation.now + ReplicationDuration(nanoseconds: draw(packets[p].spread * 500_000))
+            )
         }
     }
 
@@ -381,7 +395,10 @@ final class RedPacketChaos: ReplicationWorkload {
             stats.redirects += 1
             let next = hint.flatMap { simulation.index(of: $0) }
             if let next, next != attempts[a].node {
-                schedule(.attempt(client: c, node: next), at: simulation.now + ReplicationDuration(nanoseconds: 300_000))
+                schedule(
+                    .attempt(client: c, node: next),
+                    at: simulation.now + ReplicationDuration(nanoseconds: 300_000)
+                )
             } else {
                 // No primary known there (an election): the forwarding loop waits and asks again.
                 schedule(.attempt(client: c, node: nil), at: simulation.now + .milliseconds(3 + draw(5)))
@@ -420,7 +437,8 @@ final class RedPacketChaos: ReplicationWorkload {
 
     static func traceTag(_ reply: Reply) -> UInt64 {
         switch reply {
-        case .logged(let seq, let amount, let repeated): 1 &+ seq << 8 &+ UInt64(bitPattern: amount ?? 0) << 24 &+ (repeated ? 2 : 0)
+        case .logged(let seq, let amount, let repeated):
+            1 &+ seq << 8 &+ UInt64(bitPattern: amount ?? 0) << 24 &+ (repeated ? 2 : 0)
         case .refused(let error): 3 &+ UInt64(error.httpStatus) << 8
         case .notPrimary: 5
         case .unavailable: 6
@@ -717,7 +735,9 @@ final class RedPacketChaos: ReplicationWorkload {
                     continue
                 }
                 if grab.amount != first.1 || grab.seq != first.0 {
-                    fail("\(user) was told \(first.1 ?? -1) (seq \(first.0)), the log gave \(grab.amount) (seq \(grab.seq))")
+                    fail(
+                        "\(user) was told \(first.1 ?? -1) (seq \(first.0)), the log gave \(grab.amount) (seq \(grab.seq))"
+                    )
                 }
             }
         }
@@ -738,11 +758,15 @@ final class RedPacketChaos: ReplicationWorkload {
             guard let replica = simulation.nodes[i].replica, let shell = shells[i] else { continue }
             let prefix = Int(min(replica.commitSeq, UInt64(committedLog.count)))
             let log = simulation.checker.mirrors[i]
-            if replica.commitSeq > UInt64(committedLog.count) || Array(log.prefix(prefix)) != Array(committedLog.prefix(prefix)) {
+            if replica.commitSeq > UInt64(committedLog.count)
+                || Array(log.prefix(prefix)) != Array(committedLog.prefix(prefix))
+            {
                 fail("n\(i)'s committed log (\(replica.commitSeq)) is not a prefix of the committed log")
             }
             guard members.contains(simulation.nodes[i].id) else { continue }
-            if shell.events != events { fail("n\(i)'s shell holds \(shell.events.count) events, the log \(events.count)") }
+            if shell.events != events {
+                fail("n\(i)'s shell holds \(shell.events.count) events, the log \(events.count)")
+            }
             var state = shell.state
             state.viewers = replayed.viewers
             if state != replayed { fail("n\(i)'s session state differs from the committed log's") }

@@ -29,7 +29,9 @@ extension SeedReplay {
     }
 
     /// Runs one seed: the replication checker's violations, else the red-packet checks'.
-    static func run(_ seed: UInt64) -> (violations: [String], workload: RedPacketChaos, simulation: ReplicationSimulation) {
+    static func run(
+        _ seed: UInt64
+    ) -> (violations: [String], workload: RedPacketChaos, simulation: ReplicationSimulation) {
         let simulation = ReplicationSimulation(seed: seed, options: RedPacketChaos.simulationOptions)
         let workload = RedPacketChaos(simulation: simulation)
         var violations = simulation.run()

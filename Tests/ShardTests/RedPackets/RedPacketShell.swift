@@ -135,7 +135,12 @@ final class RedPacketShell {
     }
 
     /// Decides a command as `SessionHost.write` does, with the simulation's entropy.
-    func decide(_ command: LiveCommand, by actor: LiveActor, nowMillis: Int64, entropy: UInt64)
+    func decide(
+        _ command: LiveCommand,
+        by actor: LiveActor,
+        nowMillis: Int64,
+        entropy: UInt64
+    )
         -> Result<LiveDecision, LiveError>
     {
         session.decide(command, by: actor, now: nowMillis, mediaMillis: nil, entropy: entropy)
