@@ -297,7 +297,7 @@ public final class LiveSessions: Service, Sendable {
     /// The group's preference list over the current ring: every placed node, best first.
     func preferenceList(group: String, snapshot: ClusterView.Snapshot? = nil) -> [String] {
         let snapshot = snapshot ?? view.snapshot
-        return snapshot.ring.preferenceList(for: group, count: snapshot.members.count)
+        return snapshot.ring.preferenceList(for: DirectoryView.placementKey(group), count: snapshot.members.count)
     }
 
     /// The group's preference list without dead and draining nodes, best placed first: where a
@@ -351,6 +351,12 @@ public final class LiveSessions: Service, Sendable {
     }
 
     var allHosts: [SessionHost] { hosts.withLock { Array($0.values) } }
+
+    /// Every copy held here of `group`'s sessions: its lives, live or ended, and its group log.
+    func hosts(ofGroup group: String) -> [SessionHost] {
+        let log = GroupLog.logGroup(of: group)
+        return hosts.withLock { $0.values.filter { $0.group == group || $0.group == log } }
+    }
 
     enum StartOutcome {
         case started(LiveSessionState, SessionHost)

@@ -41,7 +41,7 @@ final class WebhookDispatcher: Service, Sendable {
     private let sessions: LiveSessions
     private let metrics: WebhookMetrics
     private let logger: Logger
-    /// Senders running, by `"<session>/<destination key>"`.
+    /// Senders running, by `"<group>/<destination key>"`.
     private let running = Mutex<Set<String>>([])
     private let permits: [UInt64: AsyncPermits]
     private let status: Mutex<[UInt64: DestinationStatus]>
@@ -72,31 +72,58 @@ final class WebhookDispatcher: Service, Sendable {
     /// logs it leads.
     func json(node: String) -> AdminAPI.WebhooksJSON { AdminAPI.WebhooksJSON(node: node, destinations: snapshot) }
 
-    /// A session's copy here owes webhooks as primary: make sure its senders run.
+    /// A session's copy here owes webhooks as primary: make sure its group's senders run.
     func due(session: String) {
-        for destination in destinations { start(session: session, destination) }
+        guard let host = sessions.host(session: session) else { return }
+        let owner = GroupLog.owner(of: host.group) ?? host.group
+        for destination in destinations { start(group: owner, destination) }
     }
 
-    private func start(session: String, _ destination: WebhookDestinationConfig) {
-        let key = "\(session)/\(destination.key)"
+    private func start(group: String, _ destination: WebhookDestinationConfig) {
+        let key = "\(group)/\(destination.key)"
         guard running.withLock({ $0.insert(key).inserted }) else { return }
-        Task { await self.send(session: session, to: destination, key: key) }
+        Task { await self.send(group: group, to: destination, key: key) }
     }
 
-    /// The sender of one log and destination: in order, one delivery at a time, until nothing
-    /// is owed or this node is no longer the log's primary.
-    private func send(session: String, to destination: WebhookDestinationConfig, key: String) async {
+    /// The next webhook of `group` for `destination` among the logs of the group led here (its
+    /// lives, ended ones still owing included, and its group log): each log's next one, the
+    /// earliest event first, so the group's webhooks go out in one order (a group log is placed
+    /// with its group, so one node usually leads all of them).
+    private func next(of logs: [SessionHost], for destination: WebhookDestinationConfig) async
+        -> (host: SessionHost, webhook: SessionHost.PreparedWebhook)?
+    {
+        var best: (host: SessionHost, webhook: SessionHost.PreparedWebhook)?
+        for host in logs {
+            guard let webhook = await host.nextWebhook(destination: destination.key) else { continue }
+            if let current = best,
+                (current.webhook.eventAt, current.host.sessionID) <= (webhook.eventAt, host.sessionID)
+            {
+                continue
+            }
+            best = (host, webhook)
+        }
+        return best
+    }
+
+    /// The sender of one group and destination: one delivery at a time, in order, until nothing
+    /// is owed by the logs of the group this node leads.
+    private func send(group: String, to destination: WebhookDestinationConfig, key: String) async {
         var failures = 0
+        var logs = sessions.hosts(ofGroup: group)
+        var listedAt = ContinuousClock.now
         while true {
-            guard let host = sessions.host(session: session),
-                let webhook = await host.nextWebhook(destination: destination.key)
-            else {
+            // A new live of the group (or one that became primary here) joins within a second.
+            if ContinuousClock.now - listedAt > .seconds(1) {
+                logs = sessions.hosts(ofGroup: group)
+                listedAt = ContinuousClock.now
+            }
+            guard let (host, webhook) = await next(of: logs, for: destination) else {
                 running.withLock { _ = $0.remove(key) }
                 // A notice that came while this sender was finishing found it still running:
                 // look once more, and go on if something is owed and no other sender took it.
-                guard let host = sessions.host(session: session),
-                    await host.nextWebhook(destination: destination.key) != nil,
-                    running.withLock({ $0.insert(key).inserted })
+                logs = sessions.hosts(ofGroup: group)
+                listedAt = ContinuousClock.now
+                guard await next(of: logs, for: destination) != nil, running.withLock({ $0.insert(key).inserted })
                 else { return }
                 continue
             }

@@ -72,6 +72,13 @@ public struct DirectoryView: Sendable {
 
     /// The group's preference list: every placed node, best first.
     public func preferenceList(for group: String) -> [String] {
-        ring.preferenceList(for: group, count: ring.nodes.count)
+        ring.preferenceList(for: Self.placementKey(group), count: ring.nodes.count)
+    }
+
+    /// Where on the ring a group's sessions go: a group's own log (`~<group>`, the Live module's
+    /// `GroupLog`) is placed with the group, so one primary usually leads both and can send the
+    /// group's webhooks in one order.
+    public static func placementKey(_ group: String) -> String {
+        group.hasPrefix("~") ? String(group.dropFirst()) : group
     }
 }

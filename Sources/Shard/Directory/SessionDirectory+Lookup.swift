@@ -19,9 +19,9 @@ extension SessionDirectory {
         guard view.joined else { return .uncertain }
         if let joinedAt = view.joinedAt, now < joinedAt + settings.joinSettle { return .uncertain }
         if view.alive.count < min(settings.replicas, view.members.count) { return .uncertain }
-        let placed = view.ring.preferenceList(for: group, count: settings.replicas)
+        let placed = view.ring.preferenceList(for: DirectoryView.placementKey(group), count: settings.replicas)
         guard placed.allSatisfy(answered.contains) else { return .uncertain }
-        let holders = view.holderRing.preferenceList(for: group, count: settings.replicas)
+        let holders = view.holderRing.preferenceList(for: DirectoryView.placementKey(group), count: settings.replicas)
         let covered = holders.allSatisfy { node in
             if answered.contains(node) { return true }
             guard let since = view.deadSince[node] else { return false }

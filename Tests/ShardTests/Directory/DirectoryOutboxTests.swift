@@ -1,3 +1,4 @@
+import Live
 import Shard
 import Testing
 
@@ -75,5 +76,17 @@ struct DirectoryOutboxTests {
         #expect(!directory.isSettled("s1"))
         owed.outboxPending = false
         #expect(directory.restored(owed, now: F.t(0)).settles == ["s1"])
+    }
+
+    @Test("a group's log is placed with its group: one primary usually leads both and orders the group's webhooks")
+    func groupLogPlacedWithItsGroup() throws {
+        #expect(DirectoryView.placementKey(GroupLog.logGroup(of: "g1")) == "g1")
+        #expect(DirectoryView.placementKey("g1") == "g1")
+        let view = F.view(F.alive(F.five))
+        #expect(view.preferenceList(for: GroupLog.logGroup(of: "g7")) == view.preferenceList(for: "g7"))
+        #expect(
+            SessionDirectory.likelyHolders(group: "~g7", view: view, settings: DirectorySettings())
+                == SessionDirectory.likelyHolders(group: "g7", view: view, settings: DirectorySettings())
+        )
     }
 }
