@@ -89,7 +89,10 @@ final class WebhookDispatcher: Service, Sendable {
     /// lives, ended ones still owing included, and its group log): each log's next one, the
     /// earliest event first, so the group's webhooks go out in one order (a group log is placed
     /// with its group, so one node usually leads all of them).
-    private func next(of logs: [SessionHost], for destination: WebhookDestinationConfig) async
+    private func next(
+        of logs: [SessionHost],
+        for destination: WebhookDestinationConfig
+    ) async
         -> (host: SessionHost, webhook: SessionHost.PreparedWebhook)?
     {
         var best: (host: SessionHost, webhook: SessionHost.PreparedWebhook)?
