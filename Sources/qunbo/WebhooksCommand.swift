@@ -98,6 +98,7 @@ struct WebhooksListenCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let address = HostPort(parsing: listen) else { throw CLIError("bad --listen \(listen) (HOST:PORT)") }
+        guard !secret.isEmpty else { throw CLIError("--secret is empty: give the node's --webhook-secret") }
         let settings = WebhookReceiver.Settings(
             secret: secret,
             host: address.host,

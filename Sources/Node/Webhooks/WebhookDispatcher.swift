@@ -183,7 +183,7 @@ final class WebhookDispatcher: Service, Sendable {
                 $0.attempts += 1
                 $0.lastStatus = code
                 if ok { $0.delivered += 1 } else { $0.failures += 1 }
-                if !ok { $0.lastError = "HTTP \(code)" }
+                $0.lastError = ok ? nil : "HTTP \(code)"
             }
             return ok
         } catch {
