@@ -118,7 +118,9 @@ struct OpsKitTests {
         let rules = try OpsKit.Rules.load()
         let unit = try OpsKit.Unit.load()
         // With RTMP on, as `cluster/up` runs nodes: its series are on the dashboard too.
-        try await LocalCluster.with(size: 2, rtmp: true) { cluster in
+        // A webhook URL (nobody listens there) so the per-destination webhook gauges exist too.
+        let webhooks = ["--webhook-url", "http://127.0.0.1:9/hooks", "--webhook-secret", "opskit-webhook-secret"]
+        try await LocalCluster.with(size: 2, nodeFlags: webhooks, rtmp: true) { cluster in
             try await waitUntil("both nodes to see each other", timeout: 15) {
                 try cluster.memberStates(seenBy: "n1").values.filter { $0 == "alive" }.count == 2
             }
