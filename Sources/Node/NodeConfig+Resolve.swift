@@ -13,7 +13,7 @@ extension NodeConfig {
         "min-free-disk", "commit-timeout", "max-connections", "max-connections-per-ip", "max-streams",
         "header-timeout", "body-read-timeout", "max-viewers-per-user", "max-ingest-bitrate", "max-recording-bytes",
         "max-token-ttl", "rtmp-listen", "redpacket-ttl", "webhook-url", "webhook-secret", "reminder-lead",
-        "webhook-max-backoff",
+        "webhook-max-backoff", "relay-threshold", "relay-linger",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -115,7 +115,7 @@ extension NodeConfig {
         }
         if let (v, src) = lookup("route") {
             guard let mode = RouteMode(rawValue: v) else {
-                throw .invalidValue(name: "route", value: v, expected: "redirect or proxy", source: src)
+                throw .invalidValue(name: "route", value: v, expected: "auto, relay, redirect or proxy", source: src)
             }
             config.route = mode
         }
@@ -135,7 +135,7 @@ extension NodeConfig {
             ("idle-timeout", \.idleTimeout),
             ("shutdown-timeout", \.shutdownTimeout), ("header-timeout", \.headerTimeout),
             ("body-read-timeout", \.bodyReadTimeout), ("max-token-ttl", \.maxTokenTTL),
-            ("redpacket-ttl", \.redPacketTTL), ("reminder-lead", \.reminderLead),
+            ("redpacket-ttl", \.redPacketTTL), ("reminder-lead", \.reminderLead), ("relay-linger", \.relayLinger),
             ("webhook-max-backoff", \.webhookMaxBackoff),
         ] {
             if let (v, src) = lookup(name) {
@@ -170,7 +170,8 @@ extension NodeConfig {
         for (name, keyPath, range) in [
             ("max-connections", \NodeConfig.maxConnections, 1...1_000_000),
             ("max-connections-per-ip", \.maxConnectionsPerIP, 1...1_000_000),
-            ("max-streams", \.maxStreams, 1...10_000), ("max-viewers-per-user", \.maxViewersPerUser, 1...10_000),
+            ("max-streams", \.maxStreams, 1...10_000), ("relay-threshold", \.relayThreshold, 1...10_000_000),
+            ("max-viewers-per-user", \.maxViewersPerUser, 1...10_000),
             ("max-ingest-bitrate", \.maxIngestBitrate, 64_000...10_000_000_000),
         ] {
             if let (v, src) = lookup(name) {

@@ -1,4 +1,5 @@
 import Logging
+import Shard
 
 /// Everything a node is configured with, after flags, `QUNBO_*` environment and the config file
 /// have been merged (see `NodeConfig.resolve`). Defaults serve a single local node.
@@ -44,9 +45,18 @@ public struct NodeConfig: Sendable, Equatable {
     public var peerCert: String?
     /// PEM private key for `peerCert`.
     public var peerKey: String?
-    /// How viewer routes at a non-replica are answered: `redirect` (307) or `proxy`. Default redirect:
-    /// it costs this node nothing and sends the viewer to its nearest replica.
-    public var route: RouteMode = .redirect
+    /// How viewer routes at a non-replica are answered: `auto`, `relay`, `redirect` (307) or
+    /// `proxy` (API.md, Hot sessions). Default auto: a redirect costs this node nothing and sends
+    /// the viewer to its nearest replica, until the session's viewers per replica pass
+    /// `relayThreshold`; then this node relays the session (one upstream pull, local fan-out).
+    public var route: RouteMode = .auto
+    /// Viewers per replica past which `auto` relays rather than redirects (`--relay-threshold`).
+    /// Default 500: a replica's fan-out stays well inside one node's measured 2,000 media viewers
+    /// while it also replicates and takes writes.
+    public var relayThreshold: Int = 500
+    /// A relay copy is dropped this long after its last viewer and downstream relay left
+    /// (`--relay-linger`). Default 30 s: a viewer reloading the page finds the copy still warm.
+    public var relayLinger: Duration = .seconds(30)
     /// swift-log level. Default `info`.
     public var logLevel: Logger.Level = .info
     /// How long a live session stays live after its ingest ends. Default 30 s (API.md).
@@ -161,11 +171,9 @@ public struct NodeConfig: Sendable, Equatable {
     }
 }
 
-/// How a node answers viewer routes for sessions it does not hold.
-public enum RouteMode: String, Sendable, CaseIterable {
-    case redirect
-    case proxy
-}
+/// How a node answers viewer routes for sessions it does not hold (the pure decision is
+/// `ViewerRouteMode.route` in Shard).
+public typealias RouteMode = ViewerRouteMode
 
 /// A `host:port` pair as written on the command line (`[::1]:7000` for IPv6).
 public struct HostPort: Sendable, Hashable, CustomStringConvertible {

@@ -108,6 +108,10 @@ public struct QunboNode: Sendable {
             metrics: replicationMetrics,
             logger: logger
         )
+        var relaySettings = RelayHub.Settings()
+        relaySettings.mode = config.route
+        relaySettings.threshold = config.relayThreshold
+        relaySettings.linger = config.relayLinger
         var shell = LiveSessions.Settings()
         shell.replicas = config.replicas
         // SIGTERM drains within the shutdown budget, leaving half of it to gossip's leave and
@@ -125,6 +129,7 @@ public struct QunboNode: Sendable {
             replicationMetrics: replicationMetrics,
             diskSpace: diskSpace,
             timerLoop: group.next(),
+            relaySettings: relaySettings,
             logger: logger
         )
         var webhookSettings = WebhookDispatcher.Settings()
@@ -155,6 +160,7 @@ public struct QunboNode: Sendable {
             mode: config.route,
             logger: logger
         )
+        sessions.relays.locate.withLock { $0 = { [weak cluster] group in await cluster?.locate(group: group) } }
         AdminRoutes.register(
             into: &router,
             access: access,

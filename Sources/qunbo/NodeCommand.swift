@@ -32,7 +32,14 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("peer-cert"), help: "PEM client certificate for peers (mutual TLS; needs --peer-ca).")
     var peerCert: String?
     @Option(name: .customLong("peer-key"), help: "PEM private key of --peer-cert.") var peerKey: String?
-    @Option(help: "Viewer routes at a non-replica: redirect or proxy (default redirect).") var route: String?
+    @Option(help: "Viewer routes at a non-replica: auto, relay, redirect or proxy (default auto).") var route: String?
+    @Option(
+        name: .customLong("relay-threshold"),
+        help: "With --route auto, relay once a session has this many viewers per replica (default 500)."
+    )
+    var relayThreshold: String?
+    @Option(name: .customLong("relay-linger"), help: "A relay copy goes this long after its last viewer (default 30s).")
+    var relayLinger: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel:
         String?
     @Option(name: .customLong("ingest-grace"), help: "Session stays live this long after ingest ends (default 30s).")
@@ -104,6 +111,7 @@ struct NodeCommand: AsyncParsableCommand {
             ("data-dir", dataDir), ("replicas", replicas), ("auth-secret", authSecret),
             ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("peer-ca", peerCA),
             ("peer-cert", peerCert), ("peer-key", peerKey), ("route", route),
+            ("relay-threshold", relayThreshold), ("relay-linger", relayLinger),
             ("log-level", logLevel), ("ingest-grace", ingestGrace), ("redpacket-ttl", redpacketTTL),
             ("commit-timeout", commitTimeout),
             ("idle-timeout", idleTimeout),

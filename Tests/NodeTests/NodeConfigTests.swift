@@ -12,7 +12,7 @@ struct NodeConfigTests {
         #expect(c.id == "node-7000")
         #expect(c.dataDir == "./qunbo-data")
         #expect(c.replicas == 3)
-        #expect(c.route == .redirect)
+        #expect(c.route == .auto && c.relayThreshold == 500 && c.relayLinger == .seconds(30))
         #expect(c.advertisedURL == "http://127.0.0.1:7000")
         #expect(c.ingestGrace == .seconds(30))
     }
@@ -136,7 +136,7 @@ struct NodeConfigTests {
         let path = root.appendingPathComponent("ops/qunbo.example.yaml").path
         let c = try NodeConfig.resolve(flags: ["config": path], environment: [:])
         #expect(c.id == "n1")
-        #expect(c.route == .redirect && c.replicas == 3 && c.ingestGrace == .seconds(30))
+        #expect(c.route == .auto && c.relayThreshold == 500 && c.replicas == 3 && c.ingestGrace == .seconds(30))
         #expect(c.maxBodyBytes == 65536)
     }
 

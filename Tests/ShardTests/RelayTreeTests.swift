@@ -120,3 +120,102 @@ struct RelayTreeTests {
         #expect(counts.values.min()! > 60 && counts.values.max()! < 140, "\(counts.values.sorted())")
     }
 }
+
+/// Choosing a relay's upstream and a viewer's route: pure functions every node evaluates alike.
+@Suite("Relay selection")
+struct RelaySelectionTests {
+    static let replicas = ["n1", "n2", "n3"]
+    static let nodes = Set((1...40).map { "n\($0)" })
+
+    @Test("a relay's upstream is its parent in the tree over the alive nodes, the same from any view order")
+    func upstreamIsTheTreeParent() {
+        let tree = RelayTree(session: "s", replicas: Self.replicas, nodes: Self.nodes)
+        for node in Self.nodes.subtracting(Self.replicas) {
+            let chosen = RelayTree.upstream(of: node, session: "s", replicas: Self.replicas, alive: Self.nodes)
+            #expect(chosen == tree.upstream(of: node))
+            #expect(chosen != node)
+        }
+    }
+
+    @Test("a dead or avoided upstream is never chosen; the relay moves to a live copy")
+    func deadAndAvoidedAreLeftOut() {
+        for node in Self.nodes.subtracting(Self.replicas).sorted() {
+            guard let first = RelayTree.upstream(of: node, session: "s", replicas: Self.replicas, alive: Self.nodes)
+            else {
+                Issue.record("no upstream for \(node)")
+                continue
+            }
+            let alive = Self.nodes.subtracting([first])
+            let second = RelayTree.upstream(of: node, session: "s", replicas: Self.replicas, alive: alive)
+            #expect(second != nil && second != first && alive.contains(second!))
+            let avoided = RelayTree.upstream(
+                of: node,
+                session: "s",
+                replicas: Self.replicas,
+                alive: Self.nodes,
+                avoiding: [first]
+            )
+            #expect(avoided != nil && avoided != first)
+        }
+    }
+
+    @Test("two relays never feed each other, even when one avoids the other (its child)")
+    func noMutualFeeding() {
+        let alive = Set((1...120).map { "n\($0)" })
+        for node in alive.subtracting(Self.replicas).sorted() {
+            guard let parent = RelayTree.upstream(of: node, session: "s", replicas: Self.replicas, alive: alive),
+                !Self.replicas.contains(parent)
+            else { continue }
+            // The parent, a relay itself, avoids its child: it never picks it.
+            let grand = RelayTree.upstream(
+                of: parent,
+                session: "s",
+                replicas: Self.replicas,
+                alive: alive,
+                avoiding: [node]
+            )
+            #expect(grand != node && grand != nil)
+        }
+    }
+
+    @Test("with no live replica there is no upstream (the relay looks the session up again)")
+    func noReplicaNoUpstream() {
+        #expect(RelayTree.upstream(of: "n9", session: "s", replicas: Self.replicas, alive: ["n9", "n10"]) == nil)
+        #expect(
+            RelayTree.upstream(of: "n9", session: "s", replicas: ["n9"], alive: ["n9", "n10"]) == nil,
+            "a node is never its own upstream"
+        )
+    }
+
+    @Test(
+        "viewer routes: the client's request beats the node's mode; auto relays past the threshold or once relaying",
+        arguments: [
+            (ViewerRouteMode.auto, nil, false, 10, 100, ViewerRoute.redirect),
+            (.auto, nil, false, 100, 100, .relay),
+            (.auto, nil, false, nil, 100, .redirect),
+            (.auto, nil, true, 0, 100, .relay),
+            (.auto, .proxy, true, 1000, 100, .proxy),
+            (.auto, .redirect, false, 1000, 100, .redirect),
+            (.redirect, nil, true, 1000, 1, .redirect),
+            (.redirect, .relay, false, 0, 100, .relay),
+            (.proxy, nil, false, 0, 100, .proxy),
+            (.relay, nil, false, 0, 100, .relay),
+            (.relay, .auto, false, 0, 100, .relay),
+            (.auto, nil, false, 1, 0, .relay),
+        ] as [(ViewerRouteMode, ViewerRouteMode?, Bool, Int?, Int, ViewerRoute)]
+    )
+    func routes(
+        mode: ViewerRouteMode,
+        requested: ViewerRouteMode?,
+        relaying: Bool,
+        viewers: Int?,
+        threshold: Int,
+        expected: ViewerRoute
+    ) {
+        let effective: ViewerRouteMode? = requested == .auto ? nil : requested
+        #expect(
+            mode.route(requested: effective, relayingHere: relaying, viewersPerReplica: viewers, threshold: threshold)
+                == expected
+        )
+    }
+}

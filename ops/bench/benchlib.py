@@ -14,6 +14,17 @@ def release_binary():
                           text=True, check=True).stdout.strip() + "/qunbo"
 
 
+def c_tool(name):
+    """Builds ops/bench/<name>.c (a load side in C, so the measuring does not take the cores the
+    nodes need) into the temp dir, once per source change; returns the binary's path."""
+    import tempfile
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".c")
+    out = os.path.join(tempfile.gettempdir(), f"qunbo-{name}-{int(os.path.getmtime(src))}")
+    if not os.path.exists(out):
+        subprocess.run(["cc", "-O2", "-Wall", "-o", out, src], check=True)
+    return out
+
+
 def wait(cond, timeout, what, every=0.05):
     """Polls cond() until it is truthy (its value is returned) or exits after `timeout` s."""
     end = time.monotonic() + timeout

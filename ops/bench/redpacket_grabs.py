@@ -29,17 +29,13 @@ lives in a temporary QUNBO_CLUSTER_DIR and is torn down at the end, also on fail
 import argparse, json, os, random, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import wait  # noqa: E402
+from benchlib import c_tool, wait  # noqa: E402
 from replication import Cluster, cpu_seconds, primary_of  # noqa: E402
 
 
 def grabprobe():
-    """Builds ops/bench/grabprobe.c into the temp dir, once per source change."""
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grabprobe.c")
-    out = os.path.join(tempfile.gettempdir(), f"qunbo-grabprobe-{int(os.path.getmtime(src))}")
-    if not os.path.exists(out):
-        subprocess.run(["cc", "-O2", "-Wall", "-o", out, src], check=True)
-    return out
+    """ops/bench/grabprobe.c, built on first use."""
+    return c_tool("grabprobe")
 
 
 def run_probe(probe, lines, ports, conns, rate, seconds):

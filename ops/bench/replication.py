@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "cluster"))
 from chaoslib import free_base, mint_token  # noqa: E402  (shared with the chaos harness)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import release_binary, wait  # noqa: E402
+from benchlib import c_tool, release_binary, wait  # noqa: E402
 
 
 class Cluster:
@@ -221,13 +221,8 @@ def failover(args):
 
 
 def latencyprobe():
-    """Builds ops/bench/latencyprobe.c (the load side in C, so the measuring does not take the
-    cores the nodes need) into the temp dir, once per source change."""
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "latencyprobe.c")
-    out = os.path.join(tempfile.gettempdir(), f"qunbo-latencyprobe-{int(os.path.getmtime(src))}")
-    if not os.path.exists(out):
-        subprocess.run(["cc", "-O2", "-Wall", "-o", out, src], check=True)
-    return out
+    """ops/bench/latencyprobe.c, built on first use."""
+    return c_tool("latencyprobe")
 
 
 def latency(args):

@@ -11,6 +11,13 @@ import Shard
 /// 4 removed:     same fields, then u64 epoch (a primary of that epoch tells a replica it was
 ///                removed from the replica set: Raft never tells it otherwise, since entries stop
 ///                flowing to it; the epoch lets the replica ignore a notice from an older primary)
+/// 5 subscribe:   u16 groupLen | group | u16 sessionLen | session | u16 nodeLen | node |
+///                u64 after | u8 restart | u8 count | count × (u16 len | member)
+///                (an edge relay asks a copy for the committed entries after `after`, and the
+///                media: at attach and on `restart` from `after`, else a renewal of its lease,
+///                about once a second; `members` lets a node that holds nothing relay in turn)
+/// 6 feed:        `RelayFeed` (upstream to relay: committed entries, epoch, replica set)
+/// 7 unsubscribe: u16 groupLen | group | u16 sessionLen | session | u16 nodeLen | node
 /// ```
 /// The group travels with replication messages because a node that has never held the session
 /// (a newcomer replica) needs it to file the session's log.
@@ -19,11 +26,16 @@ enum LinkMessage: Sendable {
     case media(group: String, session: String, ByteBuffer)
     case leaving(group: String, session: String, node: String)
     case removed(group: String, session: String, node: String, epoch: UInt64)
+    case subscribe(group: String, session: String, node: String, after: UInt64, restart: Bool, members: [String])
+    case feed(RelayFeed)
+    case unsubscribe(group: String, session: String, node: String)
 
     enum DecodeError: Error, Equatable {
         case truncated
         case unknownTag(UInt8)
         case badString
+        /// Fields that contradict each other (a feed's entries outside its range).
+        case malformed
         case replication(ReplicationCodecError)
     }
 
@@ -54,6 +66,23 @@ enum LinkMessage: Sendable {
             Self.writeString(session, into: &out)
             Self.writeString(node, into: &out)
             out.writeInteger(epoch)
+        case .subscribe(let group, let session, let node, let after, let restart, let members):
+            out.writeInteger(UInt8(5))
+            Self.writeString(group, into: &out)
+            Self.writeString(session, into: &out)
+            Self.writeString(node, into: &out)
+            out.writeInteger(after)
+            out.writeInteger(UInt8(restart ? 1 : 0))
+            out.writeInteger(UInt8(min(members.count, Int(UInt8.max))))
+            for member in members.prefix(Int(UInt8.max)) { Self.writeString(member, into: &out) }
+        case .feed(let feed):
+            out.writeInteger(UInt8(6))
+            feed.encode(into: &out)
+        case .unsubscribe(let group, let session, let node):
+            out.writeInteger(UInt8(7))
+            Self.writeString(group, into: &out)
+            Self.writeString(session, into: &out)
+            Self.writeString(node, into: &out)
         }
         out.setInteger(UInt32(out.writerIndex - lengthIndex - 4), at: lengthIndex)
     }
@@ -91,18 +120,41 @@ enum LinkMessage: Sendable {
             let (group, session, node) = (try readString(&body), try readString(&body), try readString(&body))
             guard let epoch = body.readInteger(as: UInt64.self) else { throw .truncated }
             return .removed(group: group, session: session, node: node, epoch: epoch)
+        case 5:
+            let (group, session, node) = (try readString(&body), try readString(&body), try readString(&body))
+            guard let after = body.readInteger(as: UInt64.self), let restart = body.readInteger(as: UInt8.self),
+                let count = body.readInteger(as: UInt8.self)
+            else { throw .truncated }
+            var members: [String] = []
+            for _ in 0..<count { members.append(try readString(&body)) }
+            return .subscribe(
+                group: group,
+                session: session,
+                node: node,
+                after: after,
+                restart: restart != 0,
+                members: members
+            )
+        case 6:
+            return .feed(try RelayFeed.decode(&body))
+        case 7:
+            return .unsubscribe(
+                group: try readString(&body),
+                session: try readString(&body),
+                node: try readString(&body)
+            )
         default:
             throw .unknownTag(tag)
         }
     }
 
-    private static func writeString(_ string: String, into out: inout ByteBuffer) {
+    static func writeString(_ string: String, into out: inout ByteBuffer) {
         let utf8 = Array(string.utf8.prefix(Int(UInt16.max)))
         out.writeInteger(UInt16(utf8.count))
         out.writeBytes(utf8)
     }
 
-    private static func readString(_ body: inout ByteBuffer) throws(DecodeError) -> String {
+    static func readString(_ body: inout ByteBuffer) throws(DecodeError) -> String {
         guard let length = body.readInteger(as: UInt16.self), let bytes = body.readBytes(length: Int(length)) else {
             throw .truncated
         }

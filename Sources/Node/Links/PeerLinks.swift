@@ -71,6 +71,10 @@ final class PeerLinks: ReplicationTransport, Service, Sendable {
         }
     }
 
+    func sendRelay(_ message: LinkMessage, to node: String) {
+        enqueue(message, to: node)
+    }
+
     /// A draining replica asks `primary` to replace it.
     func sendLeaving(group: String, session: String, to primary: String) {
         enqueue(.leaving(group: group, session: session, node: nodeID), to: primary)

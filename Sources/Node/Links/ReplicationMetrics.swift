@@ -15,6 +15,8 @@ final class ReplicationMetrics: Sendable {
     let writesForwarded: Counter
     let viewersRedirected: Counter
     let viewersProxied: Counter
+    /// Viewers served by a relay copy here (issue 17).
+    let viewersRelayed: Counter
     let primaries: Meter
     let replicas: Meter
 
@@ -40,6 +42,7 @@ final class ReplicationMetrics: Sendable {
         writesForwarded = Counter(label: "qunbo_route_writes_forwarded_total", factory: factory)
         viewersRedirected = Counter(label: "qunbo_route_viewers_redirected_total", factory: factory)
         viewersProxied = Counter(label: "qunbo_route_viewers_proxied_total", factory: factory)
+        viewersRelayed = Counter(label: "qunbo_route_viewers_relayed_total", factory: factory)
         primaries = Meter(label: "qunbo_replication_sessions", dimensions: [("role", "primary")], factory: factory)
         replicas = Meter(label: "qunbo_replication_sessions", dimensions: [("role", "replica")], factory: factory)
     }
@@ -70,7 +73,10 @@ final class ReplicationMetrics: Sendable {
         "qunbo_replication_replica_changes_total": "Replica-set changes started by this node as primary.",
         "qunbo_route_writes_forwarded_total": "Client writes this node forwarded to a session's primary.",
         "qunbo_route_viewers_redirected_total": "Viewer requests answered 307 to a replica.",
-        "qunbo_route_viewers_proxied_total": "Viewer requests relayed from a replica by this node.",
+        "qunbo_route_viewers_proxied_total":
+            "Viewer requests proxied from a replica by this node (one upstream stream each).",
+        "qunbo_route_viewers_relayed_total":
+            "Viewers served from an edge-relay copy on this node (one upstream pull per session).",
         "qunbo_replication_sessions": "Sessions held by this node, by role.",
         "qunbo_replication_lag_entries": "Entries a replica is behind, worst over the sessions this node leads.",
         "qunbo_replication_queue_bytes": "Bytes queued on the link to a peer and not yet sent.",

@@ -39,6 +39,12 @@ public enum AdminAPI {
         public var lagSeq: UInt64
         public var lagByReplica: [String: UInt64]
         public var ended: Bool
+        /// Viewers this copy serves (event and media streams).
+        public var viewers: Int?
+        /// The edge relays this copy feeds (issue 17).
+        public var relays: [String]?
+        /// On a relay (`role` "relay"): the copy it pulls from.
+        public var upstream: String?
     }
 
     public struct GroupRingJSON: Codable, Sendable {

@@ -270,7 +270,7 @@ struct LiveRoutes: Sendable {
         for format in MediaFormat.allCases {
             router.add(.GET, "/v1/groups/:g/live/stream.\(format.rawValue)") { request in
                 let (actor, group) = try await actor(request)
-                guard let host = sessions.host(group: group) else {
+                guard let host = await viewerHost(request, group: group) else {
                     return try await cluster.viewer(request, group: group, streaming: format.contentType)
                 }
                 guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
@@ -295,7 +295,7 @@ struct LiveRoutes: Sendable {
         }
         router.add(.GET, "/v1/groups/:g/live/index.m3u8") { request in
             let (actor, group) = try await actor(request)
-            guard let host = sessions.host(group: group) else {
+            guard let host = await viewerHost(request, group: group) else {
                 return try await cluster.viewer(request, group: group, streaming: nil)
             }
             guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
@@ -309,7 +309,7 @@ struct LiveRoutes: Sendable {
         }
         router.add(.GET, "/v1/groups/:g/live/segments/:name") { request in
             let (actor, group) = try await actor(request)
-            guard let host = sessions.host(group: group) else {
+            guard let host = await viewerHost(request, group: group) else {
                 return try await cluster.viewer(request, group: group, streaming: nil)
             }
             guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
@@ -331,7 +331,7 @@ struct LiveRoutes: Sendable {
                 throw APIError.badRequest("scope: all or own", code: "bad_request")
             }
             let after = try Self.uint(resume, name: "Last-Event-ID/after") ?? 0
-            guard let host = sessions.host(group: group) else {
+            guard let host = await viewerHost(request, group: group) else {
                 return try await cluster.viewer(request, group: group, streaming: "text/event-stream")
             }
             guard await !host.isKicked(actor.user, role: actor.role) else { throw LiveError.kicked.apiError }
@@ -394,6 +394,13 @@ struct LiveRoutes: Sendable {
         let rank = LiveRank(role: actor.role ?? .member, user: actor.user, host: state.info.host)
         guard !state.isKicked(actor.user, rank: rank) else { throw LiveError.kicked.apiError }
         return state
+    }
+
+    /// The copy that serves a viewer route here: this node's replica, or an edge-relay copy when
+    /// the route says relay (`SessionRouter.relayHost`); nil: redirect or proxy.
+    private func viewerHost(_ request: Request, group: String) async -> SessionHost? {
+        if let host = sessions.host(group: group) { return host }
+        return await cluster.relayHost(for: request, group: group)
     }
 
     /// Holds one of the user's viewer places on this session, or 429 `too_many_viewers`.

@@ -85,6 +85,44 @@ extension SessionRouter {
 
     // MARK: Viewers
 
+    /// What the client asked for with `Qunbo-Route` (`auto` and unknown values ask nothing).
+    static func requestedRoute(_ request: Request) -> RouteMode? {
+        guard let value = request.headers.first(name: "qunbo-route")?.lowercased(),
+            let mode = RouteMode(rawValue: value), mode != .auto
+        else { return nil }
+        return mode
+    }
+
+    /// The relay copy that serves this viewer here (API.md, Hot sessions), or nil when the viewer
+    /// is redirected or proxied instead (`viewer`): `--route` and `Qunbo-Route` decide
+    /// (`ViewerRouteMode.route`), with the session's viewers on the replica the lookup asked.
+    func relayHost(for request: Request, group: String) async -> SessionHost? {
+        guard request.headers.first(name: Self.forwardedHeader) == nil else { return nil }
+        let requested = Self.requestedRoute(request)
+        let threshold = sessions.relays.settings.threshold
+        // A live relay copy here serves at once: no lookup per viewer.
+        if let existing = sessions.relays.host(group: group), await existing.state.phase != .ended,
+            mode.route(requested: requested, relayingHere: true, viewersPerReplica: nil, threshold: threshold)
+                == .relay
+        {
+            return existing
+        }
+        guard mode == .auto || mode == .relay || requested == .relay else { return nil }
+        guard let location = await lookup(group: group).location, !location.members.contains(nodeID) else {
+            return nil
+        }
+        let route = mode.route(
+            requested: requested,
+            relayingHere: false,
+            viewersPerReplica: location.viewers,
+            threshold: threshold
+        )
+        guard route == .relay else { return nil }
+        let host = await sessions.relay(group: group, session: location.session, members: location.members)
+        if host != nil { metrics.viewersRelayed.increment() }
+        return host
+    }
+
     /// A viewer route for a group whose session has no replica here: 307 to the nearest healthy
     /// replica, or relay it (`Qunbo-Route: proxy`, `--route proxy`). `streaming` routes (events,
     /// stream.ts) relay as a stream with `contentType`; the others are relayed whole.
@@ -97,7 +135,7 @@ extension SessionRouter {
             if !certain { throw uncertain(group) }
             throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
         }
-        let proxy = mode == .proxy || request.headers.first(name: "qunbo-route")?.lowercased() == "proxy"
+        let proxy = (Self.requestedRoute(request) ?? mode) == .proxy
         guard proxy else {
             metrics.viewersRedirected.increment()
             var response = Response(status: .temporaryRedirect)

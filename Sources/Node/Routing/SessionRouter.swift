@@ -17,6 +17,8 @@ struct SessionLocation: Sendable, Codable, Equatable {
     var sharedFrom: String?
     /// The groups the live is shared into now.
     var sharedInto: [String]?
+    /// Viewers the answering copy serves: `--route auto` relays past `--relay-threshold`.
+    var viewers: Int?
 }
 
 /// Gets client requests to the node that can serve them (API.md, Routing): writes and the
@@ -89,7 +91,8 @@ final class SessionRouter: Sendable {
             primary: await host.primaryHint,
             members: await host.members,
             sharedFrom: state.info.sharedFrom,
-            sharedInto: state.sharedInto.isEmpty ? nil : state.sharedInto.keys.sorted()
+            sharedInto: state.sharedInto.isEmpty ? nil : state.sharedInto.keys.sorted(),
+            viewers: await host.viewerCount
         )
     }
 

@@ -13,6 +13,12 @@ final class LiveMetrics: Sendable {
     let viewersDisconnected: Counter
     let writeLatency: Timer
     let commitTimeouts: Counter
+    /// Edge relays (issue 17): relay copies held here, the upstream subscriptions they hold (one
+    /// each, however many viewers), the relays this node's copies feed, and re-attachments.
+    let relaySessions: Meter
+    let relayUpstreams: Meter
+    let relayDownstream: Meter
+    let relayReattachments: Counter
     private let recordingsStoppedQuota: Counter
     private let recordingsStoppedQueue: Counter
 
@@ -28,6 +34,10 @@ final class LiveMetrics: Sendable {
         viewersDisconnected = Counter(label: "qunbo_live_slow_viewers_disconnected_total", factory: factory)
         writeLatency = Timer(label: "qunbo_live_write_durable_seconds", factory: factory)
         commitTimeouts = Counter(label: "qunbo_live_commit_timeouts_total", factory: factory)
+        relaySessions = Meter(label: "qunbo_relay_sessions", factory: factory)
+        relayUpstreams = Meter(label: "qunbo_relay_upstream_subscriptions", factory: factory)
+        relayDownstream = Meter(label: "qunbo_relay_downstream", factory: factory)
+        relayReattachments = Counter(label: "qunbo_relay_reattachments_total", factory: factory)
         recordingsStoppedQuota = Counter(
             label: "qunbo_live_recordings_stopped_total",
             dimensions: [("reason", "quota")],
@@ -60,6 +70,11 @@ final class LiveMetrics: Sendable {
             "Writes answered 503 because their entry was not committed within --commit-timeout.",
         "qunbo_live_recordings_stopped_total":
             "Recordings stopped before their session ended: quota (--max-recording-bytes) or queue (disk behind).",
+        "qunbo_relay_sessions": "Sessions this node serves as an edge relay (no replica here; one upstream pull).",
+        "qunbo_relay_upstream_subscriptions": "Upstream subscriptions held by this node's relay copies (one per copy).",
+        "qunbo_relay_downstream": "Relays fed by this node's copies of sessions (replicas or relays).",
+        "qunbo_relay_reattachments_total":
+            "Times a relay copy moved to another upstream (its upstream died or went quiet).",
         "qunbo_live_write_durable_seconds":
             "Time from a write's arrival at the session to its durable acknowledgement.",
     ]

@@ -26,13 +26,36 @@ extension LiveSessions {
             }
             await host.receive(replication, from: replication.sender)
         case .media(_, let session, let bytes):
-            await host(session: session)?.relayed(bytes)
+            if let host = host(session: session) {
+                await host.relayed(bytes)
+            } else {
+                await relays.host(session: session)?.relayFedMedia(bytes, from: peer)
+            }
         case .leaving(_, _, let node):
             let known = draining.withLock { $0.updateValue(ContinuousClock.now, forKey: node) != nil }
             if !known { viewChangedHere() }
         case .removed(_, let session, let node, let epoch):
             guard node == nodeID else { return }
             feed { directory, _ in directory.removalNotice(session: session, epoch: epoch) }
+        case .subscribe(let group, let session, let node, let after, let restart, let members):
+            guard node == peer else { return }
+            if let source = host(session: session) ?? relays.host(session: session) {
+                await source.subscribed(node, after: after, restart: restart)
+            } else {
+                subscribeWithoutCopy(
+                    group: group,
+                    session: session,
+                    from: node,
+                    after: after,
+                    restart: restart,
+                    members: members
+                )
+            }
+        case .feed(let feed):
+            await relays.host(session: feed.session)?.fed(feed, from: peer)
+        case .unsubscribe(_, let session, let node):
+            guard node == peer else { return }
+            await (host(session: session) ?? relays.host(session: session))?.unsubscribed(node)
         }
     }
 

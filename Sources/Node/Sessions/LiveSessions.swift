@@ -28,7 +28,7 @@ public final class LiveSessions: Service, Sendable {
 
     let dataDir: String
     let nodeID: String
-    private let settings: LiveSettings
+    let settings: LiveSettings
     let shell: Settings
     let logger: Logger
     let metrics: LiveMetrics
@@ -71,6 +71,8 @@ public final class LiveSessions: Service, Sendable {
     let timerLoop: any EventLoop
     /// Groups with a start in progress here.
     private let starting = Mutex<Set<String>>([])
+    /// The edge-relay copies held here (`LiveSessions+Relays.swift`).
+    let relays: RelayHub
     /// Told a session id when its copy here, as primary, owes webhooks (`WebhookDispatcher.due`).
     let webhooksDue = Mutex<(@Sendable (String) -> Void)?>(nil)
 
@@ -86,8 +88,10 @@ public final class LiveSessions: Service, Sendable {
         replicationMetrics: ReplicationMetrics,
         diskSpace: DiskSpace,
         timerLoop: any EventLoop,
+        relaySettings: RelayHub.Settings = RelayHub.Settings(),
         logger: Logger
     ) {
+        self.relays = RelayHub(settings: relaySettings)
         self.diskSpace = diskSpace
         quarantined = Counter(label: "qunbo_storage_quarantined_total", factory: metricsFactory)
         logFailures = Counter(label: "qunbo_storage_log_failures_total", factory: metricsFactory)
@@ -129,8 +133,22 @@ public final class LiveSessions: Service, Sendable {
         )
     }
 
-    private func hooks(group: String, session: String) -> SessionHostHooks {
-        SessionHostHooks(
+    private func hooks(group: String, session: String, relay: Bool) -> SessionHostHooks {
+        // A relay copy is nobody's replica: the directory, the ended list, webhooks and the
+        // replication metrics never hear of it.
+        guard !relay else {
+            return SessionHostHooks(
+                now: { [start] in
+                    ReplicationTime(nanoseconds: UInt64(max(0, (ContinuousClock.now - start).nanoseconds)))
+                },
+                ended: { _ in },
+                roleChange: { _ in },
+                replicaChange: {},
+                statusChanged: { _, _ in },
+                ingestChanged: { _ in }
+            )
+        }
+        return SessionHostHooks(
             now: { [start] in ReplicationTime(nanoseconds: UInt64(max(0, (ContinuousClock.now - start).nanoseconds))) },
             ended: { [weak self] state in self?.sessionEnded(state) },
             roleChange: { [replicationMetrics] failover in
@@ -177,7 +195,7 @@ public final class LiveSessions: Service, Sendable {
             settings: settings,
             replication: shell.protocolSettings,
             transport: links,
-            hooks: hooks(group: group, session: session),
+            hooks: hooks(group: group, session: session, relay: origin.isRelay),
             now: replicationNow,
             timerLoop: timerLoop,
             metrics: metrics,
@@ -258,6 +276,7 @@ public final class LiveSessions: Service, Sendable {
         feed { $0.tick(now: $1) }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.executeDirectives() }
+            group.addTask { await self.runRelays() }
             group.addTask {
                 for await leave in self.drainRequests.stream {
                     await self.drain(deadline: self.shell.drainDeadline) { line in
@@ -444,7 +463,7 @@ public final class LiveSessions: Service, Sendable {
     /// What `/admin/v1/sessions` lists: every copy in memory, and the settled ones that left it.
     func summaries() async -> [SessionSummary] {
         var list: [SessionSummary] = []
-        for host in allHosts { list.append(await host.summary) }
+        for host in allHosts + relays.all { list.append(await host.summary) }
         let inMemory = Set(list.map(\.session))
         list += settledSummaries.withLock { Array($0.values) }.filter { !inMemory.contains($0.session) }
         return list.sorted { ($0.group, $0.session) < ($1.group, $1.session) }

@@ -163,7 +163,7 @@ extension SessionHost {
             case .persistVote(let epoch, let votedFor):
                 guard voteFailure == nil else { continue }
                 do {
-                    try store.writeVote(epoch: epoch, votedFor: votedFor)
+                    try store?.writeVote(epoch: epoch, votedFor: votedFor)
                 } catch {
                     // Without the vote on disk this node could vote twice after a restart: what
                     // follows it in this batch (the vote itself, a campaign) is not sent, and the
@@ -240,7 +240,7 @@ extension SessionHost {
         for entry in entries { applyEntry(entry) }
         let lastSeq = entries.last?.seq ?? truncateAfter ?? 0
         let generation = storageGeneration
-        store.submit(entries, truncateAfter: truncateAfter) { [weak self] failure in
+        store?.submit(entries, truncateAfter: truncateAfter) { [weak self] failure in
             guard let self else { return }
             Task { await self.durable(upTo: lastSeq, generation: generation, failure: failure) }
         }
@@ -295,15 +295,15 @@ extension SessionHost {
         storageRetry = nil
         guard storageFailure != nil else { return }
         do {
-            try store.writeVote(epoch: replica.epoch, votedFor: replica.votedFor)
-            try await store.recover()
+            try store?.writeVote(epoch: replica.epoch, votedFor: replica.votedFor)
+            try await store?.recover()
         } catch {
             storageFailure = error
             return scheduleStorageRetry()
         }
         // The actor may have run other work during the await; the vote may have moved again.
         do {
-            try store.writeVote(epoch: replica.epoch, votedFor: replica.votedFor)
+            try store?.writeVote(epoch: replica.epoch, votedFor: replica.votedFor)
         } catch {
             return scheduleStorageRetry()
         }
@@ -318,7 +318,7 @@ extension SessionHost {
             ]
         )
         let generation = storageGeneration
-        store.rewrite(rewrite) { [weak self] failure in
+        store?.rewrite(rewrite) { [weak self] failure in
             guard let self else { return }
             Task { await self.durable(upTo: rewrite.lastSeq, generation: generation, failure: failure) }
         }
@@ -404,10 +404,11 @@ extension SessionHost {
                 fanout.broadcast(rendered[Int(publishedSeq) - 1], seq: publishedSeq)
                 metrics.eventDeliveries.increment(by: Int64(fanout.count))
             }
-            metrics.eventsLogged.increment()
+            if !isRelay { metrics.eventsLogged.increment() }
             if outbox.committed(event) > 0 { webhooksDue() }
             afterCommit(event)
         }
+        if !relay.downstream.isEmpty { pumpDownstream() }
         for (seq, waiters) in commitWaiters where seq <= logSeq {
             waiters.forEach { $0.resume() }
             commitWaiters[seq] = nil
@@ -418,7 +419,7 @@ extension SessionHost {
     func afterCommit(_ event: LiveEvent) {
         statsDirty = true
         switch event.type {
-        case .started where event.record == true:
+        case .started where event.record == true && !isRelay:
             // Below --min-free-disk a new recording does not start (the live goes on unrecorded).
             if hooks.storage.diskLow() {
                 hooks.storage.refused()

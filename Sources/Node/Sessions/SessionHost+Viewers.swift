@@ -87,7 +87,7 @@ extension SessionHost {
             onSkip: onSkip
         )
         viewer.activate(initial: initial)
-        guard session.state.phase != .ended else {
+        guard session.state.phase != .ended, !relay.detached else {
             viewer.finish()
             return viewer.done.futureResult
         }
@@ -192,6 +192,7 @@ extension SessionHost {
 
     /// Called about once a second: a `stats` event if anything changed, `: ping` every 15 s.
     func tick() {
+        expireDownstream(now: .now)
         flushLikes()
         expireDueRedPackets()
         if statsDirty {

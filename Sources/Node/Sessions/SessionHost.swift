@@ -27,7 +27,14 @@ actor SessionHost {
     var replica: SessionReplica
     /// Domain state after every event in the log, committed or not.
     var session: LiveSession
-    let store: ReplicaStore
+    /// The session's log on disk; nil on an edge relay, which holds nothing durable.
+    let store: ReplicaStore?
+    /// An edge relay's copy (issue 17): fed the committed entries and the media by an upstream
+    /// copy, never a replica (it holds no vote, no log on disk, and takes no write). Its viewers
+    /// are served exactly as a replica's.
+    nonisolated let isRelay: Bool
+    /// The relays this copy feeds, and on a relay its upstream (`SessionHost+Relay.swift`).
+    var relay = RelayState()
     let transport: any ReplicationTransport
     let hooks: SessionHostHooks
     let logger: Logger
@@ -111,6 +118,13 @@ actor SessionHost {
         case bootstrap(members: [String])
         case restore
         case replica
+        /// An edge relay: fed by an upstream copy, nothing on disk.
+        case relay
+
+        var isRelay: Bool {
+            if case .relay = self { return true }
+            return false
+        }
     }
 
     init(
@@ -137,7 +151,15 @@ actor SessionHost {
         self.settings = settings
         self.transport = transport
         self.hooks = hooks
-        self.store = try ReplicaStore(directory: directory)
+        if case .relay = origin {
+            self.store = nil
+            self.isRelay = true
+            // No replication timer ever runs on a relay: it never campaigns or times out.
+            self.settled = true
+        } else {
+            self.store = try ReplicaStore(directory: directory)
+            self.isRelay = false
+        }
         var logger = logger
         logger[metadataKey: "live.session"] = "\(id)"
         logger[metadataKey: "live.group"] = "\(group)"
@@ -158,7 +180,7 @@ actor SessionHost {
                 random: seed.next(),
                 now: now
             )
-        case .replica, .restore:
+        case .replica, .restore, .relay:
             initial = []
             replica = SessionReplica(
                 session: id,
@@ -169,7 +191,7 @@ actor SessionHost {
                 now: now
             )
         }
-        if case .restore = origin {
+        if case .restore = origin, let store {
             let loaded = try store.load()
             replica.restore(from: loaded.state, log: loaded.entries, now: now)
             if let damage = loaded.damage {
@@ -300,15 +322,19 @@ actor SessionHost {
             group: group,
             session: sessionID,
             role: replica.role,
-            epoch: replica.epoch,
+            epoch: isRelay ? relay.epoch : replica.epoch,
             primary: replica.primary,
-            members: replica.members,
-            lastSeq: replica.lastSeq,
-            commitSeq: replica.commitSeq,
+            members: isRelay ? relay.members : replica.members,
+            lastSeq: isRelay ? relay.covered : replica.lastSeq,
+            commitSeq: isRelay ? relay.covered : replica.commitSeq,
             lastEventSeq: UInt64(allEvents.count),
             publishedEventSeq: publishedSeq,
             lag: replica.lag,
-            phase: session.state.phase
+            phase: session.state.phase,
+            isRelay: isRelay,
+            upstream: relay.upstream,
+            viewers: viewerCount,
+            relays: downstreamRelays
         )
     }
 
@@ -446,6 +472,7 @@ actor SessionHost {
     }
 
     func feedMedia(_ bytes: ByteBuffer) throws {
+        forwardMedia(bytes)
         if media.currentRecording != nil {
             let low = hooks.storage.diskLow()
             if low != recordingPaused {

@@ -19,12 +19,18 @@ struct SessionSummary: Sendable, Encodable {
     /// Primary only: entries each other replica is behind.
     var lag: [String: UInt64]
     var phase: LivePhase
+    /// An edge relay's copy (no replica here), and its upstream.
+    var isRelay = false
+    var upstream: String?
+    /// Viewers served by this copy; the relays it feeds.
+    var viewers = 0
+    var relays: [String] = []
 
     var json: AdminAPI.SessionJSON {
         AdminAPI.SessionJSON(
             group: group,
             session: session,
-            role: role == .primary ? "primary" : "replica",
+            role: isRelay ? "relay" : role == .primary ? "primary" : "replica",
             epoch: epoch,
             primary: primary,
             members: members,
@@ -32,9 +38,12 @@ struct SessionSummary: Sendable, Encodable {
             committedSeq: publishedEventSeq,
             logLastSeq: lastSeq,
             logCommitSeq: commitSeq,
-            lagSeq: role == .primary ? (lag.values.max() ?? 0) : lastSeq - min(commitSeq, lastSeq),
+            lagSeq: isRelay ? 0 : role == .primary ? (lag.values.max() ?? 0) : lastSeq - min(commitSeq, lastSeq),
             lagByReplica: lag,
-            ended: phase == .ended
+            ended: phase == .ended,
+            viewers: viewers,
+            relays: relays,
+            upstream: upstream
         )
     }
 }

@@ -75,6 +75,14 @@ public struct WebhookClient: Sendable {
             if let error = error as? WebhookClientError { throw error }
             // The TLS handshake runs on the first write: its failures are connection failures.
             if error is NIOSSLError || error is BoringSSLError { throw .connect("TLS with \(target.host): \(error)") }
+            // On a loaded machine the handshake's failure can surface as the channel closing
+            // under the first write rather than as the TLS error (found by a CI run at load 38):
+            // with no answer read, a closed channel on https is a failed connection too.
+            if target.scheme == "https", let closed = error as? ChannelError,
+                closed == .ioOnClosedChannel || closed == .eof
+            {
+                throw .connect("TLS with \(target.host): the connection closed during the handshake (\(closed))")
+            }
             throw .protocolError("\(error)")
         }
     }

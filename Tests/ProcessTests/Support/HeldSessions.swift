@@ -16,6 +16,10 @@ struct HeldSession: Decodable, Equatable, CustomStringConvertible {
     var logLastSeq: UInt64
     var logCommitSeq: UInt64
     var ended: Bool
+    /// Streams this copy serves; the relays it feeds; on a relay (`role` "relay") its upstream.
+    var viewers: Int?
+    var relays: [String]?
+    var upstream: String?
 
     var isFullyCommitted: Bool { logCommitSeq == logLastSeq }
 
