@@ -16,11 +16,18 @@ struct SessionsCommand: AsyncParsableCommand {
         if remote.json { return print(String(decoding: data, as: UTF8.self)) }
         let rows = try JSONDecoder().decode([AdminAPI.SessionJSON].self, from: data).filter { all || !$0.ended }
         printTable(
-            ["GROUP", "SESSION", "ROLE", "EPOCH", "PRIMARY", "REPLICAS", "LAST SEQ", "COMMITTED", "LAG (entries)"],
+            [
+                "GROUP", "SESSION", "ROLE", "EPOCH", "PRIMARY", "REPLICAS", "LAST SEQ", "COMMITTED", "LAG (entries)",
+                "VIEWERS", "RELAYS",
+            ],
             rows.map { r in
                 [
                     r.group, r.session, r.role + (r.ended ? " (ended)" : ""), String(r.epoch), r.primary ?? "-",
                     r.members.joined(separator: ","), String(r.lastSeq), String(r.committedSeq), String(r.lagSeq),
+                    r.viewers.map(String.init) ?? "-",
+                    // A relay names the copy it pulls from; a replica the relays it feeds.
+                    r.upstream.map { "from \($0)" }
+                        ?? ((r.relays ?? []).isEmpty ? "-" : r.relays!.joined(separator: ",")),
                 ]
             }
         )

@@ -63,7 +63,7 @@ def main():
         replicas = s["members"]
         relays = [n for n in nodes if n not in replicas]
         token = c.token("host")
-        push = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy", "-f", "mpegts",
+        push = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-i", src, "-c", "copy", "-f", "mpegts", "-method", "POST",
                                  f"http://127.0.0.1:{c.port(primary)}/v1/groups/g/live/ingest?access_token={token}"])
         time.sleep(2)
         targets = tempfile.mktemp()
