@@ -236,8 +236,8 @@ private final class ListenProcess {
         let dir = FileManager.default.temporaryDirectory
         outURL = dir.appendingPathComponent("webhooks-listen-\(UUID()).out")
         errURL = dir.appendingPathComponent("webhooks-listen-\(UUID()).err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let process = Process()
         process.executableURL = binary
         process.arguments = ["webhooks", "listen"] + arguments

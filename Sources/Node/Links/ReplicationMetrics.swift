@@ -15,6 +15,8 @@ final class ReplicationMetrics: Sendable {
     let writesForwarded: Counter
     let viewersRedirected: Counter
     let viewersProxied: Counter
+    /// Ingests that went on at a new primary after theirs was lost mid-stream.
+    let ingestsRerouted: Counter
     /// Viewers served by a relay copy here (issue 17).
     let viewersRelayed: Counter
     let primaries: Meter
@@ -43,6 +45,7 @@ final class ReplicationMetrics: Sendable {
         viewersRedirected = Counter(label: "qunbo_route_viewers_redirected_total", factory: factory)
         viewersProxied = Counter(label: "qunbo_route_viewers_proxied_total", factory: factory)
         viewersRelayed = Counter(label: "qunbo_route_viewers_relayed_total", factory: factory)
+        ingestsRerouted = Counter(label: "qunbo_route_ingests_rerouted_total", factory: factory)
         primaries = Meter(label: "qunbo_replication_sessions", dimensions: [("role", "primary")], factory: factory)
         replicas = Meter(label: "qunbo_replication_sessions", dimensions: [("role", "replica")], factory: factory)
     }
@@ -75,6 +78,8 @@ final class ReplicationMetrics: Sendable {
         "qunbo_route_viewers_redirected_total": "Viewer requests answered 307 to a replica.",
         "qunbo_route_viewers_proxied_total":
             "Viewer requests proxied from a replica by this node (one upstream stream each).",
+        "qunbo_route_ingests_rerouted_total":
+            "Broadcaster ingests that went on at a new primary after theirs was lost mid-stream (no reconnect).",
         "qunbo_route_viewers_relayed_total":
             "Viewers served from an edge-relay copy on this node (one upstream pull per session).",
         "qunbo_replication_sessions": "Sessions held by this node, by role.",

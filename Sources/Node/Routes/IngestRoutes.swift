@@ -16,16 +16,7 @@ extension LiveRoutes {
     func registerIngest(into router: inout Router) {
         let ingest: RouteHandler = { request in
             let (actor, group) = try await actor(request)
-            guard let host = sessions.host(group: group), await host.role == .primary else {
-                if request.headers.first(name: SessionRouter.forwardedHeader) != nil {
-                    return SessionRouter.notPrimary(await sessions.host(group: group)?.primaryHint)
-                }
-                return try await cluster.forwardIngest(request, group: group)
-            }
-            guard await actor.user == host.info.host else {
-                throw APIError.forbidden("only the host who started the session may send its media", code: "not_host")
-            }
-            return try await runIngest(on: host, group: group, user: actor.user, body: request.body)
+            return try await publicIngest(request, actor: actor, group: group)
         }
         router.add(.POST, "/v1/groups/:g/live/ingest", ingest)
         router.add(.PUT, "/v1/groups/:g/live/ingest", ingest)
@@ -37,18 +28,48 @@ extension LiveRoutes {
                 return SessionRouter.notPrimary(await sessions.host(group: group)?.primaryHint)
             }
             guard await host.info.id == request.query["session"] else { throw Self.staleKey }
-            return try await runIngest(on: host, group: group, user: await host.info.host, body: request.body)
+            // Lost mid-stream: the entry node that forwarded it goes on at the new primary.
+            return try await runIngest(on: host, group: group, user: await host.info.host, body: request.body) {
+                SessionRouter.notPrimary(nil)
+            }
         }
+    }
+
+    /// The HTTP ingest: run here while this node is the primary, else streamed to the primary.
+    /// Either way it rides through a change of primary: a primary here that loses the role
+    /// streams the rest of the body to the new one, and a forwarding node goes on at the new
+    /// primary, or here when this node won the election.
+    func publicIngest(_ request: Request, actor: LiveActor, group: String) async throws -> Response {
+        let forwarded = request.headers.first(name: SessionRouter.forwardedHeader) != nil
+        guard let host = sessions.host(group: group), await host.role == .primary else {
+            // A node that forwarded this ingest here retries at the primary itself.
+            if forwarded { return SessionRouter.notPrimary(await sessions.host(group: group)?.primaryHint) }
+            return try await cluster.forwardIngest(request, group: group) {
+                try await localIngest(request, actor: actor, group: group)
+            }
+        }
+        guard await actor.user == host.info.host else {
+            throw APIError.forbidden("only the host who started the session may send its media", code: "not_host")
+        }
+        return try await runIngest(on: host, group: group, user: actor.user, body: request.body) {
+            if forwarded { return SessionRouter.notPrimary(nil) }
+            return try await cluster.forwardIngest(request, group: group, afterLoss: true) {
+                try await localIngest(request, actor: actor, group: group)
+            }
+        }
+    }
+
+    /// The rest of an ingest, here, if this node is the primary now; nil if it is not.
+    private func localIngest(_ request: Request, actor: LiveActor, group: String) async throws -> Response? {
+        guard let host = sessions.host(group: group), await host.role == .primary else { return nil }
+        return try await publicIngest(request, actor: actor, group: group)
     }
 
     /// An RTMP publisher's media for `session` of `group` (its stream key verified), as the
     /// session's host: run here when this node is the primary, else streamed to the primary's
-    /// internal ingest route. Answers as the HTTP ingest would.
+    /// internal ingest route, riding through a change of primary either way. Answers as the
+    /// HTTP ingest would.
     func rtmpIngest(group: String, session: String, body: RequestBody) async throws -> Response {
-        if let host = sessions.host(group: group), await host.role == .primary {
-            guard await host.info.id == session else { throw Self.staleKey }
-            return try await runIngest(on: host, group: group, user: await host.info.host, body: body)
-        }
         var head = HTTPRequestHead(
             version: .http1_1,
             method: .POST,
@@ -56,7 +77,19 @@ extension LiveRoutes {
         )
         head.headers.add(name: "content-type", value: "video/mp2t")
         let request = Request(head: head, isHTTP2: false, remoteAddress: nil, body: body)
-        return try await cluster.forwardIngest(request, group: group)
+        let elsewhere: @Sendable (Bool) async throws -> Response = { afterLoss in
+            try await cluster.forwardIngest(request, group: group, afterLoss: afterLoss) {
+                guard let host = sessions.host(group: group), await host.role == .primary else { return nil }
+                return try await rtmpIngest(group: group, session: session, body: body)
+            }
+        }
+        guard let host = sessions.host(group: group), await host.role == .primary else {
+            return try await elsewhere(false)
+        }
+        guard await host.info.id == session else { throw Self.staleKey }
+        return try await runIngest(on: host, group: group, user: await host.info.host, body: body) {
+            try await elsewhere(true)
+        }
     }
 
     /// A stream key of a session that is no longer the group's live one.
@@ -66,7 +99,15 @@ extension LiveRoutes {
 
     /// Feeds `body` into the primary `host` until it ends: refused while another ingest runs,
     /// cut when it exceeds `--max-ingest-bitrate` or the session ends.
-    func runIngest(on host: SessionHost, group: String, user: String, body: RequestBody) async throws -> Response {
+    /// `lostPrimary` takes the rest of the body when this node stops being the primary
+    /// mid-stream (a failover, a hand-over, a freeze it woke from).
+    func runIngest(
+        on host: SessionHost,
+        group: String,
+        user: String,
+        body: RequestBody,
+        lostPrimary: @Sendable () async throws -> Response
+    ) async throws -> Response {
         guard await host.state.phase != .ended else { throw LiveError.notLive.apiError }
         guard await host.ingestStarted() else {
             throw APIError.conflict("another ingest is already running for this session", code: "ingest_busy")
@@ -96,6 +137,10 @@ extension LiveRoutes {
                 }
                 try await host.ingest(chunk)
             }
+        } catch ReplicaRefusal.notPrimary(_) {
+            await host.ingestEnded()
+            logger.notice("ingest: this node is no longer the primary; the rest goes to the new one")
+            return try await lostPrimary()
         } catch {
             await host.ingestEnded()
             throw error

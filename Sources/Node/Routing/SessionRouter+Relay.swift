@@ -2,53 +2,9 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Requests relayed to the node that can serve them: the broadcaster's ingest streamed to the
-/// primary, reads relayed from a replica, and viewers redirected (307) or proxied to the nearest
-/// healthy replica.
+/// Requests relayed to the node that can serve them: reads relayed from a replica, and viewers
+/// redirected (307), proxied or relayed (edge relays). The ingest is in `SessionRouter+Ingest`.
 extension SessionRouter {
-    // MARK: Ingest
-
-    /// Streams the broadcaster's body to the primary and relays its answer.
-    func forwardIngest(_ request: Request, group: String) async throws -> Response {
-        let deadline = ContinuousClock.now + settings.failoverWait
-        var (location, certain) = await lookup(group: group, needPrimary: true)
-        while location?.primary == nil || location?.primary == nodeID, ContinuousClock.now < deadline {
-            forget(group: group)
-            try await Task.sleep(for: .milliseconds(50))
-            (location, certain) = await lookup(group: group, needPrimary: true)
-        }
-        guard let location else {
-            if !certain { throw uncertain(group) }
-            throw APIError.notFound("no live session in group \(group)", code: "no_live_session")
-        }
-        guard let primary = location.primary, let address = address(of: primary) else {
-            throw APIError.unavailable("no primary is reachable for this session; retry", code: "no_primary")
-        }
-        metrics.writesForwarded.increment()
-        var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri)
-        head.headers = forwardHeaders(request)
-        head.headers.add(name: "host", value: address)
-        let body = request.body
-        let answer: PeerResponse
-        do {
-            answer = try await peers.exchange(to: address) { [head] outbound, _ in
-                try await outbound.write(.head(head))
-                for try await chunk in body { try await outbound.write(.body(.byteBuffer(chunk))) }
-                try await outbound.write(.end(nil))
-            } receive: { inbound in
-                try await PeerResponse.collect(&inbound, limit: 1 << 20, from: address)
-            }
-        } catch {
-            forget(group: group)
-            throw APIError.unavailable("the primary went away during the ingest; reconnect", code: "primary_lost")
-        }
-        var response = Response(status: answer.status, body: .buffer(answer.body))
-        if let type = answer.headers.first(name: "content-type") {
-            response.headers.add(name: "Content-Type", value: type)
-        }
-        return response
-    }
-
     /// Asks the nodes that may hold a copy of the group's sessions (its preference list), in
     /// order, and returns the first answer that found something; nil when none did.
     func fromHolders(_ request: Request, group: String) async throws -> Response? {

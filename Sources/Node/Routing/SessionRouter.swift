@@ -54,7 +54,7 @@ final class SessionRouter: Sendable {
     let mode: RouteMode
     let settings: Settings
     let metrics: ReplicationMetrics
-    private let logger: Logger
+    let logger: Logger
     private let cache = Mutex<[String: (SessionLocation, ContinuousClock.Instant)]>([:])
 
     init(

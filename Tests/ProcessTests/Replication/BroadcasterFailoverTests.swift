@@ -2,7 +2,9 @@ import Foundation
 import Testing
 
 extension ReplicationTests {
-    @Test("kill -9 of the primary under a broadcaster: it reconnects to another node and replicas play again")
+    @Test(
+        "kill -9 of the primary under a broadcaster: its ingest rides through to the new primary and replicas play again"
+    )
     func broadcasterFailover() async throws {
         try await LocalCluster.with(size: 5, nodeFlags: Self.nodeFlags) { cluster in
             let ids = cluster.ids()
@@ -41,29 +43,24 @@ extension ReplicationTests {
             #expect(before.errors.isEmpty, "\(watched) before the kill: \(before.errors)")
 
             // The primary (whichever node is primary now) dies; the ingest through the entry node
-            // breaks.
+            // rides through: the entry node goes on at the new primary, the encoder never sees
+            // its push end.
             let (victim, victimCopy) = try #require(cluster.primary(of: started.id, among: ids))
             let endsBefore = first.earlyEnds.count
             let killAt = ContinuousClock.now
             try await cluster.kill(victim)
             let survivors = ids.filter { $0 != victim }
-            try await waitUntil("the ingest through \(entry) to break", timeout: 10) {
-                first.earlyEnds.count > endsBefore
-            }
-            first.stop()
-
-            // The broadcaster reconnects at once through another surviving node (and again while
-            // its ingest is refused).
-            let reentry = try #require(survivors.first { $0 != entry })
-            let second = Broadcaster(url: ingestURL(reentry))
-            second.start()
-            defer { second.stop() }
+            let second = first
+            let reentry = entry
             let promoted = try await cluster.waitForPrimary(
                 of: started.id,
                 among: survivors,
                 above: victimCopy.epoch,
                 timeout: 10
             )
+            try await waitUntil("\(entry) to send the ingest on to the new primary", timeout: 20) {
+                Self.metric(cluster, entry, "qunbo_route_ingests_rerouted_total") ?? 0 >= 1
+            }
 
             // A viewer of a surviving replica plays the new media: more frames than the one GOP a
             // replica keeps from before the kill.
@@ -83,13 +80,61 @@ extension ReplicationTests {
                 throw error
             }
             let playingAgain = ContinuousClock.now - killAt
-            #expect(second.isPushing, "the reconnected broadcaster is not pushing: \(second.earlyEnds)")
+            #expect(second.isPushing, "the broadcaster is not pushing: \(second.earlyEnds)")
+            #expect(
+                first.earlyEnds.count == endsBefore,
+                "the ingest through \(entry) broke at the kill: \(first.earlyEnds)"
+            )
             print(
                 "broadcasterFailover: played again \(playingAgain) after the kill of \(victim); new primary "
                     + "\(promoted.node) (epoch \(promoted.copy.epoch)); ingest through \(entry) ended early "
                     + "\(first.earlyEnds.count) times (\(endsBefore) before the kill), through \(reentry) "
                     + "\(second.earlyEnds.count) times; viewer \(viewed) decode errors after: \(after.errors)"
             )
+        }
+    }
+
+    @Test(
+        "a broadcaster pushing straight to the primary: the primary drained, the rest of its body goes to the new one"
+    )
+    func ingestRidesThroughAHandOver() async throws {
+        try await LocalCluster.with(size: 3, nodeFlags: Self.nodeFlags) { cluster in
+            let ids = cluster.ids()
+            let users = try await GroupUsers.mint(for: cluster, group: "handover", memberCount: 1)
+            let started = try await Self.startSession(cluster, users, at: "n1", title: "handover")
+            let broadcaster = Broadcaster(
+                url: users.url(cluster, started.primary, "/live/ingest?access_token=\(users.token("host"))")
+            )
+            broadcaster.start()
+            defer { broadcaster.stop() }
+            let streamURL = { (node: String) in
+                users.url(cluster, node, "/live/stream.ts?access_token=\(users.token("u0"))")
+            }
+            var before = (frames: 0, errors: "")
+            try await waitUntil("the primary to play its own ingest", timeout: 20) {
+                before = try await FFmpeg.decode(streamURL(started.primary), seconds: 4, frames: 25)
+                return before.frames >= 25
+            }
+            let drain = try await Curl.call(
+                "POST",
+                "\(cluster.url(of: started.primary))/admin/v1/drain",
+                token: cluster.adminToken
+            )
+            #expect(drain.status == 202, "drain: \(drain.status) \(drain.body)")
+            let others = ids.filter { $0 != started.primary }
+            let promoted = try await cluster.waitForPrimary(
+                of: started.id,
+                among: others,
+                above: started.epoch,
+                timeout: 20
+            )
+            var after = (frames: 0, errors: "")
+            try await waitUntil("\(promoted.node) to play the ingest after the hand-over", timeout: 30) {
+                after = try await FFmpeg.decode(streamURL(promoted.node), seconds: 4, frames: 50)
+                return after.frames >= 50
+            }
+            #expect(broadcaster.isPushing && broadcaster.earlyEnds.isEmpty, "the push broke: \(broadcaster.earlyEnds)")
+            #expect(Self.metric(cluster, started.primary, "qunbo_route_ingests_rerouted_total") ?? 0 >= 1)
         }
     }
 }
