@@ -53,7 +53,7 @@ def main():
     stream_rate = os.path.getsize(src) / length  # bytes/s, container overhead included
 
     c = Cluster(args.nodes, extra=["--replicas", "3", "--route", args.route, "--max-connections-per-ip", "1000000",
-                                   "--max-connections", "1000000", "--max-viewers-per-user", "1000000",
+                                   "--max-connections", "1000000", "--max-viewers-per-user", "10000",
                                    "--idle-timeout", "10m"])
     push = None
     try:
@@ -84,12 +84,16 @@ def main():
         time.sleep(args.viewers / 2000 + args.warmup)
         before = snapshot()
         t0 = time.monotonic()
-        out, _ = load.communicate()
-        elapsed = time.monotonic() - t0
-        after = snapshot()
-        result = json.loads(out)
+        # The copies and subscriptions while the viewers are still open (viewload closes them
+        # as it ends), then the counters at the end of the window.
+        time.sleep(max(0, args.seconds - 2))
         held = {n: c.sessions(n) for n in nodes}
         subs = {n: c.metric(n, "qunbo_relay_upstream_subscriptions") for n in relays}
+        epochs = {x.get("epoch") for n in nodes for x in held[n] if x.get("role") in ("primary", "replica")}
+        after = snapshot()
+        elapsed = time.monotonic() - t0
+        out, _ = load.communicate()
+        result = json.loads(out)
     finally:
         if push:
             push.kill()
@@ -99,7 +103,7 @@ def main():
     print(f"\nrelay fan-out: {args.nodes} nodes (replicas {', '.join(replicas)}; relays {', '.join(relays) or '-'}), "
           f"--route {args.route}, one {stream_rate * 8 / 1e3:.0f} kb/s stream, {args.viewers} stream.ts viewers "
           f"spread over every node, {args.seconds:.0f} s measured, {os.cpu_count()} cores shared with the load")
-    print(f"viewers open {result['open']}/{result['conns']}, failed {result['failed']}, statuses {result['status']}")
+    print(f"viewers open {result['open']}/{result['conns']}, failed {result['failed']} (connect {result['failed_connect']}, before the answer {result['failed_head']}, while streaming {result['failed_stream']}), statuses {result['status']}")
     print(f"media delivered {result['bytes'] * 8 / result['seconds'] / 1e6:.0f} Mb/s; per viewer min "
           f"{result['rate_min'] * 8 / 1e3:.0f} / p1 {result['rate_p1'] * 8 / 1e3:.0f} / p50 "
           f"{result['rate_p50'] * 8 / 1e3:.0f} kb/s against {stream_rate * 8 / 1e3:.0f}: "
@@ -115,7 +119,7 @@ def main():
         per_feed = f"{relayed / feeds:.2f}" if feeds else "-"
         print(f"{n:>5}{role:>9}{copy.get('viewers', 0):>9}{d['cpu']:>8.1f}{relayed:>14.2f}"
               f"{d['wire'] * 8 / elapsed / 1e6:>11.2f}{feeds:>7}{per_feed:>10}{int(d['skipped']):>9}")
-    print(f"upstream subscriptions per relay node: {subs}")
+    print(f"upstream subscriptions per relay node: {subs}; epochs seen at the end: {sorted(e for e in epochs if e)}")
     # 100,000 viewers over 50 nodes: 3 replicas, 47 relays (one tree level: 3 x 16 = 48 >= 47).
     per_node = 100000 / 50
     print(f"\n100,000 viewers over 50 nodes at {stream_rate * 8 / 1e3:.0f} kb/s: {per_node:.0f} viewers per node, "

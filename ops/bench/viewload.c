@@ -84,6 +84,9 @@ int main(int argc, char **argv) {
     int ep = epoll_create1(0);
     long status_counts[600] = {0};
     long opened = 0, failed = 0;
+    /* Why connections failed: connect/write errors, closed before the response head, closed
+       while streaming (after a 200). */
+    long failed_connect = 0, failed_head = 0, failed_stream = 0;
     char buf[65536];
     double start = now_s(), all_open_at = 0, measure_from = 0, measure_to = 0;
     int measuring = 0;
@@ -100,9 +103,11 @@ int main(int argc, char **argv) {
             sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             int one = 1;
             setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+            if (c->fd < 0 || (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)) {
+                if (failed_connect == 0) fprintf(stderr, "viewload: connect: %s\n", strerror(errno));
                 c->state = 2;
                 failed++;
+                failed_connect++;
             } else {
                 struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.u64 = (uint64_t)opened};
                 epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
@@ -131,7 +136,16 @@ int main(int argc, char **argv) {
                 int len = snprintf(req, sizeof req,
                                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n",
                                    targets[c->target].path, token);
-                if (write(c->fd, req, len) != len) { c->state = 2; failed++; close(c->fd); continue; }
+                int soerr = 0;
+                socklen_t sl = sizeof soerr;
+                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+                if (soerr || write(c->fd, req, len) != len) {
+                    c->state = 2;
+                    failed++;
+                    failed_connect++;
+                    close(c->fd);
+                    continue;
+                }
                 struct epoll_event ev = {.events = EPOLLIN, .data.u64 = events[i].data.u64};
                 epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
                 continue;
@@ -140,25 +154,32 @@ int main(int argc, char **argv) {
                 ssize_t got = read(c->fd, buf, sizeof buf);
                 if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
                 if (got <= 0) {
+                    if (c->state == 0) failed_head++; else failed_stream++;
                     c->state = 2;
                     failed++;
                     close(c->fd);
                     break;
                 }
                 if (c->state == 0) {
+                    /* The head and the first body bytes (a GOP) often come in one read: keep at
+                       most HEAD_MAX of it, and count what follows the head as body. */
                     size_t take = (size_t)got;
-                    if (c->head_len + take > HEAD_MAX) { c->state = 2; failed++; close(c->fd); break; }
+                    if (take > HEAD_MAX - c->head_len) take = HEAD_MAX - c->head_len;
                     memcpy(c->head + c->head_len, buf, take);
+                    size_t before = c->head_len;
                     c->head_len += take;
                     char *end = memmem(c->head, c->head_len, "\r\n\r\n", 4);
-                    if (!end) continue;
+                    if (!end) {
+                        if (c->head_len == HEAD_MAX) { failed_head++; c->state = 2; failed++; close(c->fd); break; }
+                        continue;
+                    }
                     int status = 0;
                     sscanf(c->head, "HTTP/1.1 %d", &status);
                     c->status = status;
                     if (status > 0 && status < 600) status_counts[status]++;
                     if (status != 200) { c->state = 2; failed++; close(c->fd); break; }
                     c->state = 1;
-                    c->bytes += (long long)(c->head_len - (size_t)(end + 4 - c->head));
+                    c->bytes += (long long)got - (long long)((size_t)(end + 4 - c->head) - before);
                     continue;
                 }
                 c->bytes += got;
@@ -176,7 +197,9 @@ int main(int argc, char **argv) {
         targets[conns[i].target].bytes += m;
     }
     qsort(rates, live, sizeof *rates, cmp_ll);
-    printf("{\"conns\": %ld, \"open\": %ld, \"failed\": %ld, \"status\": {", nconns, live, failed);
+    printf("{\"conns\": %ld, \"open\": %ld, \"failed\": %ld, \"failed_connect\": %ld, \"failed_head\": %ld, "
+           "\"failed_stream\": %ld, \"status\": {",
+           nconns, live, failed, failed_connect, failed_head, failed_stream);
     int first = 1;
     for (int s = 0; s < 600; s++) {
         if (!status_counts[s]) continue;
