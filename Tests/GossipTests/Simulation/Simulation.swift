@@ -8,6 +8,10 @@ import SimulationSupport
 /// collection, so the same seed always produces the same trace (`trace`). Written without any
 /// dependency on the test framework so it can move to a shared test-support module.
 final class Simulation {
+    /// One simulated process. While an event runs, its instance is moved out of `nodes` with
+    /// `take()` and put back afterwards: the running copy is then the only reference to its member
+    /// tables, so mutating them is in place. Copying it out instead made every tick and message
+    /// copy the whole table (O(n) per event), which is what made 1,000 nodes too slow to simulate.
     struct Node {
         var id: MemberID
         var address: String
@@ -56,6 +60,22 @@ final class Simulation {
     var recordChanges = false
     private(set) var changes: [Change] = []
     private(set) var delivered = 0
+    /// Called for every membership change as it happens; for measurements that would hold too
+    /// many changes in `changes` (every observer of a 1,000-node cluster reports each one).
+    var onChange: ((Change) -> Void)?
+    /// Called for every message an instance sends, with the sender, the receiver's index and what
+    /// became of it; for counting messages and bytes.
+    var onTransmit: ((_ message: GossipMessage, _ from: Int, _ to: Int, _ fate: Fate) -> Void)?
+
+    /// What the network did with a message.
+    enum Fate {
+        /// Queued for delivery after the link delay.
+        case delivered
+        /// Sent, but dropped by random loss or a partition.
+        case lost
+        /// Not sent: the receiver's process is down, so the connection was refused.
+        case refused
+    }
 
     init(seed: UInt64, nodeCount: Int, settings: GossipSettings = GossipSettings(), zones: (Int) -> Int = { _ in 0 }) {
         self.seed = seed
@@ -68,6 +88,26 @@ final class Simulation {
             indexByAddress[address] = i
         }
         seedAddresses = nodes.isEmpty ? [] : [nodes[0].address]
+    }
+
+    /// An independent copy of this simulation from now on: same nodes, instances, clock and
+    /// pending events, but its own random stream (link jitter and loss) drawn from `seed`, so one
+    /// converged cluster can be the starting point of many runs. Observers are not copied.
+    func fork(seed: UInt64) -> Simulation {
+        let copy = Simulation(seed: seed, nodeCount: 0, settings: settings)
+        copy.now = now
+        copy.nodes = nodes
+        copy.indexByAddress = indexByAddress
+        copy.queue = queue
+        copy.nextTick = nextTick
+        copy.loss = loss
+        copy.jitter = jitter
+        copy.linkDelay = linkDelay
+        copy.groups = groups
+        copy.seedAddresses = seedAddresses
+        copy.trace = trace
+        copy.trace.record(15, seed)
+        return copy
     }
 
     // MARK: Control
@@ -126,7 +166,7 @@ final class Simulation {
     }
 
     func leave(_ i: Int) {
-        guard var instance = nodes[i].instance else { return }
+        guard var instance = nodes[i].instance.take() else { return }
         let directives = instance.leave(now: now)
         nodes[i].instance = instance
         execute(directives, from: i)
@@ -134,7 +174,7 @@ final class Simulation {
 
     /// Hands `message` to node `i` as if it came from `address`, now.
     func inject(_ message: GossipMessage, to i: Int, from address: String) {
-        guard var instance = nodes[i].instance else { return }
+        guard var instance = nodes[i].instance.take() else { return }
         let directives = instance.receive(message, from: address, now: now)
         nodes[i].instance = instance
         execute(directives, from: i)
@@ -179,7 +219,7 @@ final class Simulation {
         if now >= nextTick {
             nextTick = now + tickInterval
             for i in nodes.indices {
-                guard var instance = nodes[i].instance else { continue }
+                guard var instance = nodes[i].instance.take() else { continue }
                 let directives = instance.tick(now: now)
                 nodes[i].instance = instance
                 execute(directives, from: i)
@@ -190,7 +230,7 @@ final class Simulation {
     private func handle(_ event: Event) {
         switch event {
         case .deliver(let message, let from, let to):
-            guard var instance = nodes[to].instance else { return }
+            guard var instance = nodes[to].instance.take() else { return }
             delivered += 1
             let (tag, seq) = message.kind.traceWords
             trace.record(now.nanoseconds, UInt64(from), UInt64(to), tag, seq, UInt64(message.updates.count))
@@ -198,13 +238,13 @@ final class Simulation {
             nodes[to].instance = instance
             execute(directives, from: to)
         case .sendFailed(let address, let node, let generation):
-            guard nodes[node].generation == generation, var instance = nodes[node].instance else { return }
+            guard nodes[node].generation == generation, var instance = nodes[node].instance.take() else { return }
             trace.record(now.nanoseconds, 12, UInt64(node))
             let directives = instance.sendFailed(to: address, now: now)
             nodes[node].instance = instance
             execute(directives, from: node)
         case .connectionLost(let address, let node, let generation):
-            guard nodes[node].generation == generation, var instance = nodes[node].instance else { return }
+            guard nodes[node].generation == generation, var instance = nodes[node].instance.take() else { return }
             trace.record(now.nanoseconds, 14, UInt64(node))
             let directives = instance.connectionLost(to: address, now: now)
             nodes[node].instance = instance
@@ -223,6 +263,7 @@ final class Simulation {
                 if recordChanges {
                     changes.append(Change(time: now, observer: i, member: member, previous: previous))
                 }
+                onChange?(Change(time: now, observer: i, member: member, previous: previous))
             }
         }
     }
@@ -232,6 +273,7 @@ final class Simulation {
         let delay = linkDelay(nodes[i].zone, nodes[j].zone)
         let jittered = max(0, delay * (1 + jitter * (2 * random.nextUnit() - 1)))
         if !nodes[j].running {
+            onTransmit?(message, i, j, .refused)
             // A dead process: the connection is refused, which the shell reports.
             queue.push(
                 .sendFailed(address: address, node: i, generation: nodes[i].generation),
@@ -239,8 +281,15 @@ final class Simulation {
             )
             return
         }
-        if let groups, groups[i] != groups[j] { return }
-        if loss > 0 && random.nextUnit() < loss { return }
+        if let groups, groups[i] != groups[j] {
+            onTransmit?(message, i, j, .lost)
+            return
+        }
+        if loss > 0 && random.nextUnit() < loss {
+            onTransmit?(message, i, j, .lost)
+            return
+        }
+        onTransmit?(message, i, j, .delivered)
         queue.push(.deliver(message, from: i, to: j), at: now + .seconds(jittered))
     }
 
