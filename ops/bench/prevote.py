@@ -36,7 +36,8 @@ def epochs(c, nodes):
 
 def start(binary, nodes=3):
     os.environ["QUNBO_BIN"] = binary
-    c = Cluster(nodes)
+    # No ingest here: without a long grace the live would end by itself 30 s after it started.
+    c = Cluster(nodes, extra=("--ingest-grace", "1h"))
     ids = [f"n{i}" for i in range(1, nodes + 1)]
 
     def started():
@@ -116,7 +117,7 @@ def freeze_once(label, binary, freeze):
         print(f"  {label}: longest write stall {stall * 1000:.0f} ms (first ack after the freeze "
               f"{max(first_after) * 1000:.0f} ms), epoch {epoch0} -> {epoch1}, old primary {primary} is "
               f"{old_role} {resumed - stopped:.1f} s frozen + 4 s; acks {sum(len(w.acks) for w in writers)}, "
-              f"non-2xx {sum(w.failed for w in writers)}", flush=True)
+              f"non-2xx {sum(w.failed for w in writers)}, answers {[w.writer.codes for w in writers]}", flush=True)
         return stall, epoch1 - epoch0, old_role
     finally:
         c.down()
@@ -177,7 +178,7 @@ def hog_once(label, binary, args):
         print(f"  {label}: {args.hogs} hogs {args.seconds:g} s (load avg median {statistics.median(loads):.1f}): "
               f"epoch {epoch0} -> {highest} ({highest - epoch0} changes), primaries {' -> '.join(primaries)}, "
               f"false deaths {dead:.0f}, suspicions {raised:.0f}, writes acked {len(writer.acks)}, "
-              f"failed {writer.failed}, longest write stall {stall * 1000:.0f} ms", flush=True)
+              f"failed {writer.failed} {writer.writer.codes}, longest write stall {stall * 1000:.0f} ms", flush=True)
         return highest - epoch0, dead
     finally:
         for h in hogs:
