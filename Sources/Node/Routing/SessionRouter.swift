@@ -190,6 +190,11 @@ final class SessionRouter: Sendable {
         cache.withLock { $0[group] = nil }
     }
 
+    /// The cached lookup answer for `group`, however old.
+    func cachedLocation(group: String) -> SessionLocation? {
+        cache.withLock { $0[group]?.0 }
+    }
+
     enum LookupAnswer {
         case found(SessionLocation)
         /// The node answered that it holds no copy.

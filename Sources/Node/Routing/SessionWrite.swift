@@ -73,7 +73,15 @@ extension SessionRouter {
             case .remote(let node, let address)?:
                 metrics.writesForwarded.increment()
                 hint = nil
-                switch await send(request, group: group, to: address) {
+                let epoch = await knownEpoch(group: group)
+                let outcome = await watchingForNewPrimary(
+                    group: group,
+                    node: node,
+                    epoch: epoch,
+                    superseded: SendOutcome.unreachable,
+                    send: { await self.send(request, group: group, to: address) }
+                )
+                switch outcome {
                 case .answer(let answer):
                     return answer
                 case .refused(let error):
@@ -143,7 +151,7 @@ extension SessionRouter {
         }
     }
 
-    private enum SendOutcome {
+    enum SendOutcome: Sendable {
         case answer(SessionWriteAnswer)
         /// The primary refused the write itself (a domain or API error): the client's answer.
         case refused(APIError)
@@ -151,7 +159,7 @@ extension SessionRouter {
         case unreachable
     }
 
-    private func send(_ request: SessionWriteRequest, group: String, to address: String) async -> SendOutcome {
+    func send(_ request: SessionWriteRequest, group: String, to address: String) async -> SendOutcome {
         guard let body = try? JSONCoding.encoder.encode(request) else { return .unreachable }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")

@@ -399,6 +399,11 @@ actor SessionHost {
             switch replica.propose(payload, now: clock) {
             case .failure(.transferInProgress(let target)):
                 throw ReplicaRefusal.notPrimary(hint: target)
+            case .failure where replica.role == .primary:
+                // Out of touch with a majority (resumed from a freeze, cut off): step down now,
+                // not at the next timer, so the writer's retry finds the current primary.
+                execute(replica.tick(now: clock), now: clock)
+                throw ReplicaRefusal.notPrimary(hint: nil)
             case .failure:
                 throw ReplicaRefusal.notPrimary(hint: replica.primary)
             case .success(let (logSeq, directives)):

@@ -38,6 +38,8 @@ public enum ReplicationCodecError: Error, Equatable, Sendable {
 /// 5 installSnap.  = uvarint seq | uvarint epoch | str* members | bytes data
 /// 6 snapshotAck   = uvarint matchSeq
 /// 7 timeoutNow    = (empty)
+/// 8 preVoteRequest= uvarint lastSeq | uvarint lastEpoch
+/// 9 preVote       = bool granted
 /// entry           = uvarint seqDelta | uvarint epoch | u8 entryKind | (1: bytes data | 2: str* members)
 /// ```
 /// Why it looks like this:
@@ -53,6 +55,8 @@ public enum ReplicationCodecError: Error, Equatable, Sendable {
 /// - The encoding is canonical: the decoder refuses overlong varints, bool bytes other than 0/1 and
 ///   trailing bytes, so whatever decodes re-encodes to exactly the same bytes, and each message has
 ///   one encoding.
+/// - New kinds take new tags (8 and 9, pre-vote) and leave the version at 1: a node from before
+///   them refuses only those messages (`unknownKind`), never the kinds it knows.
 /// - There is no outer length or checksum: the enclosing frame carries the length, and the
 ///   transport guards integrity.
 ///
@@ -101,6 +105,8 @@ public enum ReplicationCodec {
         static let installSnapshot: UInt8 = 5
         static let snapshotAck: UInt8 = 6
         static let timeoutNow: UInt8 = 7
+        static let preVoteRequest: UInt8 = 8
+        static let preVote: UInt8 = 9
     }
 
     enum EntryTag {
@@ -133,6 +139,8 @@ public enum ReplicationCodec {
         case .installSnapshot: out.append(Tag.installSnapshot)
         case .snapshotAck: out.append(Tag.snapshotAck)
         case .timeoutNow: out.append(Tag.timeoutNow)
+        case .preVoteRequest: out.append(Tag.preVoteRequest)
+        case .preVote: out.append(Tag.preVote)
         }
         appendString(message.session, into: &out)
         appendString(message.sender, into: &out)
@@ -178,6 +186,11 @@ public enum ReplicationCodec {
             Varint.append(matchSeq, into: &out)
         case .timeoutNow:
             break
+        case .preVoteRequest(let lastSeq, let lastEpoch):
+            Varint.append(lastSeq, into: &out)
+            Varint.append(lastEpoch, into: &out)
+        case .preVote(let granted):
+            out.append(granted ? 1 : 0)
         }
     }
 
@@ -211,6 +224,10 @@ public enum ReplicationCodec {
             size += Varint.size(matchSeq)
         case .timeoutNow:
             break
+        case .preVoteRequest(let lastSeq, let lastEpoch):
+            size += Varint.size(lastSeq) + Varint.size(lastEpoch)
+        case .preVote:
+            size += 1
         }
         return size
     }
@@ -259,7 +276,7 @@ public enum ReplicationCodec {
         let messageVersion = try reader.byte()
         guard messageVersion == version else { throw .unsupportedVersion(messageVersion) }
         let tag = try reader.byte()
-        guard tag >= Tag.append && tag <= Tag.timeoutNow else { throw .unknownKind(tag) }
+        guard tag >= Tag.append && tag <= Tag.preVote else { throw .unknownKind(tag) }
         let session = try reader.string("session")
         let sender = try reader.string("sender")
         let epoch = try reader.varint()
@@ -314,6 +331,12 @@ public enum ReplicationCodec {
             kind = .installSnapshot(ReplicationSnapshot(seq: seq, epoch: snapshotEpoch, members: members, data: data))
         case Tag.snapshotAck:
             kind = .snapshotAck(matchSeq: try reader.varint())
+        case Tag.preVoteRequest:
+            let lastSeq = try reader.varint()
+            let lastEpoch = try reader.varint()
+            kind = .preVoteRequest(lastSeq: lastSeq, lastEpoch: lastEpoch)
+        case Tag.preVote:
+            kind = .preVote(granted: try reader.bool())
         default:
             kind = .timeoutNow
         }

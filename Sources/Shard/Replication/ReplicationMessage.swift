@@ -17,6 +17,14 @@ public struct ReplicationMessage: Sendable, Hashable, Codable {
         case snapshotAck(matchSeq: UInt64)
         /// Primary to the transfer target: start an election now.
         case timeoutNow
+        /// A copy that lost its primary, to members, before it campaigns (Raft thesis §9.6): would
+        /// you vote for me in the message's epoch (ours + 1)? Asking changes nothing at either
+        /// end (no epoch raised, no vote stored), so a copy that was merely cut off or starved
+        /// learns it cannot win without disturbing the primary the others still hear.
+        case preVoteRequest(lastSeq: UInt64, lastEpoch: UInt64)
+        /// The answer. Granted: the message's epoch is the one asked about. Refused: it is the
+        /// answering member's own epoch, so an asker that is behind catches up.
+        case preVote(granted: Bool)
     }
 
     public var session: String

@@ -7,6 +7,9 @@ extension SessionReplica {
         now: ReplicationTime
     ) -> Result<(seq: UInt64, directives: [ReplicationDirective]), ReplicationError> {
         guard role == .primary else { return .failure(.notPrimary(hint: primary)) }
+        // A primary that resumed from a freeze (SIGSTOP, a VM stall) may be asked to write before
+        // its timer runs check-quorum: it takes nothing it cannot have a majority for.
+        guard hasQuorumContact(now: now) else { return .failure(.notPrimary(hint: nil)) }
         if let transfer { return .failure(.transferInProgress(target: transfer.target)) }
         var directives: [ReplicationDirective] = []
         let seq = appendAsPrimary(.data(payload), into: &directives)
@@ -55,12 +58,7 @@ extension SessionReplica {
         if let transfer, now >= transfer.deadline { self.transfer = nil }
         // Check-quorum: a primary cut off from a majority steps down instead of accepting writes
         // that cannot commit (a new primary may already exist on the other side).
-        let window = settings.electionTimeoutMax
-        var alive = members.contains(me) ? 1 : 0
-        for member in members where member != me {
-            if let progress = progress[member], now < progress.lastAckAt + window { alive += 1 }
-        }
-        if alive < quorum {
+        if !hasQuorumContact(now: now) {
             follow(epoch: epoch, primary: nil, now: now, into: &directives)
             return
         }
@@ -68,6 +66,19 @@ extension SessionReplica {
             nextHeartbeat = now + settings.heartbeatInterval
             for follower in followers { sendAppend(to: follower, into: &directives) }
         }
+    }
+
+    /// Check-quorum (Raft thesis §6.2): whether a majority of voters, this primary included,
+    /// answered within a maximal election timeout. Past that, the replicas' own timers have fired
+    /// and may have elected someone else: a partitioned or frozen-and-resumed primary must neither
+    /// take writes nor claim the role.
+    func hasQuorumContact(now: ReplicationTime) -> Bool {
+        let window = settings.electionTimeoutMax
+        var alive = members.contains(me) ? 1 : 0
+        for member in members where member != me {
+            if let progress = progress[member], now < progress.lastAckAt + window { alive += 1 }
+        }
+        return alive >= quorum
     }
 
     mutating func handleAppend(

@@ -5,26 +5,24 @@ extension SessionReplica {
     /// Nor one whose disk fails or that lost acknowledged entries (`mayVote`).
     var canCampaign: Bool { members.contains(me) && log.lastSeq > 0 && mayVote }
 
-    /// A campaign that no voter answered is retried in the same epoch (it already holds its own
-    /// vote there, so this is safe): the voters are unreachable, sticky to a live primary, or
-    /// ignoring a node outside their configuration (a replica removed while it was away). Raising
-    /// the epoch on every silent retry would let such a node, once a primary adds it back,
-    /// answer with an inflated epoch and depose each new primary in turn (the disruption Raft's
-    /// pre-vote prevents, here without an extra round trip). Any answer raises it next time.
+    /// Starts a real election in the next epoch: after a majority of pre-votes, or at once for a
+    /// transfer. It always raises the epoch: the pre-vote round already proved a majority
+    /// reachable and willing, so a campaign here is never the silent retry of a node nobody
+    /// hears. (Before pre-vote, a campaign no voter answered was retried in the same epoch, so a
+    /// removed or cut-off node would not come back with an inflated epoch; a node that gets no
+    /// pre-votes now never raises its epoch at all.)
     mutating func startElection(now: ReplicationTime, transfer: Bool, into directives: inout [ReplicationDirective]) {
         resetElectionTimer(now: now)
         guard canCampaign else { return }
-        if role != .candidate || campaignAnswered || transfer {
-            epoch += 1
-            votedFor = me
-            directives.append(.persistVote(epoch: epoch, votedFor: me))
-        }
+        epoch += 1
+        votedFor = me
+        directives.append(.persistVote(epoch: epoch, votedFor: me))
+        preVote = nil
         role = .candidate
         primary = nil
         primaryMatchSeq = 0
         lastAckedSeq = 0
         votes = [me]
-        campaignAnswered = false
         if votes.count >= quorum {
             becomePrimary(now: now, into: &directives)
             return
@@ -89,6 +87,7 @@ extension SessionReplica {
     mutating func becomePrimary(now: ReplicationTime, into directives: inout [ReplicationDirective]) {
         role = .primary
         primary = me
+        preVote = nil
         votes = []
         transfer = nil
         learners = []

@@ -99,9 +99,9 @@ public struct SessionReplica: Sendable {
     var electionDeadline: ReplicationTime
 
     // Candidate.
+    /// The pre-vote round asked before campaigning (`SessionReplica+PreVote.swift`); nil when none.
+    var preVote: PreVote?
     var votes: Set<String> = []
-    /// Whether any voter answered (granted or refused) the campaign in `epoch`.
-    var campaignAnswered = false
 
     // Primary.
     var progress: [String: Progress] = [:]
@@ -191,6 +191,7 @@ public struct SessionReplica: Sendable {
         primaryMatchSeq = 0
         lastAckedSeq = 0
         lastHeardFromPrimary = nil
+        preVote = nil
         votes = []
         progress = [:]
         learners = []
@@ -297,6 +298,7 @@ public struct SessionReplica: Sendable {
         if newEpoch > epoch {
             epoch = newEpoch
             votedFor = nil
+            preVote = nil
             directives.append(.persistVote(epoch: epoch, votedFor: nil))
             primaryMatchSeq = 0
             lastAckedSeq = 0
@@ -316,6 +318,8 @@ public struct SessionReplica: Sendable {
             primaryMatchSeq = 0
             lastAckedSeq = 0
         }
+        // A primary is heard: whatever pre-votes were gathered are moot.
+        if newPrimary != nil { preVote = nil }
         // Only a live primary (or our own step-down) restarts the election timer: merely adopting a
         // higher epoch must not, or a disruptive candidate could postpone every election forever.
         if newPrimary != nil || wasLeading { resetElectionTimer(now: now) }
@@ -346,7 +350,6 @@ public struct SessionReplica: Sendable {
             if message.epoch > epoch {
                 follow(epoch: message.epoch, primary: nil, now: now, into: &directives)
             } else {
-                if message.epoch == epoch { campaignAnswered = true }
                 if granted { handleVote(from: sender, epoch: message.epoch, now: now, into: &directives) }
             }
         case .append(let prevSeq, let prevEpoch, let entries, let primaryCommit):
@@ -383,29 +386,46 @@ public struct SessionReplica: Sendable {
             }
         case .timeoutNow:
             if message.epoch > epoch { follow(epoch: message.epoch, primary: sender, now: now, into: &directives) }
+            // The primary asked for this election itself: no pre-vote round (Raft thesis §9.6).
             if message.epoch == epoch, role == .replica {
                 startElection(now: now, transfer: true, into: &directives)
             }
+        case .preVoteRequest(let lastSeq, let lastEpoch):
+            handlePreVoteRequest(
+                message,
+                lastSeq: lastSeq,
+                lastEpoch: lastEpoch,
+                from: sender,
+                now: now,
+                into: &directives
+            )
+        case .preVote(let granted):
+            handlePreVote(message, granted: granted, from: sender, now: now, into: &directives)
         }
         return directives
     }
 
     /// Timers: heartbeats, check-quorum and transfer deadline on the primary, the election timeout
     /// elsewhere. Call it at least every few milliseconds (a tenth of the heartbeat is plenty).
+    /// The election timeout is this copy's own evidence that its primary is gone (no heartbeat for
+    /// 300-600 ms: a dead, frozen or cut-off primary); it starts a pre-vote round, not an
+    /// election, so a copy that was itself frozen or cut off cannot depose a primary the others
+    /// still hear.
     public mutating func tick(now: ReplicationTime) -> [ReplicationDirective] {
         var directives: [ReplicationDirective] = []
         switch role {
         case .primary:
             primaryTick(now: now, into: &directives)
         case .replica, .candidate:
-            if now >= electionDeadline { startElection(now: now, transfer: false, into: &directives) }
+            if now >= electionDeadline { startPreVote(now: now, into: &directives) }
         }
         return directives
     }
 
     /// Gossip reports this session's primary suspected or dead: stop waiting for the fallback timeout
-    /// and campaign after a short random delay (`primaryLostJitter`). Also lifts the stickiness
-    /// window, so this node grants votes to other candidates at once.
+    /// and campaign after a short random delay (`primaryLostJitter`), through a pre-vote round like
+    /// the timeout's. Also lifts the stickiness window and the primary's lease here, so this node
+    /// grants pre-votes and votes to other candidates at once.
     public mutating func primaryLost(now: ReplicationTime) -> [ReplicationDirective] {
         guard role != .primary else { return [] }
         lastHeardFromPrimary = nil

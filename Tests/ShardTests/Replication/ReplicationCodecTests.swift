@@ -31,6 +31,10 @@ import Testing
         message(.installSnapshot(ReplicationSnapshot(seq: 0, epoch: 0, members: [], data: []))),
         message(.snapshotAck(matchSeq: 123_456_789)),
         message(.timeoutNow),
+        message(.preVoteRequest(lastSeq: 7, lastEpoch: 2)),
+        message(.preVoteRequest(lastSeq: .max, lastEpoch: .max)),
+        message(.preVote(granted: true)),
+        message(.preVote(granted: false)),
         ReplicationMessage(session: "séance-🎥-直播", sender: "nœud-Ω", epoch: .max, kind: .timeoutNow),
         ReplicationMessage(session: "", sender: "", epoch: 0, kind: .vote(granted: true)),
     ]
@@ -68,6 +72,27 @@ import Testing
                 0, 2, 2, 1, 1, 0x62,  // seq +0, epoch 2, config ["b"]
             ]
         )
+    }
+
+    /// Pins the pre-vote kinds added to version 1: new tags, the same header, so a node from
+    /// before them refuses just these messages (`unknownKind`) and reads every other kind.
+    @Test func pinsThePreVoteTags() throws {
+        let request = ReplicationMessage(
+            session: "s",
+            sender: "b",
+            epoch: 3,
+            kind: .preVoteRequest(lastSeq: 300, lastEpoch: 2)
+        )
+        #expect(ReplicationCodec.encode(request) == [1, 8, 1, 0x73, 1, 0x62, 3, 0xAC, 0x02, 2])
+        let answer = ReplicationMessage(session: "s", sender: "a", epoch: 3, kind: .preVote(granted: false))
+        #expect(ReplicationCodec.encode(answer) == [1, 9, 1, 0x73, 1, 0x61, 3, 0])
+        var bad = ReplicationCodec.encode(answer)
+        bad[bad.count - 1] = 7
+        #expect(throws: ReplicationCodecError.invalidBool(7)) { try ReplicationCodec.decode(bad) }
+        #expect(throws: ReplicationCodecError.truncated) { try ReplicationCodec.decode(Array(bad.dropLast())) }
+        #expect(throws: ReplicationCodecError.trailingBytes(1)) {
+            try ReplicationCodec.decode(ReplicationCodec.encode(request) + [0])
+        }
     }
 
     @Test func roundTripsEdgeCases() throws {
@@ -328,7 +353,8 @@ import Testing
         var bytes = vote
         bytes[0] = 2
         #expect(throws: ReplicationCodecError.unsupportedVersion(2)) { try ReplicationCodec.decode(bytes) }
-        for tag: UInt8 in [0, 8, 0xFF] {
+        // 8 and 9 are the pre-vote kinds (added after 1-7, same version); 10 is the first unknown.
+        for tag: UInt8 in [0, 10, 0xFF] {
             bytes = vote
             bytes[1] = tag
             #expect(throws: ReplicationCodecError.unknownKind(tag)) { try ReplicationCodec.decode(bytes) }

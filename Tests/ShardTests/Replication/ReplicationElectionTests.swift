@@ -92,7 +92,9 @@ import Testing
         harness.apply("c", harness["c"].primaryLost(now: harness.now))
         harness.apply("b", harness["b"].primaryLost(now: harness.now))
         harness.tick("b", after: ReplicationSettings.lan.primaryLostJitter)
-        #expect(harness["b"].role == .candidate)
+        // It asks for pre-votes first, still a replica in epoch 1.
+        #expect(harness["b"].role == .replica && harness["b"].epoch == 1)
+        #expect(harness.pending(to: "c").contains { if case .preVoteRequest = $0.kind { true } else { false } })
         harness.deliverAll()
         // Whichever of b and c asked first won; the other follows it.
         let winner = harness["b"].role == .primary ? "b" : "c"
@@ -109,34 +111,40 @@ import Testing
         harness.tick("c", after: ReplicationSettings.lan.electionTimeoutMin - .milliseconds(1))
         #expect(harness["c"].role == .replica)
         harness.tick("c", after: ReplicationSettings.lan.electionTimeoutMax)
-        #expect(harness["c"].role == .candidate)
+        #expect(harness["c"].role == .replica && harness["c"].epoch == 1)
         harness.deliverAll()
         #expect(harness["c"].role == .primary)
+        #expect(harness["c"].epoch == 2)
     }
 
-    /// A campaign no voter answers (they ignore a node outside their configuration, or are sticky
-    /// to a live primary) is retried in the same epoch; an answer, even a refusal, raises it.
-    @Test func aCampaignNobodyAnswersKeepsItsEpoch() {
+    /// A copy nobody answers (the voters ignore a node outside their configuration, or it is cut
+    /// off) asks for pre-votes at every timeout and never raises its epoch; a refusal from its own
+    /// epoch changes nothing, one from a later epoch is adopted (it was behind), with no vote.
+    @Test func aCopyNobodyAnswersKeepsItsEpoch() {
         var c = restoredReplica("c", epoch: 1, log: [(1, 1)])
-        let first = c.tick(now: .milliseconds(1_000))
-        #expect(c.role == .candidate)
-        #expect(c.epoch == 2)
-        #expect(first.contains(.persistVote(epoch: 2, votedFor: "c")))
-        for second in 2...6 {
+        for second in 1...6 {
             let retry = c.tick(now: .milliseconds(1_000 * UInt64(second)))
-            #expect(c.epoch == 2)
+            #expect(c.epoch == 1 && c.role == .replica && c.votedFor == nil)
+            #expect(!retry.contains { if case .persistVote = $0 { true } else { false } })
             #expect(retry.filter { if case .send = $0 { true } else { false } }.count == 2)
         }
-        let refusal = ReplicationMessage(
+        let sameEpoch = ReplicationMessage(
             session: ReplicaHarness.session,
             sender: "b",
-            epoch: 2,
-            kind: .vote(granted: false)
+            epoch: 1,
+            kind: .preVote(granted: false)
         )
-        _ = c.receive(refusal, from: "b", now: .milliseconds(6_001))
-        _ = c.tick(now: .milliseconds(7_000))
-        #expect(c.epoch == 3)
-        #expect(c.votedFor == "c")
+        #expect(c.receive(sameEpoch, from: "b", now: .milliseconds(6_001)).isEmpty)
+        #expect(c.epoch == 1)
+        let later = ReplicationMessage(
+            session: ReplicaHarness.session,
+            sender: "b",
+            epoch: 4,
+            kind: .preVote(granted: false)
+        )
+        let adopted = c.receive(later, from: "b", now: .milliseconds(6_002))
+        #expect(c.epoch == 4 && c.votedFor == nil && c.role == .replica)
+        #expect(adopted == [.persistVote(epoch: 4, votedFor: nil)])
     }
 
     @Test func aReplicaWithAnEmptyLogNeverCampaigns() {
@@ -166,6 +174,8 @@ import Testing
             .installSnapshot(snapshot),
             .snapshotAck(matchSeq: 7),
             .timeoutNow,
+            .preVoteRequest(lastSeq: 2, lastEpoch: 2),
+            .preVote(granted: true),
         ]
         for kind in messages {
             let message = ReplicationMessage(session: "s", sender: "a", epoch: 3, kind: kind)

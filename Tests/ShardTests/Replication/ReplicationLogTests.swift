@@ -62,6 +62,11 @@ import Testing
     @Test func commitsOnlyCurrentEpochEntriesByCounting() {
         var a = restoredReplica("a", epoch: 3, log: [(1, 1), (2, 2)])
         var directives = a.tick(now: .milliseconds(1_000))
+        directives = a.receive(
+            ReplicationMessage(session: ReplicaHarness.session, sender: "b", epoch: 4, kind: .preVote(granted: true)),
+            from: "b",
+            now: .milliseconds(1_000)
+        )
         #expect(a.role == .candidate)
         directives = a.receive(
             ReplicationMessage(session: ReplicaHarness.session, sender: "b", epoch: 4, kind: .vote(granted: true)),

@@ -97,6 +97,8 @@ extension ReplicationMessage.Kind {
         case .installSnapshot(let snapshot): 7 &+ snapshot.seq << 8
         case .snapshotAck(let matchSeq): 8 &+ matchSeq << 8
         case .timeoutNow: 9
+        case .preVoteRequest(let lastSeq, _): 10 &+ lastSeq << 8
+        case .preVote(let granted): granted ? 11 : 12
         }
     }
 }

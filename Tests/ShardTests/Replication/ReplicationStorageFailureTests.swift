@@ -62,12 +62,12 @@ import Testing
         harness.tick("a", after: .seconds(2))
         #expect(harness["a"].role == .replica)
         #expect(harness.pending(to: "b").allSatisfy { if case .requestVote = $0.kind { false } else { true } })
-        // b campaigns: a refuses its vote, c grants; b wins.
+        // b campaigns, pre-vote first: a refuses (it may not vote), c grants; b wins.
         harness.inbox = []
         harness.tick("b", after: .seconds(2))
         let request = harness.pending(to: "a").first!
         let answer = harness["a"].receive(request, from: "b", now: harness.now)
-        #expect(voteGranted(answer) == false)
+        #expect(answer.contains { if case .send(let m, _) = $0 { m.kind == .preVote(granted: false) } else { false } })
         harness.deliverAll()
         #expect(harness["b"].role == .primary)
         // Recovery: a votes again.
