@@ -75,7 +75,7 @@ extension ReplicationTests {
     }
 
     @Test(
-        "the primary frozen for 6 s under writes: one election, every acknowledged comment kept, the old primary resumes as a replica"
+        "the primary frozen for 6 s under writes: one failover, every acknowledged comment kept, the old primary resumes as a replica and deposes nobody"
     )
     func frozenPrimaryUnderWrites() async throws {
         try await LocalCluster.with(size: 3, nodeFlags: Self.nodeFlags) { cluster in
@@ -123,11 +123,13 @@ extension ReplicationTests {
                 timeout: 15
             )
             let highest = await watch.stop()
-            #expect(promoted.copy.epoch == victimCopy.epoch + 1, "first election went to epoch \(promoted.copy.epoch)")
-            #expect(highest == victimCopy.epoch + 1, "the epoch went from \(victimCopy.epoch) to \(highest)")
+            // The freeze costs one failover (two election rounds when the replicas' timers split
+            // the vote); the resumed old primary then deposes nobody: no epoch after the new
+            // primary's.
+            #expect(highest == promoted.copy.epoch, "after \(promoted.node) won epoch \(promoted.copy.epoch), \(highest)")
             #expect(primary == promoted.node)
             for (id, held) in cluster.holders(of: started.id, among: ids) {
-                #expect(held.epoch == victimCopy.epoch + 1, "\(id): \(held)")
+                #expect(held.epoch == promoted.copy.epoch, "\(id): \(held)")
             }
             let lastSeq = try await Self.lastEventSeq(cluster, users, at: primary)
             let logs = try await ReplicaLogs.read(cluster, users, from: members, upTo: lastSeq)
