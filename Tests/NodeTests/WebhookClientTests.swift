@@ -255,12 +255,15 @@ private final class ListenProcess {
     /// Deadlines are generous: the unit pass runs every suite in parallel on two cores, and a
     /// process may take seconds to start then; it returns as soon as the line is there.
     func waitFor<S: StringProtocol>(_ what: String, _ found: (String, String) -> S?) async throws -> String {
+        // No early exit on `!process.isRunning`: two CI runs on a loaded machine gave up with the
+        // line already in the file (read just before it was written, then a stale "not
+        // running"); the output is read once more before giving up.
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let match = found(output, errors) { return String(match) }
-            guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(20))
         }
+        if let match = found(output, errors) { return String(match) }
         throw ListenTimeout(what: what, output: output, errors: errors)
     }
 
