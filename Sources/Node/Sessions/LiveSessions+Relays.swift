@@ -117,6 +117,9 @@ extension LiveSessions {
             }
             metrics.relaySessions.set(relays.hosts.withLock { $0.count })
             metrics.relayUpstreams.set(upstreams)
+            // Counting the relays every copy feeds visits every session's actor: once a second
+            // with the stats, not at every check.
+            guard statsDue else { continue }
             var downstream = 0
             for host in allHosts + relays.all { downstream += await host.downstreamRelays.count }
             metrics.relayDownstream.set(downstream)

@@ -151,7 +151,7 @@ actor SessionHost {
         self.settings = settings
         self.transport = transport
         self.hooks = hooks
-        if case .relay = origin {
+        if origin.isRelay {
             self.store = nil
             self.isRelay = true
             // No replication timer ever runs on a relay: it never campaigns or times out.
