@@ -123,10 +123,19 @@ enum RedPackets {
         json: String? = nil
     ) async throws -> (status: Int, body: String) {
         let giveUp = ContinuousClock.now + .seconds(20)
-        var answer = try await users.call(cluster, at: node, method, path, as: user, json: json, timeout: 12)
+        /// A curl that could not even run to its end (the machine too busy to reap it in
+        /// time) is an answer of none, asked again like a refused connection.
+        func ask() async -> (status: Int, body: String) {
+            do {
+                return try await users.call(cluster, at: node, method, path, as: user, json: json, timeout: 12)
+            } catch {
+                return (0, "\(error)")
+            }
+        }
+        var answer = await ask()
         while [0, 502, 503, 504].contains(answer.status), ContinuousClock.now < giveUp {
             try await Task.sleep(for: .milliseconds(200))
-            answer = try await users.call(cluster, at: node, method, path, as: user, json: json, timeout: 12)
+            answer = await ask()
         }
         return answer
     }

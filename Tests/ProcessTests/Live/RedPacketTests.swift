@@ -111,12 +111,13 @@ struct RedPacketTests {
                 }
                 return await tasks.reduce(into: [(String, Int, String, String)]()) { $0.append($1) }
             }
-            let failedAt = Set(reasked.filter { [0, 502, 503, 504].contains($0.1) }.map(\.3))
+            let failed = reasked.filter { [0, 502, 503, 504].contains($0.1) }
+            let failedAt = Set(failed.map(\.3))
             if !failedAt.isEmpty {
                 // Where a node could not route: its own copy and whom its gossip sees alive.
                 let views = failedAt.sorted().map { "\($0) sees \((try? cluster.memberStates(seenBy: $0)) ?? [:])" }
                 Issue.record(
-                    "re-asks unanswered at \(failedAt.sorted()); \(views)\n\(ClusterStateError(what: "re-asks", cluster: cluster, ids: survivors, session: started.id))"
+                    "re-asks unanswered after 20 s at \(failedAt.sorted()) (\(failed.count), e.g. \(failed.prefix(3).map { "\($0.0): \($0.1) \($0.2.prefix(200))" })); \(views)\n\(ClusterStateError(what: "re-asks", cluster: cluster, ids: survivors, session: started.id))"
                 )
             }
             for (user, status, body, node) in reasked {
