@@ -43,7 +43,7 @@ extension GossipInstance {
                     entries[record.id]?.suspicion?.confirm(origin) == true
                 {
                     // A new independent confirmation: pass it on so others shorten their timers too.
-                    piggyback.enqueue(GossipUpdate(member: old.withoutCoordinate, origin: origin))
+                    piggyback.enqueue(GossipUpdate(member: old.withoutCoordinate, origin: origin), urgent: true)
                 }
             }
             return
@@ -86,7 +86,7 @@ extension GossipInstance {
         stats.selfRefutations += 1
         var record = myself
         record.coordinate = nil
-        piggyback.enqueue(GossipUpdate(member: record, origin: myself.id))
+        piggyback.enqueue(GossipUpdate(member: record, origin: myself.id), urgent: true)
     }
 
     /// Stores a winning record: keeps the indexes, suspicion timer and counters in step, reports the
@@ -127,7 +127,15 @@ extension GossipInstance {
         } else {
             outbox.append(.memberChanged(member, previous: nil))
         }
-        piggyback.enqueue(GossipUpdate(member: member.withoutCoordinate, origin: origin))
+        // Urgent unless it only carries a new load: a status or generation change, a join, or an
+        // incarnation raised with the same load (a refutation, which those still holding the
+        // member suspect must hear before their timers run out).
+        let urgent =
+            previous.map {
+                $0.status != member.status || $0.generation != member.generation
+                    || ($0.incarnation != member.incarnation && $0.load == member.load)
+            } ?? true
+        piggyback.enqueue(GossipUpdate(member: member.withoutCoordinate, origin: origin), urgent: urgent)
     }
 
     func makeSuspicion(accuser: MemberID, now: GossipTime) -> Suspicion {

@@ -53,8 +53,8 @@ extension GossipInstance {
             if !isResponse {
                 send(.pushPull(members: snapshot(), isResponse: true), to: replyTo, receiver: sender.id)
             }
-        case .leave:
-            // The sender's `left` record was applied above.
+        case .leave, .gossip:
+            // The sender's `left` record, or the gossip's updates, were applied above.
             break
         }
         return flush()

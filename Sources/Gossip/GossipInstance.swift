@@ -37,6 +37,7 @@ public struct GossipInstance: Sendable {
     var sequence: UInt64 = 0
 
     var nextPushPullAt: GossipTime
+    var nextGossipAt: GossipTime
     var nextReconnectAt: GossipTime
     var nextReapAt: GossipTime
     var pendingLoad: MemberLoad
@@ -62,6 +63,7 @@ public struct GossipInstance: Sendable {
         // Spread the phases of nodes started together, so probes and syncs do not come in waves.
         self.nextProbeAt = now + settings.probeInterval * self.random.nextUnit()
         self.nextPushPullAt = now + settings.pushPullInterval * (0.5 + self.random.nextUnit())
+        self.nextGossipAt = now + settings.gossipInterval * self.random.nextUnit()
         self.nextReconnectAt = now
         self.nextReapAt = now + .seconds(1)
     }
@@ -103,6 +105,7 @@ public struct GossipInstance: Sendable {
         expireSuspicions(now: now)
         advanceProbe(now: now)
         expireRelays(now: now)
+        if now >= nextGossipAt { gossipIfUrgent(now: now) }
         if now >= nextPushPullAt { pushPullRandomMember(now: now) }
         if now >= nextReconnectAt { reconnect(now: now) }
         if now >= nextReapAt { reap(now: now) }

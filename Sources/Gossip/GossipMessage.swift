@@ -47,6 +47,9 @@ public struct GossipMessage: Codable, Sendable, Equatable {
         case pushPull(members: [Member], isResponse: Bool)
         /// Graceful leave; `sender` carries status `left` with a raised incarnation.
         case leave
+        /// Nothing but the piggybacked updates: the fan-out that spreads urgent news
+        /// (`GossipSettings.gossipInterval`). Needs no answer.
+        case gossip
     }
 }
 

@@ -19,6 +19,8 @@ public struct GossipStats: Sendable, Equatable {
     /// Members this node declared dead after their suspicion expired.
     public var membersDeclaredDead = 0
     public var pushPullsSent = 0
+    /// Gossip-only messages of the urgent fan-out (`GossipSettings.gossipInterval`).
+    public var gossipsSent = 0
     public var messagesSent = 0
     public var messagesReceived = 0
     /// Messages from an older generation of their sender, dropped unprocessed.

@@ -3,26 +3,41 @@
 ///
 /// One entry per member: a newer claim about a member replaces the older one, which is never worth
 /// sending once superseded.
+///
+/// An update is *urgent* when it changes what someone decides: a join, a suspicion or its
+/// confirmation, a death, a leave, a refutation. While any is queued the instance also gossips
+/// on its own (`GossipSettings.gossipInterval`), instead of waiting for probes to carry it; a
+/// load publication is not urgent and only rides on probes.
 struct PiggybackQueue: Sendable {
     private struct Entry: Sendable {
         var update: GossipUpdate
         var transmits: Int
         /// Insertion order; larger is newer.
         var stamp: UInt64
+        var urgent: Bool
     }
 
     private var entries: [MemberID: Entry] = [:]
     private var nextStamp: UInt64 = 0
+    /// Entries with `urgent` set, kept in step so `hasUrgent` is O(1) on every tick.
+    private(set) var urgentCount = 0
 
     var count: Int { entries.count }
+    var hasUrgent: Bool { urgentCount > 0 }
 
-    mutating func enqueue(_ update: GossipUpdate) {
+    mutating func enqueue(_ update: GossipUpdate, urgent: Bool) {
         nextStamp += 1
-        entries[update.member.id] = Entry(update: update, transmits: 0, stamp: nextStamp)
+        set(update.member.id, Entry(update: update, transmits: 0, stamp: nextStamp, urgent: urgent))
     }
 
     mutating func remove(_ id: MemberID) {
-        entries[id] = nil
+        set(id, nil)
+    }
+
+    private mutating func set(_ id: MemberID, _ entry: Entry?) {
+        if entries[id]?.urgent == true { urgentCount -= 1 }
+        if entry?.urgent == true { urgentCount += 1 }
+        entries[id] = entry
     }
 
     /// Takes up to `limit` updates for one message, counting a transmission for each, and drops the
@@ -52,7 +67,7 @@ struct PiggybackQueue: Sendable {
             let id = entry.update.member.id
             let transmits = entry.transmits + 1
             if transmits >= retransmitLimit {
-                entries[id] = nil
+                set(id, nil)
             } else {
                 entries[id]?.transmits = transmits
             }

@@ -353,6 +353,7 @@ extension GossipMessage.Kind {
         case .nack(let seq, _): (4, seq)
         case .pushPull(let members, let isResponse): (isResponse ? 6 : 5, UInt64(members.count))
         case .leave: (7, 0)
+        case .gossip: (8, 0)
         }
     }
 }

@@ -114,6 +114,7 @@ extension GossipMessage.Kind {
         case .nack(let seq, _): 4 &+ seq << 8
         case .pushPull(let members, let isResponse): 5 &+ (isResponse ? 8 : 0) &+ UInt64(members.count) << 8
         case .leave: 6
+        case .gossip: 7
         }
     }
 }
