@@ -157,7 +157,10 @@ extension GossipInstance {
         guard !suspects.isEmpty else { return }
         var expired: [MemberID] = []
         for id in suspects {
-            if let deadline = entries[id]?.suspicion?.deadline, now >= deadline { expired.append(id) }
+            guard let suspicion = entries[id]?.suspicion else { continue }
+            let deadline =
+                lagHealth == 0 ? suspicion.deadline : suspicion.start + suspicion.timeout * Double(1 + lagHealth)
+            if now >= deadline { expired.append(id) }
         }
         for id in expired.sorted() {
             guard let old = entries[id]?.member, old.status == .suspect else { continue }

@@ -10,6 +10,13 @@ public struct GossipInstance: Sendable {
     public internal(set) var myself: Member
     /// Lifeguard local health in `0..<awarenessMax`; probe interval and timeout scale by `1 + health`.
     public internal(set) var localHealth = 0
+    /// Local health from the shell's own measurement of how late its timers fire (a starved CPU),
+    /// in `0..<awarenessMax`. Probe timing scales by `1 + max(localHealth, lagHealth)`, and a
+    /// suspicion runs `1 + lagHealth` times its timeout: a node that knows it is late must not
+    /// declare a member dead whose refutation may be waiting, unread, in its own socket.
+    public var lagHealth = 0 {
+        didSet { lagHealth = min(max(lagHealth, 0), max(settings.awarenessMax - 1, 0)) }
+    }
     public internal(set) var stats = GossipStats()
 
     /// Every other member known, including dead and left ones until reclaimed.
@@ -176,7 +183,7 @@ public struct GossipInstance: Sendable {
 
     /// A duration scaled by Lifeguard's local health.
     func scaled(_ duration: GossipDuration) -> GossipDuration {
-        duration * Double(1 + localHealth)
+        duration * Double(1 + max(localHealth, lagHealth))
     }
 
     mutating func adjustHealth(_ delta: Int) {

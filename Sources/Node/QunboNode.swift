@@ -54,6 +54,7 @@ public struct QunboNode: Sendable {
         let peers = PeerClient(group: group, logger: logger, auth: peerAuth, tls: peerTLS, faults: faults) { address in
             lostConnections.continuation.yield(address)
         }
+        let lag = SchedulingLag(factory: factory)
         let gossip = GossipShell(
             connectionLosses: lostConnections.stream,
             myself: myself,
@@ -63,6 +64,7 @@ public struct QunboNode: Sendable {
             view: view,
             state: state,
             metricsFactory: factory,
+            lag: lag,
             logger: logger
         )
         let access = AccessControl(
@@ -130,6 +132,7 @@ public struct QunboNode: Sendable {
             diskSpace: diskSpace,
             timerLoop: group.next(),
             relaySettings: relaySettings,
+            timeoutStretch: { lag.stretch },
             logger: logger
         )
         var webhookSettings = WebhookDispatcher.Settings()
@@ -237,6 +240,7 @@ public struct QunboNode: Sendable {
         // RTMP publishers are cut first on shutdown: they reconnect to another node.
         if let rtmpServer { services.append(.init(service: rtmpServer)) }
         services.append(.init(service: LoadReporter(sessions: sessions, gossip: gossip)))
+        services.append(.init(service: lag))
         services.append(.init(service: ShareKeeper(sessions: sessions, cluster: cluster, logger: logger)))
         services.append(.init(service: webhooks))
         services.append(.init(service: GroupLogKeeper(sessions: sessions, lead: config.reminderLead)))

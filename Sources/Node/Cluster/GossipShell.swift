@@ -50,6 +50,8 @@ public final class GossipShell: Service, Sendable {
     private let outboxContinuation: AsyncStream<Outgoing>.Continuation
     private let hasOtherSeeds: Bool
     private let connectionLosses: AsyncStream<String>
+    /// This node's scheduling lag; it sets the core's `lagHealth` before every tick.
+    private let lag: SchedulingLag?
 
     /// - Parameter connectionLosses: addresses whose peer connection broke (from `PeerClient`).
     public init(
@@ -61,8 +63,10 @@ public final class GossipShell: Service, Sendable {
         view: ClusterView,
         state: NodeState,
         metricsFactory: any MetricsFactory,
+        lag: SchedulingLag? = nil,
         logger: Logger
     ) {
+        self.lag = lag
         var seed = SystemRandomNumberGenerator()
         let random = GossipRandom(seed: seed.next())
         instance = Mutex(
@@ -106,7 +110,11 @@ public final class GossipShell: Service, Sendable {
             }
             await withGracefulShutdownHandler {
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                    let directives = self.instance.withLock { $0.tick(now: self.now) }
+                    let lagHealth = self.lag.map { Int($0.stretch) - 1 } ?? 0
+                    let directives = self.instance.withLock {
+                        $0.lagHealth = lagHealth
+                        return $0.tick(now: self.now)
+                    }
                     self.apply(directives)
                     try? await Task.sleep(for: self.settings.tickInterval)
                 }

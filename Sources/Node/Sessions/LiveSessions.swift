@@ -73,6 +73,8 @@ public final class LiveSessions: Service, Sendable {
     private let starting = Mutex<Set<String>>([])
     /// The edge-relay copies held here (`LiveSessions+Relays.swift`).
     let relays: RelayHub
+    /// The node's scheduling-lag stretch, for every replica's timeouts (`SchedulingLag`).
+    let timeoutStretch: @Sendable () -> Double
     /// Told a session id when its copy here, as primary, owes webhooks (`WebhookDispatcher.due`).
     let webhooksDue = Mutex<(@Sendable (String) -> Void)?>(nil)
 
@@ -89,8 +91,10 @@ public final class LiveSessions: Service, Sendable {
         diskSpace: DiskSpace,
         timerLoop: any EventLoop,
         relaySettings: RelayHub.Settings = RelayHub.Settings(),
+        timeoutStretch: @escaping @Sendable () -> Double = { 1 },
         logger: Logger
     ) {
+        self.timeoutStretch = timeoutStretch
         self.relays = RelayHub(settings: relaySettings)
         self.diskSpace = diskSpace
         quarantined = Counter(label: "qunbo_storage_quarantined_total", factory: metricsFactory)
@@ -150,6 +154,7 @@ public final class LiveSessions: Service, Sendable {
         }
         return SessionHostHooks(
             now: { [start] in ReplicationTime(nanoseconds: UInt64(max(0, (ContinuousClock.now - start).nanoseconds))) },
+            timeoutStretch: timeoutStretch,
             ended: { [weak self] state in self?.sessionEnded(state) },
             roleChange: { [replicationMetrics] failover in
                 replicationMetrics.epochChanges.increment()

@@ -10,9 +10,17 @@ import Shard
 extension SessionHost {
     // MARK: Replication
 
+    /// The replication clock, after handing the core this node's current scheduling-lag
+    /// stretch: every call into the core goes through here, so its timeouts follow how late
+    /// this node is now (`SchedulingLag`).
+    func replicationNow() -> ReplicationTime {
+        replica.timeoutStretch = hooks.timeoutStretch()
+        return hooks.now()
+    }
+
     /// A message from another replica of this session.
     func receive(_ message: ReplicationMessage, from sender: String) {
-        let now = hooks.now()
+        let now = replicationNow()
         execute(replica.receive(message, from: sender, now: now), now: now)
     }
 
@@ -21,7 +29,7 @@ extension SessionHost {
         timerAt = nil
         timer = nil
         guard !settled else { return }
-        let now = hooks.now()
+        let now = replicationNow()
         // The deadline moved later since the timer was armed (a heartbeat reset the election
         // timer): nothing is due yet; arm for the new one.
         expireCommitWaiters(now: now)
@@ -56,7 +64,7 @@ extension SessionHost {
     /// The directory decided this copy's primary is lost: campaign soon.
     func campaign() {
         guard !settled, replica.role != .primary else { return }
-        let now = hooks.now()
+        let now = replicationNow()
         execute(replica.primaryLost(now: now), now: now)
     }
 
@@ -81,7 +89,7 @@ extension SessionHost {
     /// Primary: carries out the directory's replica-set change (one at a time; a refusal by the
     /// core, e.g. a change still in progress, is retried at the next round).
     func changeReplicaSet(_ directive: DirectoryDirective) {
-        let now = hooks.now()
+        let now = replicationNow()
         switch directive {
         case .addReplica(_, let node):
             guard case .success(let directives) = replica.addMember(node, now: now) else { return }
@@ -114,7 +122,7 @@ extension SessionHost {
         let target = replica.members.filter { $0 != nodeID && !avoiding.contains($0) }
             .min { (lag[$0] ?? .max, $0) < (lag[$1] ?? .max, $1) }
         guard let target else { return nil }
-        let now = hooks.now()
+        let now = replicationNow()
         guard case .success(let directives) = replica.transferPrimary(to: target, now: now) else { return nil }
         execute(directives, now: now)
         return target
@@ -251,7 +259,7 @@ extension SessionHost {
         // Submitted before the last failure: the core forgot it (the rewrite covers it).
         guard generation == storageGeneration else { return }
         if let failure { return storageFailed(failure) }
-        let now = hooks.now()
+        let now = replicationNow()
         execute(replica.localDurable(upTo: seq, now: now), now: now)
     }
 
@@ -272,7 +280,7 @@ extension SessionHost {
             metadata: ["error": "\(failure)", "replication.durable_seq": "\(replica.durableSeq)"]
         )
         failWaiters(above: replica.commitSeq, .storage(failure))
-        let now = hooks.now()
+        let now = replicationNow()
         execute(replica.diskFailed(now: now), now: now)
         scheduleStorageRetry()
     }
@@ -308,7 +316,7 @@ extension SessionHost {
             return scheduleStorageRetry()
         }
         storageFailure = nil
-        let now = hooks.now()
+        let now = replicationNow()
         guard let rewrite = replica.diskRecovered(now: now) else { return }
         logger.notice(
             "session log recovered: writes resume",
@@ -376,7 +384,7 @@ extension SessionHost {
     /// likes are answered 202). About once a second, and before the end.
     func flushLikes() {
         guard pendingLikes > 0, replica.role == .primary else { return }
-        let clock = hooks.now()
+        let clock = replicationNow()
         guard
             case .success(let (logSeq, directives)) = replica.propose(LiveLikesRecord.encode(pendingLikes), now: clock)
         else { return }

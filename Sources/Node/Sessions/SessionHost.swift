@@ -395,7 +395,7 @@ actor SessionHost {
         case .success(.append(let event)):
             let started = ContinuousClock.now
             let payload = LiveEventCodec.encode(event)
-            let clock = hooks.now()
+            let clock = replicationNow()
             switch replica.propose(payload, now: clock) {
             case .failure(.transferInProgress(let target)):
                 throw ReplicaRefusal.notPrimary(hint: target)

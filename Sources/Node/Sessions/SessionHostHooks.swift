@@ -6,6 +6,8 @@ import Shard
 struct SessionHostHooks: Sendable {
     /// The replication clock (monotonic, shared by every session of the node).
     var now: @Sendable () -> ReplicationTime
+    /// This node's scheduling-lag stretch of the replication timeouts (`SchedulingLag.stretch`).
+    var timeoutStretch: @Sendable () -> Double = { 1 }
     /// The session's `ended` event committed: move it from live to ended.
     var ended: @Sendable (LiveSessionState) -> Void
     /// This node became primary (`true` when by failover, epoch > 1) or stopped being primary.

@@ -41,6 +41,11 @@ public struct ReplicationSettings: Sendable, Hashable, Codable {
     /// accepts writes again: 600 ms (one maximal election timeout, as Raft §3.10 suggests).
     public var transferTimeout: ReplicationDuration = .milliseconds(600)
 
+    /// Ceiling of `SessionReplica.timeoutStretch`: 8, as Lifeguard's awareness ceiling. A
+    /// node starved that badly waits up to 2.4-4.8 s before it campaigns, instead of raising
+    /// epochs every 300-600 ms while it cannot even answer.
+    public var maxTimeoutStretch: Double = 8
+
     public init() {}
 
     /// The LAN defaults above.

@@ -73,7 +73,7 @@ extension SessionReplica {
     /// and may have elected someone else: a partitioned or frozen-and-resumed primary must neither
     /// take writes nor claim the role.
     func hasQuorumContact(now: ReplicationTime) -> Bool {
-        let window = settings.electionTimeoutMax
+        let window = stretched(settings.electionTimeoutMax)
         var alive = members.contains(me) ? 1 : 0
         for member in members where member != me {
             if let progress = progress[member], now < progress.lastAckAt + window { alive += 1 }

@@ -49,7 +49,10 @@ extension SessionReplica {
             // Stickiness: while a primary is known alive, ignore the request entirely (do not even
             // adopt its epoch), so a node back from a partition cannot depose a healthy primary.
             if role == .primary { return }
-            if role == .replica, let heard = lastHeardFromPrimary, now < heard + settings.electionTimeoutMin { return }
+            if role == .replica, let heard = lastHeardFromPrimary, now < heard + stretched(settings.electionTimeoutMin)
+            {
+                return
+            }
         }
         if request.epoch > epoch { follow(epoch: request.epoch, primary: nil, now: now, into: &directives) }
         guard request.epoch == epoch else {

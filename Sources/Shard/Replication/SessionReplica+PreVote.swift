@@ -69,7 +69,7 @@ extension SessionReplica {
         case .candidate: return false
         case .replica:
             guard let heard = lastHeardFromPrimary else { return false }
-            return now < heard + settings.electionTimeoutMin
+            return now < heard + stretched(settings.electionTimeoutMin)
         }
     }
 

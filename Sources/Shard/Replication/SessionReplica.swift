@@ -88,6 +88,15 @@ public struct SessionReplica: Sendable {
     /// Set when the stored log lost entries (`lostEntriesOnDisk`): the copy abstains from
     /// elections until it holds a commit point of an epoch after this one.
     public internal(set) var abstainingAtOrBelow: UInt64?
+    /// How much this node's own timers are late (Lifeguard's local health, for replication): the
+    /// shell sets it from measured scheduling lag, `1` on a healthy node, at most
+    /// `ReplicationSettings.maxTimeoutStretch`. Election timeouts, the stickiness window and
+    /// check-quorum's window are multiplied by it: a node whose CPU is starved hears heartbeats
+    /// late because *it* is late, and must not depose a primary (or step down) for that.
+    /// Only timing changes, never a safety rule: it is a pure input like `now`.
+    public var timeoutStretch: Double = 1 {
+        didSet { timeoutStretch = min(max(timeoutStretch, 1), settings.maxTimeoutStretch) }
+    }
 
     // Replica.
     /// Highest seq known to equal the current primary's log (reset when the epoch or primary changes).
@@ -257,7 +266,13 @@ public struct SessionReplica: Sendable {
 
     mutating func resetElectionTimer(now: ReplicationTime) {
         electionDeadline =
-            now + random.duration(from: settings.electionTimeoutMin, to: settings.electionTimeoutMax)
+            now
+            + random.duration(from: stretched(settings.electionTimeoutMin), to: stretched(settings.electionTimeoutMax))
+    }
+
+    /// `duration` times `timeoutStretch`.
+    func stretched(_ duration: ReplicationDuration) -> ReplicationDuration {
+        timeoutStretch == 1 ? duration : duration * timeoutStretch
     }
 
     func message(_ kind: ReplicationMessage.Kind) -> ReplicationMessage {
@@ -417,6 +432,18 @@ public struct SessionReplica: Sendable {
         case .primary:
             primaryTick(now: now, into: &directives)
         case .replica, .candidate:
+            if now >= electionDeadline, role == .replica, timeoutStretch > 1, let heard = lastHeardFromPrimary,
+                now < heard + stretched(settings.electionTimeoutMin)
+            {
+                // The deadline was drawn before this node knew it was late: measured from the
+                // last word of the primary, the stretched timeout has not run out yet.
+                electionDeadline =
+                    heard
+                    + random.duration(
+                        from: stretched(settings.electionTimeoutMin),
+                        to: stretched(settings.electionTimeoutMax)
+                    )
+            }
             if now >= electionDeadline { startPreVote(now: now, into: &directives) }
         }
         return directives

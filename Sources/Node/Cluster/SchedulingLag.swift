@@ -1,0 +1,86 @@
+import CoreMetrics
+import ServiceLifecycle
+import Synchronization
+
+/// How late this node's own timers fire, as evidence of its own health (Lifeguard's "local
+/// health", measured directly rather than inferred from missed nacks).
+///
+/// A node whose CPU is starved (other processes, its own viewers) wakes late for everything:
+/// it reads a heartbeat that arrived on time hundreds of milliseconds late, and its timers say
+/// the primary or a peer went quiet when it was itself that was not listening. Every such node
+/// then raises epochs and declares peers dead (epoch 1 to 17 at 10,000 viewers on 2 cores).
+/// The measured lateness stretches the replication timeouts (`SessionReplica.timeoutStretch`)
+/// and gossip's probe and suspicion timers (`GossipInstance.lagHealth`) while it lasts.
+public final class SchedulingLag: Service, Sendable {
+    public struct Settings: Sendable {
+        /// How often a wake-up is sampled: 100 ms (cheap: one sleep and one clock read).
+        public var interval: Duration = .milliseconds(100)
+        /// How long a late wake-up keeps counting: 3 s, several election timeouts, so a node that
+        /// stalls every second or two stays stretched between stalls.
+        public var window: Duration = .seconds(3)
+        /// Lateness that adds one to the stretch: 300 ms, the shortest election timeout; a node
+        /// 300 ms late doubles its timeouts. Lateness below 20 ms counts as none (timer slack).
+        public var unit: Duration = .milliseconds(300)
+        /// Ceiling of the stretch: 8, as Lifeguard's awareness ceiling.
+        public var maxStretch: Double = 8
+
+        public init() {}
+    }
+
+    private let settings: Settings
+    private let samples = Mutex(LagWindow())
+    private let lagGauge: Gauge
+    private let stretchGauge: Gauge
+
+    public init(settings: Settings = Settings(), factory: any MetricsFactory) {
+        self.settings = settings
+        lagGauge = Gauge(label: "qunbo_node_scheduling_lag_seconds", factory: factory)
+        stretchGauge = Gauge(label: "qunbo_node_timeout_stretch", factory: factory)
+        stretchGauge.record(1)
+    }
+
+    /// The factor this node's failure-detection timeouts are multiplied by now, in 1...maxStretch.
+    public var stretch: Double {
+        samples.withLock { $0.stretch(at: .now, settings: settings) }
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let due = ContinuousClock.now + self.settings.interval
+                try await Task.sleep(until: due)
+                let now = ContinuousClock.now
+                let (worst, stretch) = self.samples.withLock { window in
+                    window.record(late: now - due, at: now, settings: self.settings)
+                    return (
+                        window.worst(at: now, settings: self.settings), window.stretch(at: now, settings: self.settings)
+                    )
+                }
+                self.lagGauge.record(Double(worst.components.seconds) + Double(worst.components.attoseconds) / 1e18)
+                self.stretchGauge.record(stretch)
+            }
+        }
+    }
+}
+
+/// The recent late wake-ups and what they imply; a value, so it is tested without a clock.
+struct LagWindow: Sendable {
+    private var samples: [(at: ContinuousClock.Instant, late: Duration)] = []
+
+    /// Records one wake-up `late` after it was due and forgets what fell out of the window.
+    mutating func record(late: Duration, at now: ContinuousClock.Instant, settings: SchedulingLag.Settings) {
+        samples.removeAll { now - $0.at > settings.window }
+        if late > .milliseconds(20) { samples.append((now, late)) }
+    }
+
+    /// The latest wake-up within the window (zero when none was late).
+    func worst(at now: ContinuousClock.Instant, settings: SchedulingLag.Settings) -> Duration {
+        samples.filter { now - $0.at <= settings.window }.map(\.late).max() ?? .zero
+    }
+
+    /// `1 + worst / unit`, at most `maxStretch`.
+    func stretch(at now: ContinuousClock.Instant, settings: SchedulingLag.Settings) -> Double {
+        let ratio = worst(at: now, settings: settings) / settings.unit
+        return min(1 + ratio, settings.maxStretch)
+    }
+}
