@@ -54,7 +54,7 @@ public struct QunboNode: Sendable {
         let peers = PeerClient(group: group, logger: logger, auth: peerAuth, tls: peerTLS, faults: faults) { address in
             lostConnections.continuation.yield(address)
         }
-        let lag = SchedulingLag(factory: factory)
+        let lag = SchedulingLag(loops: Array(group.makeIterator()), factory: factory)
         let gossip = GossipShell(
             connectionLosses: lostConnections.stream,
             myself: myself,

@@ -1,4 +1,5 @@
 import CoreMetrics
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -31,9 +32,14 @@ public final class SchedulingLag: Service, Sendable {
     private let samples = Mutex(LagWindow())
     private let lagGauge: Gauge
     private let stretchGauge: Gauge
+    /// The node's event loops: every socket's bytes, heartbeats and gossip included, wait in
+    /// their queues, which a busy loop (thousands of viewers' writes) makes long while Swift's
+    /// own pool, and so the sleeping sampler, may still wake on time.
+    private let loops: [any EventLoop]
 
-    public init(settings: Settings = Settings(), factory: any MetricsFactory) {
+    public init(settings: Settings = Settings(), loops: [any EventLoop] = [], factory: any MetricsFactory) {
         self.settings = settings
+        self.loops = loops
         lagGauge = Gauge(label: "qunbo_node_scheduling_lag_seconds", factory: factory)
         stretchGauge = Gauge(label: "qunbo_node_timeout_stretch", factory: factory)
         stretchGauge.record(1)
@@ -49,9 +55,17 @@ public final class SchedulingLag: Service, Sendable {
             while !Task.isCancelled {
                 let due = ContinuousClock.now + self.settings.interval
                 try await Task.sleep(until: due)
+                var late = ContinuousClock.now - due
+                // A job submitted to each loop: how long it waited there is how late anything
+                // arriving on that loop is handled.
+                for loop in self.loops {
+                    let submitted = ContinuousClock.now
+                    try? await loop.submit {}.get()
+                    late = max(late, ContinuousClock.now - submitted)
+                }
                 let now = ContinuousClock.now
                 let (worst, stretch) = self.samples.withLock { window in
-                    window.record(late: now - due, at: now, settings: self.settings)
+                    window.record(late: late, at: now, settings: self.settings)
                     return (
                         window.worst(at: now, settings: self.settings), window.stretch(at: now, settings: self.settings)
                     )
