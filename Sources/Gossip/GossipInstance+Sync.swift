@@ -7,7 +7,7 @@ extension GossipInstance {
 
     /// Every `pushPullInterval`, sync full state with one random alive member.
     mutating func pushPullRandomMember(now: GossipTime) {
-        nextPushPullAt = now + settings.pushPullInterval(clusterSize: activeCount)
+        nextPushPullAt = now + settings.pushPullInterval
         let alive = memberIDs.filter { entries[$0]?.member.status == .alive }
         guard !alive.isEmpty, let peer = entries[alive[Int(random.next() % UInt64(alive.count))]]?.member else {
             return

@@ -52,8 +52,10 @@ public struct GossipSettings: Sendable, Equatable {
     public var gossipFanout: Int = 3
 
     /// Time between full state syncs with one random member. Default 5 s: repairs anything gossip
-    /// missed and, with `reconnectInterval`, merges a healed partition. Stretched in clusters
-    /// larger than 32 (`pushPullInterval(clusterSize:)`).
+    /// missed and, with `reconnectInterval`, merges a healed partition. Not stretched with the
+    /// cluster's size as memberlist's is: at 200 nodes under 5% loss, syncing every 20 s let a
+    /// node that heard a suspicion after its refutation had finished spreading declare a live
+    /// member dead (ops/BENCHMARKS.md "Gossip at 1,000 nodes"); the sync is that node's rescue.
     public var pushPullInterval: GossipDuration = .seconds(5)
 
     /// Time between re-dials (a push-pull) of one dead member and, when no live member is known, of
@@ -82,16 +84,6 @@ public struct GossipSettings: Sendable, Equatable {
     /// Number of transmissions of each piggybacked update in a cluster of `clusterSize` members.
     public func retransmitLimit(clusterSize: Int) -> Int {
         retransmitMultiplier * Int(Double(clusterSize + 1).log10Ceiling)
-    }
-
-    /// The push-pull interval at `clusterSize` members: memberlist's `pushPullScale`, the base
-    /// interval times `ceil(log2(n) - log2(32)) + 1` above 32 members (20 s at 200, 30 s at
-    /// 1,000). A sync carries the whole table, so at a fixed interval its bytes grow with n and
-    /// were 82% of all gossip bytes at 200 nodes; gossip, not the sync, spreads the news.
-    public func pushPullInterval(clusterSize n: Int) -> GossipDuration {
-        guard n > 32 else { return pushPullInterval }
-        let factor = (Double(n).log2Value - 5 - 1e-9).rounded(.up) + 1
-        return pushPullInterval * factor
     }
 
     /// Lifeguard's shortest suspicion timeout, reached after `suspicionConfirmations` confirmations.

@@ -37,13 +37,4 @@ import Testing
         sim.run(for: 30)
         #expect(Self.gossips(sim, during: 10) == 0, "the fan-out kept running after the news was out")
     }
-
-    @Test func pushPullStretchesWithClusterSize() {
-        let settings = GossipSettings()
-        #expect(settings.pushPullInterval(clusterSize: 5) == settings.pushPullInterval)
-        #expect(settings.pushPullInterval(clusterSize: 32) == settings.pushPullInterval)
-        #expect(settings.pushPullInterval(clusterSize: 33) == settings.pushPullInterval * 2)
-        #expect(settings.pushPullInterval(clusterSize: 200) == .seconds(20))
-        #expect(settings.pushPullInterval(clusterSize: 1000) == .seconds(30))
-    }
 }
