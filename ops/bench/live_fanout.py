@@ -3,6 +3,7 @@
 2 Mb/s stream, memory per idle viewer.
 
     ops/bench/live_fanout.py events [--viewers 1000 5000] [--rate 100] [--seconds 20]
+    ops/bench/live_fanout.py events-c [--viewers 5000] [--rate 100 200 400] [--seconds 15]
     ops/bench/live_fanout.py media  [--viewers 500 1000 2000] [--seconds 20]
     ops/bench/live_fanout.py idle   [--viewers 5000]
 
@@ -172,6 +173,52 @@ def events(args, binary):
         print(f"{r[0]:>8}{r[1]:>8}{r[2]:>12}{r[3]:>12.0f}{r[4]:>9.1f}{r[5]:>9.1f}")
 
 
+def events_c(args, binary):
+    """`events` with the load side in C: ops/bench/sseload.c holds every viewer in one epoll
+    loop and measures every delivery (not a sample), ops/bench/latencyprobe.c posts the
+    comments (`{"text": "t=<ns>"}`, paced, 1,024 users for the per-user limit). Several rates
+    per viewer count show where deliveries per second saturate."""
+    from benchlib import c_tool
+    sseload, probe = c_tool("sseload"), c_tool("latencyprobe")
+    rows = []
+    for n in args.viewers:
+        for rate in args.rate:
+            node = Node(binary)
+            try:
+                node.start_session()
+                tokens = tempfile.NamedTemporaryFile("w", delete=False, suffix=".tokens")
+                tokens.write("\n".join(node.token(f"w{i}") for i in range(1024)) + "\n")
+                tokens.close()
+                viewers = subprocess.Popen([sseload, str(node.port), "/v1/groups/g/live/events",
+                                            node.token("viewer"), str(n), str(args.seconds)],
+                                           stdout=subprocess.PIPE, text=True)
+                ready = viewers.stdout.readline().split()
+                if not ready or ready[0] != "ready":
+                    raise SystemExit(f"sseload did not get ready: {ready}")
+                cpu0, t0 = node.cpu_seconds(), time.monotonic()
+                # The writer stops a second early: what it posted last still arrives in the window.
+                writer = subprocess.run([probe, "write", str(node.port), "/v1/groups/g/live/comments", tokens.name,
+                                         str(rate), str(max(1, args.seconds - 1)), "64", "spread"],
+                                        capture_output=True, text=True)
+                out = viewers.communicate(timeout=args.seconds + 60)[0].split()
+                cpu = node.cpu_seconds() - cpu0
+                wall = time.monotonic() - t0
+                os.unlink(tokens.name)
+                fields = dict(zip(out[0::2], out[1::2]))
+                rows.append((n, int(ready[1]), rate, writer.stdout.strip(), int(fields["deliveries"]),
+                             float(fields["per_s"]), float(fields["p50_ms"]), float(fields["p99_ms"]),
+                             float(fields["max_ms"]), int(fields["min_per_viewer"]), cpu / wall))
+            finally:
+                node.stop()
+    print(f"\nevent fan-out, one node, load side in C, {os.cpu_count()} cores shared with it; "
+          f"latency = POST sent -> event read, every delivery")
+    print(f"{'viewers':>8}{'open':>7}{'rate':>6}{'deliveries':>12}{'per s':>10}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'max ms':>8}{'min/viewer':>11}{'node CPU':>9}  writer")
+    for r in rows:
+        print(f"{r[0]:>8}{r[1]:>7}{r[2]:>6}{r[4]:>12}{r[5]:>10.0f}{r[6]:>8.1f}{r[7]:>8.1f}{r[8]:>8.1f}"
+              f"{r[9]:>11}{r[10]:>9.2f}  {r[3]}")
+
+
 def media(args, binary):
     src = tempfile.mktemp(suffix=".ts")
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi",
@@ -264,13 +311,15 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("events"); e.add_argument("--viewers", type=int, nargs="+", default=[1000, 5000])
     e.add_argument("--rate", type=int, default=100); e.add_argument("--seconds", type=int, default=20)
+    c = sub.add_parser("events-c"); c.add_argument("--viewers", type=int, nargs="+", default=[5000])
+    c.add_argument("--rate", type=int, nargs="+", default=[100]); c.add_argument("--seconds", type=int, default=15)
     m = sub.add_parser("media"); m.add_argument("--viewers", type=int, nargs="+", default=[500, 1000, 2000])
     m.add_argument("--seconds", type=int, default=20)
     i = sub.add_parser("idle"); i.add_argument("--viewers", type=int, nargs="+", default=[5000])
     i.add_argument("--kinds", nargs="+", default=["sse", "media"], choices=["tcp", "keepalive", "sse", "media"])
     args = ap.parse_args()
     binary = release_binary()
-    {"events": events, "media": media, "idle": idle}[args.cmd](args, binary)
+    {"events": events, "events-c": events_c, "media": media, "idle": idle}[args.cmd](args, binary)
 
 
 if __name__ == "__main__":
