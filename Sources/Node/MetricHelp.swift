@@ -14,6 +14,10 @@ enum MetricHelp {
         "qunbo_gossip_members": "Members this node knows, by SWIM state (alive, suspect, dead, left).",
         "qunbo_gossip_local_health":
             "Lifeguard local health score (0 healthy .. 8); scales probe interval and timeout.",
+        "qunbo_node_scheduling_lag_seconds":
+            "Worst lateness over the last 3 s of this node's 100 ms timer and of a job on each event loop.",
+        "qunbo_node_timeout_stretch":
+            "Factor (1..8) this node's election, check-quorum and gossip timeouts are stretched by for its own lateness.",
         "qunbo_gossip_probe_rtt_seconds": "Round trip of direct probe requests to peers over HTTP/2.",
         "qunbo_gossip_probes_total": "Direct probes started.",
         "qunbo_gossip_probe_failures_total": "Probes that got neither a direct nor an indirect ack in time.",
