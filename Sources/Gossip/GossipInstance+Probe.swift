@@ -66,14 +66,11 @@ extension GossipInstance {
     /// Asks up to k random alive members to probe the target for us.
     mutating func sendIndirectProbes(_ current: inout ProbeState, now: GossipTime) {
         current.indirectSent = true
-        var candidates = memberIDs.filter { $0 != current.target && entries[$0]?.member.status == .alive }
+        let candidates = memberIDs.filter { $0 != current.target && entries[$0]?.member.status == .alive }
         let count = min(settings.indirectProbes, candidates.count)
         guard count > 0, var target = entries[current.target]?.member else { return }
         target.coordinate = nil
-        for i in 0..<count {
-            let j = i + Int(random.next() % UInt64(candidates.count - i))
-            candidates.swapAt(i, j)
-            guard let helper = entries[candidates[i]]?.member else { continue }
+        for helper in randomMembers(count, of: candidates) {
             send(.pingReq(seq: current.seq, target: target), to: helper.address, receiver: helper.id)
         }
         current.expectedNacks = count

@@ -68,12 +68,8 @@ extension GossipInstance {
     mutating func gossipIfUrgent(now: GossipTime) {
         nextGossipAt = now + settings.gossipInterval
         guard settings.gossipFanout > 0, piggyback.hasUrgent else { return }
-        var candidates = memberIDs.filter { entries[$0]?.member.status.isActive == true }
-        let count = min(settings.gossipFanout, candidates.count)
-        for i in 0..<count {
-            let j = i + Int(random.next() % UInt64(candidates.count - i))
-            candidates.swapAt(i, j)
-            guard let member = entries[candidates[i]]?.member else { continue }
+        let candidates = memberIDs.filter { entries[$0]?.member.status.isActive == true }
+        for member in randomMembers(min(settings.gossipFanout, candidates.count), of: candidates) {
             stats.gossipsSent += 1
             send(.gossip, to: member.address, receiver: member.id)
         }

@@ -181,6 +181,20 @@ public struct GossipInstance: Sendable {
         return sequence
     }
 
+    /// `count` (at most `candidates.count`) distinct members drawn at random from `candidates`,
+    /// by a partial Fisher-Yates shuffle: the helpers of an indirect probe, the targets of a
+    /// gossip fan-out.
+    mutating func randomMembers(_ count: Int, of candidates: [MemberID]) -> [Member] {
+        var pool = candidates
+        var chosen: [Member] = []
+        for i in 0..<count {
+            let j = i + Int(random.next() % UInt64(pool.count - i))
+            pool.swapAt(i, j)
+            if let member = entries[pool[i]]?.member { chosen.append(member) }
+        }
+        return chosen
+    }
+
     /// A duration scaled by Lifeguard's local health.
     func scaled(_ duration: GossipDuration) -> GossipDuration {
         duration * Double(1 + max(localHealth, lagHealth))

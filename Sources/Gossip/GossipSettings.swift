@@ -148,6 +148,5 @@ extension Double {
     }
 
     var log10Ceiling: Double { Swift.max(1, (log10Value - 1e-9).rounded(.up)) }
-    var log2Value: Double { naturalLog / 0.693_147_180_559_945_3 }
-    var log2Ceiling: Double { Swift.max(1, (log2Value - 1e-9).rounded(.up)) }
+    var log2Ceiling: Double { Swift.max(1, (naturalLog / 0.693_147_180_559_945_3 - 1e-9).rounded(.up)) }
 }

@@ -48,11 +48,7 @@ extension SessionReplica {
         if !transfer, request.epoch > epoch {
             // Stickiness: while a primary is known alive, ignore the request entirely (do not even
             // adopt its epoch), so a node back from a partition cannot depose a healthy primary.
-            if role == .primary { return }
-            if role == .replica, let heard = lastHeardFromPrimary, now < heard + stretched(settings.electionTimeoutMin)
-            {
-                return
-            }
+            if hearsLivePrimary(now: now) { return }
         }
         if request.epoch > epoch { follow(epoch: request.epoch, primary: nil, now: now, into: &directives) }
         guard request.epoch == epoch else {

@@ -432,8 +432,7 @@ public struct SessionReplica: Sendable {
         case .primary:
             primaryTick(now: now, into: &directives)
         case .replica, .candidate:
-            if now >= electionDeadline, role == .replica, timeoutStretch > 1, let heard = lastHeardFromPrimary,
-                now < heard + stretched(settings.electionTimeoutMin)
+            if now >= electionDeadline, timeoutStretch > 1, hearsLivePrimary(now: now), let heard = lastHeardFromPrimary
             {
                 // The deadline was drawn before this node knew it was late: measured from the
                 // last word of the primary, the stretched timeout has not run out yet.
