@@ -32,7 +32,7 @@ import Testing
             limitBytes: 1_000,
             onSkip: { skips.add(1, ordering: .relaxed) }
         )
-        let fanout = FanoutGroup(perViewerFlush: .zero, maxWindow: .zero, merges: false)
+        let fanout = FanoutGroup(maxWindow: .zero, merges: false)
         fanout.add(viewer)
         viewer.activate(initial: [Self.chunk("start")])
         loop.run()
@@ -61,7 +61,7 @@ import Testing
 
     @Test func aViewerSubscribedMidBatchGetsNoChunkTwice() throws {
         let early = EmbeddedChannel()
-        let fanout = FanoutGroup(perViewerFlush: .zero, maxWindow: .zero, merges: false)
+        let fanout = FanoutGroup(maxWindow: .zero, merges: false)
         let first = DirectViewer(
             id: 1,
             user: "a",

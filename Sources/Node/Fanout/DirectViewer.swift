@@ -28,10 +28,20 @@ final class DirectViewer: @unchecked Sendable {
     /// Completed when the viewer is done (session ended, kicked, cut off, or gone).
     let done: EventLoopPromise<Void>
 
+    /// How its bytes are framed; resolved to a `Sink` on the event loop when it starts.
+    let framing: ViewerFraming
+
+    /// Where its writes go: through the pipeline, or below the HTTP/1.x encoder, framed here.
+    private enum Sink {
+        case pipeline
+        case belowEncoder(ChannelHandlerContext, chunked: Bool)
+    }
+
     // Event-loop confined.
+    private var sink = Sink.pipeline
     private var ready = false
     private var finished = false
-    private var pending: [ByteBuffer] = []
+    private var pending: [ViewerBytes] = []
     private var pendingBytes = 0
     private var skipping = false
     private let limitBytes: Int
@@ -43,7 +53,7 @@ final class DirectViewer: @unchecked Sendable {
         via: String? = nil,
         startAfterSeq: UInt64 = 0,
         channel: any Channel,
-        isHTTP2: Bool = false,
+        framing: ViewerFraming = .http1(chunked: true),
         policy: Policy,
         limitBytes: Int,
         onSkip: @escaping @Sendable () -> Void
@@ -53,6 +63,7 @@ final class DirectViewer: @unchecked Sendable {
         self.via = via
         self.startAfterSeq = startAfterSeq
         self.channel = channel
+        self.framing = framing
         self.policy = policy
         self.limitBytes = limitBytes
         self.onSkip = onSkip
@@ -60,7 +71,7 @@ final class DirectViewer: @unchecked Sendable {
         // Lets the writer fall this far behind before the channel reports "not writable". An
         // HTTP/2 stream channel traps on this option (its writability follows the stream's
         // flow-control window instead), so only a connection channel gets it.
-        if !isHTTP2 {
+        if framing != .http2Stream {
             channel.setOption(
                 ChannelOptions.writeBufferWaterMark,
                 value: .init(low: limitBytes / 2, high: limitBytes)
@@ -79,29 +90,44 @@ final class DirectViewer: @unchecked Sendable {
     /// Starts live delivery: writes `initial` (backlog, or PAT/PMT + GOP) in pieces of
     /// `backlogPiece`, then whatever arrived since registration, in order.
     func activate(initial: [ByteBuffer]) {
-        channel.eventLoop.execute { self.writeBacklog(initial[...]) }
+        channel.eventLoop.execute {
+            self.resolveSink()
+            self.writeBacklog(initial[...])
+        }
+    }
+
+    /// An HTTP/1.x viewer writes below the response encoder when the pipeline has one (a test's
+    /// bare channel has none and gets body parts).
+    private func resolveSink() {
+        guard case .http1(let chunked) = framing,
+            let context = try? channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+        else { return }
+        sink = .belowEncoder(context, chunked: chunked)
     }
 
     private func writeBacklog(_ rest: ArraySlice<ByteBuffer>) {
         guard !finished else { return }
         guard let last = rest.prefix(Self.backlogPiece).last else {
-            for buffer in pending { write(buffer) }
+            for bytes in pending { write(bytes) }
             pending.removeAll()
             pendingBytes = 0
             ready = true
-            channel.flush()
+            flush()
             if finishWhenReady { finish() }
             return
         }
         let piece = rest.prefix(Self.backlogPiece)
-        for buffer in piece.dropLast() { write(buffer) }
+        for buffer in piece.dropLast() { writeStart(buffer, promise: nil) }
         let next = rest.dropFirst(piece.count)
         if next.isEmpty {
-            write(last)
+            writeStart(last, promise: nil)
             writeBacklog(next)
             return
         }
-        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(last))).whenComplete { result in
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        writeStart(last, promise: written)
+        flush()
+        written.futureResult.whenComplete { result in
             switch result {
             case .success: self.writeBacklog(next)
             case .failure: self.finish(close: true)
@@ -110,11 +136,11 @@ final class DirectViewer: @unchecked Sendable {
     }
 
     /// Called on the event loop by `FanoutGroup`; the group flushes after the batch.
-    func deliver(_ buffer: ByteBuffer, keyframe: Bool) {
+    func deliver(_ bytes: ViewerBytes, keyframe: Bool) {
         guard !finished else { return }
         guard ready else {
-            pending.append(buffer)
-            pendingBytes += buffer.readableBytes
+            pending.append(bytes)
+            pendingBytes += bytes.plain.readableBytes
             if pendingBytes > limitBytes { finish(close: true) }
             return
         }
@@ -134,11 +160,48 @@ final class DirectViewer: @unchecked Sendable {
                 return
             }
         }
-        write(buffer)
+        write(bytes)
     }
 
-    private func write(_ buffer: ByteBuffer) {
-        channel.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
+    /// Writes one delivery, framed once for all viewers (not flushed).
+    private func write(_ bytes: ViewerBytes) {
+        switch sink {
+        case .pipeline:
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(bytes.plain)), promise: nil)
+        case .belowEncoder(let context, let chunked):
+            context.write(NIOAny(IOData.byteBuffer(chunked ? bytes.chunk : bytes.plain)), promise: nil)
+        }
+    }
+
+    private static let crlf = ByteBuffer(string: "\r\n")
+
+    /// Writes one buffer of the viewer's start, framed here: a start is written once per viewer,
+    /// so its chunks are framed in three writes rather than copied (a GOP can be megabytes).
+    private func writeStart(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard case .belowEncoder(let context, let chunked) = sink else {
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: promise)
+            return
+        }
+        guard chunked else {
+            context.write(NIOAny(IOData.byteBuffer(buffer)), promise: promise)
+            return
+        }
+        guard buffer.readableBytes > 0 else {
+            promise?.succeed()
+            return
+        }
+        let size = ByteBuffer(string: String(buffer.readableBytes, radix: 16) + "\r\n")
+        context.write(NIOAny(IOData.byteBuffer(size)), promise: nil)
+        context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
+        context.write(NIOAny(IOData.byteBuffer(Self.crlf)), promise: promise)
+    }
+
+    /// Flushes what was written, from where it was written (on the event loop).
+    func flush() {
+        switch sink {
+        case .pipeline: channel.flush()
+        case .belowEncoder(let context, _): context.flush()
+        }
     }
 
     /// Ends delivery (on the event loop, or hops there). With `close`, cuts the connection.
@@ -155,165 +218,7 @@ final class DirectViewer: @unchecked Sendable {
         }
         finished = true
         pending.removeAll()
-        if close { channel.close(promise: nil) } else { channel.flush() }
+        if close { channel.close(promise: nil) } else { flush() }
         done.succeed()
-    }
-}
-
-/// The viewers of one session, grouped by event loop, so that one buffer costs one task per
-/// loop (two on this machine) rather than one per viewer.
-///
-/// Each loop flushes at most once per window, and the window grows with the loop's viewers:
-/// `perViewerFlush` per viewer, at most `maxWindow`. A flush costs a pipeline write and a syscall
-/// per viewer (~10-20 µs here), so this bounds the share of a loop one session's flushes take
-/// (25k viewer writes a second with the defaults) rather than fixing a delay: a session with a
-/// few viewers flushes every event at once (its latency is what a viewer sees of cross-node
-/// replication), one with 250 or more viewers on a loop coalesces up to 10 ms of events into one
-/// write per viewer, which is what keeps thousands fed (with a 5 ms window at 500 viewers a
-/// loop, a 2-core node fell from 497k to 133k deliveries a second).
-/// An event published when the loop has not flushed for a window goes out at once. Each buffer
-/// carries the event `seq` it holds (nil for stats and pings), and each viewer the last seq of
-/// its backlog, so a viewer subscribed while a batch was pending never sees an event twice.
-final class FanoutGroup: Sendable {
-    private struct Pending: Sendable {
-        var buffer: ByteBuffer
-        var seq: UInt64?
-        var keyframe = false
-    }
-
-    private struct LoopViewers: Sendable {
-        var loop: any EventLoop
-        var viewers: [UInt64: DirectViewer] = [:]
-        var pending: [Pending] = []
-        var flushScheduled = false
-        var lastFlush: NIODeadline = .distantPast
-    }
-
-    private let loops = Mutex<[ObjectIdentifier: LoopViewers]>([:])
-    private let perViewerFlush: TimeAmount
-    private let maxWindow: TimeAmount
-    /// Events merge a batch into one buffer per viewer; media does not, since a viewer that
-    /// skips to the next keyframe must see where each chunk starts.
-    private let merges: Bool
-
-    /// - Parameters:
-    ///   - perViewerFlush: the window each viewer on a loop adds (default 40 µs).
-    ///   - maxWindow: the longest a loop coalesces events (default 10 ms).
-    ///   - merges: whether a batch goes to each viewer as one buffer (events) or chunk by chunk,
-    ///     with keyframe flags (media).
-    init(
-        perViewerFlush: TimeAmount = .microseconds(40),
-        maxWindow: TimeAmount = .milliseconds(10),
-        merges: Bool = true
-    ) {
-        self.perViewerFlush = perViewerFlush
-        self.maxWindow = maxWindow
-        self.merges = merges
-    }
-
-    func add(_ viewer: DirectViewer) {
-        let key = ObjectIdentifier(viewer.channel.eventLoop)
-        loops.withLock { all in
-            all[key, default: LoopViewers(loop: viewer.channel.eventLoop)].viewers[viewer.id] = viewer
-        }
-    }
-
-    @discardableResult
-    func remove(_ id: UInt64) -> DirectViewer? {
-        loops.withLock { all in
-            for key in all.keys {
-                if let viewer = all[key]?.viewers.removeValue(forKey: id) { return viewer }
-            }
-            return nil
-        }
-    }
-
-    var count: Int { loops.withLock { $0.values.reduce(0) { $0 + $1.viewers.count } } }
-
-    /// Queues `buffer` for every viewer; `seq` is the event (or media chunk) it carries, if any;
-    /// `keyframe` marks a media chunk a skipping viewer may resume at.
-    func broadcast(_ buffer: ByteBuffer, seq: UInt64? = nil, keyframe: Bool = false) {
-        let now = NIODeadline.now()
-        let toSchedule = loops.withLock { all -> [(ObjectIdentifier, any EventLoop, TimeAmount)] in
-            var out: [(ObjectIdentifier, any EventLoop, TimeAmount)] = []
-            for key in all.keys where !all[key]!.viewers.isEmpty {
-                all[key]!.pending.append(Pending(buffer: buffer, seq: seq, keyframe: keyframe))
-                if !all[key]!.flushScheduled {
-                    all[key]!.flushScheduled = true
-                    let viewers = Int64(all[key]!.viewers.count)
-                    let window = TimeAmount.nanoseconds(
-                        min(maxWindow.nanoseconds, perViewerFlush.nanoseconds * viewers)
-                    )
-                    let due = all[key]!.lastFlush + window
-                    out.append((key, all[key]!.loop, due > now ? due - now : .zero))
-                }
-            }
-            return out
-        }
-        for (key, loop, delay) in toSchedule {
-            if delay == .zero {
-                loop.execute { self.flush(key) }
-            } else {
-                loop.scheduleTask(in: delay) { self.flush(key) }
-            }
-        }
-    }
-
-    /// Writes what is pending on one loop to its viewers (runs on that loop).
-    private func flush(_ key: ObjectIdentifier) {
-        let (viewers, pending) = loops.withLock { all -> ([DirectViewer], [Pending]) in
-            guard var entry = all[key] else { return ([], []) }
-            let taken = entry.pending
-            entry.pending.removeAll()
-            entry.flushScheduled = false
-            entry.lastFlush = .now()
-            all[key] = entry
-            return (Array(entry.viewers.values), taken)
-        }
-        guard !pending.isEmpty, !viewers.isEmpty else { return }
-        guard merges else {
-            for viewer in viewers {
-                for item in pending where item.seq.map({ $0 > viewer.startAfterSeq }) ?? true {
-                    viewer.deliver(item.buffer, keyframe: item.keyframe)
-                }
-            }
-            for viewer in viewers { viewer.channel.flush() }
-            return
-        }
-        var merged = ByteBuffer()
-        if pending.count == 1 {
-            merged = pending[0].buffer
-        } else {
-            merged.reserveCapacity(pending.reduce(0) { $0 + $1.buffer.readableBytes })
-            for item in pending { merged.writeImmutableBuffer(item.buffer) }
-        }
-        let firstSeq = pending.lazy.compactMap(\.seq).first
-        for viewer in viewers {
-            if let firstSeq, firstSeq <= viewer.startAfterSeq {
-                // Subscribed while this batch was pending: skip what its backlog already had.
-                for item in pending where item.seq.map({ $0 > viewer.startAfterSeq }) ?? true {
-                    viewer.deliver(item.buffer, keyframe: false)
-                }
-            } else {
-                viewer.deliver(merged, keyframe: false)
-            }
-        }
-        for viewer in viewers { viewer.channel.flush() }
-    }
-
-    /// Finishes the viewers matching `filter` (all by default) once what is already published
-    /// has been written to them.
-    func finish(where filter: @escaping @Sendable (DirectViewer) -> Bool = { _ in true }) -> [UInt64] {
-        let chosen = loops.withLock { all -> [(ObjectIdentifier, DirectViewer)] in
-            all.flatMap { key, entry in entry.viewers.values.filter(filter).map { (key, $0) } }
-        }
-        for (key, viewer) in chosen {
-            viewer.channel.eventLoop.execute {
-                self.flush(key)
-                self.remove(viewer.id)
-                viewer.finish()
-            }
-        }
-        return chosen.map(\.1.id)
     }
 }

@@ -372,6 +372,7 @@ public final class HTTPServer: Service, Sendable {
                     to: outbound,
                     channel: channel,
                     version: head.version,
+                    isHTTP2: isHTTP2,
                     isHead: head.method == .HEAD
                 )
                 metrics.request(
@@ -417,9 +418,15 @@ public final class HTTPServer: Service, Sendable {
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
         channel: any Channel,
         version: HTTPVersion,
+        isHTTP2: Bool,
         isHead: Bool
     ) async throws -> EventLoopFuture<Void>? {
         var headers = response.headers
+        let writer = BodyWriter(
+            outbound: outbound,
+            channel: channel,
+            framing: isHTTP2 ? .http2Stream : .http1(version: version)
+        )
         switch response.body {
         case .empty:
             headers.replaceOrAdd(name: "Content-Length", value: "0")
@@ -439,7 +446,7 @@ public final class HTTPServer: Service, Sendable {
             try await outbound.write(
                 .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
             )
-            if !isHead { try await produce(BodyWriter(outbound: outbound, channel: channel)) }
+            if !isHead { try await produce(writer) }
             try await outbound.write(.end(nil))
         case .handOff(let start):
             try await outbound.write(
@@ -449,7 +456,7 @@ public final class HTTPServer: Service, Sendable {
                 try await outbound.write(.end(nil))
                 return nil
             }
-            return try await start(BodyWriter(outbound: outbound, channel: channel))
+            return try await start(writer)
         }
         return nil
     }

@@ -68,6 +68,9 @@ public struct Response: Sendable {
 public struct BodyWriter: Sendable {
     let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     let channel: any Channel
+    /// How the body is framed on the wire (what a handed-off writer needs to write below the
+    /// HTTP/1.x encoder).
+    let framing: ViewerFraming
 
     /// Runs `body` once the client's connection (or HTTP/2 stream) is gone, so a producer that
     /// waits for data can stop waiting instead of noticing only at its next write.

@@ -283,7 +283,7 @@ struct LiveRoutes: Sendable {
                             user: actor.user,
                             via: actor.group,
                             channel: writer.channel,
-                            isHTTP2: request.isHTTP2,
+                            framing: writer.framing,
                             ticket: ticket
                         )
                     }
@@ -345,7 +345,7 @@ struct LiveRoutes: Sendable {
                         via: actor.group,
                         ownScope: scope == "own",
                         channel: writer.channel,
-                        isHTTP2: request.isHTTP2,
+                        framing: writer.framing,
                         after: after,
                         ticket: ticket
                     )

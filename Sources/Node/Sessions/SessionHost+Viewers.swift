@@ -19,7 +19,7 @@ extension SessionHost {
         via: String? = nil,
         ownScope: Bool = false,
         channel: any Channel,
-        isHTTP2: Bool,
+        framing: ViewerFraming,
         after: UInt64,
         ticket: ViewerTicket? = nil
     ) -> EventLoopFuture<Void> {
@@ -47,7 +47,7 @@ extension SessionHost {
             startAfterSeq: max(publishedSeq, after),
             initial: [ByteBuffer(string: "retry: 1000\n\n")] + backlog,
             channel: channel,
-            isHTTP2: isHTTP2,
+            framing: framing,
             policy: .disconnectWhenBehind,
             to: fanout,
             counted: metrics.eventViewers,
@@ -65,7 +65,7 @@ extension SessionHost {
         startAfterSeq: UInt64,
         initial: [ByteBuffer],
         channel: any Channel,
-        isHTTP2: Bool,
+        framing: ViewerFraming,
         policy: DirectViewer.Policy,
         to fanout: FanoutGroup,
         counted gauge: Meter,
@@ -81,7 +81,7 @@ extension SessionHost {
             via: via,
             startAfterSeq: startAfterSeq,
             channel: channel,
-            isHTTP2: isHTTP2,
+            framing: framing,
             policy: policy,
             limitBytes: policy == .skipToKeyframe ? settings.mediaQueueBytes : settings.eventQueueBytes,
             onSkip: onSkip
@@ -117,7 +117,7 @@ extension SessionHost {
         user: String,
         via: String? = nil,
         channel: any Channel,
-        isHTTP2: Bool,
+        framing: ViewerFraming,
         ticket: ViewerTicket? = nil
     ) -> EventLoopFuture<Void> {
         let metrics = self.metrics
@@ -127,7 +127,7 @@ extension SessionHost {
             startAfterSeq: format == .ts ? media.chunkSeq : media.mp4.pieceSeq,
             initial: format == .ts ? media.startChunks : media.mp4.startPieces,
             channel: channel,
-            isHTTP2: isHTTP2,
+            framing: framing,
             policy: .skipToKeyframe,
             to: format == .ts ? mediaFanout : media.mp4.fanout,
             counted: metrics.mediaViewers,
