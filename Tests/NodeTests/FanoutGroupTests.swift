@@ -110,6 +110,43 @@ import Testing
         #expect(fanout.count == 0)
     }
 
+    /// With a period, a slice visited once waits for it: what is published meanwhile goes out
+    /// together at the next visit, in one buffer; a quiet group's first event goes out at once.
+    @Test func aSliceWaitsItsPeriodAndTakesTheBatchInOneWrite() throws {
+        let loop = EmbeddedEventLoop()
+        let fanout = FanoutGroup(minPeriod: .milliseconds(100))
+        let channel = EmbeddedChannel(loop: loop)
+        let viewer = DirectViewer(
+            id: 1,
+            user: "u",
+            channel: channel,
+            policy: .disconnectWhenBehind,
+            limitBytes: 1 << 20
+        ) {}
+        fanout.add(viewer)
+        viewer.activate(initial: [])
+        loop.run()
+        fanout.broadcast(ByteBuffer(string: "e1;"), seq: 1)
+        loop.run()
+        #expect(try Self.bodyParts(channel) == ["e1;"], "the first event of a quiet group goes out at once")
+        fanout.broadcast(ByteBuffer(string: "e2;"), seq: 2)
+        loop.advanceTime(by: .milliseconds(30))
+        fanout.broadcast(ByteBuffer(string: "e3;"), seq: 3)
+        loop.advanceTime(by: .milliseconds(60))
+        #expect(try Self.bodyParts(channel).isEmpty, "within the period")
+        loop.advanceTime(by: .milliseconds(10))
+        #expect(try Self.bodyParts(channel) == ["e2;e3;"])
+    }
+
+    /// The body parts `channel` wrote so far, one string each.
+    static func bodyParts(_ channel: EmbeddedChannel) throws -> [String] {
+        var out: [String] = []
+        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
+            if case .body(.byteBuffer(let buffer)) = part { out.append(String(buffer: buffer)) }
+        }
+        return out
+    }
+
     /// An HTTP/1.1 viewer writes below the encoder, framed as chunks by the fan-out; the encoder
     /// still writes the head before and the terminator after. An empty buffer writes nothing (a
     /// zero-size chunk would end the body).

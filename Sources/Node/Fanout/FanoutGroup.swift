@@ -42,9 +42,10 @@ final class FanoutGroup: Sendable {
         var log: [Pending] = []
         var logBase = 0
         var logEnd: Int { logBase + log.count }
-        /// Per slice of `members`: the least cursor of its members, and its last visit.
+        /// Per slice of `members`: the least cursor of its members, and its last visit (nil:
+        /// never, so due at once).
         var sliceCursors: [Int] = []
-        var sliceVisits: [NIODeadline] = []
+        var sliceVisits: [NIODeadline?] = []
         /// The slice visited next.
         var next = 0
         /// A visit is scheduled (always, while some member is behind).
@@ -63,6 +64,7 @@ final class FanoutGroup: Sendable {
     }
 
     private let loops = Mutex<[ObjectIdentifier: LoopViewers]>([:])
+    private let minPeriod: TimeAmount
     private let maxWindow: TimeAmount
     private let flushShare: Int64
     private let sliceSize: Int
@@ -70,11 +72,17 @@ final class FanoutGroup: Sendable {
     /// skips to the next keyframe must see where each chunk starts.
     private let merges: Bool
 
+    /// The period of media fan-outs: a media viewer gets a chunk every ~20-50 ms otherwise, each
+    /// a write and a syscall; players buffer seconds, so a tenth of a second costs nothing seen.
+    static let mediaPeriod = TimeAmount.milliseconds(100)
+
     /// Between two slices the loop looks at its sockets: a visit due now is scheduled this far
     /// ahead, since a task due at once would run before the loop's next poll.
     private static let yieldGap = TimeAmount.microseconds(20)
 
     /// - Parameters:
+    ///   - minPeriod: the least time between two visits of a slice (default none: events go out
+    ///     at once when the loop is free; media uses `mediaPeriod`).
     ///   - maxWindow: the longest a slice waits between visits (default 60 ms: with the round
     ///     itself and the client's read, a delivery stays under 100 ms).
     ///   - flushShare: a slice's period is this many times the last round's cost (default 3).
@@ -82,12 +90,14 @@ final class FanoutGroup: Sendable {
     ///   - merges: whether a batch goes to each viewer as one buffer (events) or chunk by chunk,
     ///     with keyframe flags (media).
     init(
+        minPeriod: TimeAmount = .zero,
         maxWindow: TimeAmount = .milliseconds(60),
         flushShare: Int64 = 3,
         sliceSize: Int = 256,
         merges: Bool = true
     ) {
-        self.maxWindow = maxWindow
+        self.minPeriod = minPeriod
+        self.maxWindow = max(maxWindow, minPeriod)
         self.flushShare = flushShare
         self.sliceSize = max(1, sliceSize)
         self.merges = merges
@@ -103,14 +113,14 @@ final class FanoutGroup: Sendable {
                 let slice = (entry.members.count - 1) / sliceSize
                 if slice == entry.sliceCursors.count {
                     entry.sliceCursors.append(entry.logBase)
-                    entry.sliceVisits.append(.distantPast)
+                    entry.sliceVisits.append(nil)
                 } else {
                     entry.sliceCursors[slice] = min(entry.sliceCursors[slice], entry.logBase)
                 }
                 return Self.claimVisit(&entry)
             }
         }
-        if let loop = schedule { loop.execute { self.visit(key) } }
+        if let loop = schedule { loop.execute { self.visit(key, on: loop) } }
     }
 
     @discardableResult
@@ -144,7 +154,7 @@ final class FanoutGroup: Sendable {
             }
             return out
         }
-        for (key, loop) in toVisit { loop.execute { self.visit(key) } }
+        for (key, loop) in toVisit { loop.execute { self.visit(key, on: loop) } }
     }
 
     /// Runs `body` on an entry in place (under the lock, the entry still in the dictionary, so
@@ -162,8 +172,9 @@ final class FanoutGroup: Sendable {
 
     /// Writes the next slice that is behind and due (runs on the loop), then schedules the next
     /// visit while any slice is behind.
-    private func visit(_ key: ObjectIdentifier) {
-        let started = NIODeadline.now()
+    /// Times are the loop's (`EventLoop.now`: a test's embedded loop has its own clock).
+    private func visit(_ key: ObjectIdentifier, on loop: any EventLoop) {
+        let started = loop.now
         let found = loops.withLock { all -> Visit in
             guard all[key] != nil else { return .nothing }
             return pick(&all[key]!, now: started)
@@ -172,25 +183,25 @@ final class FanoutGroup: Sendable {
         case .nothing:
             return
         case .wait(let due):
-            loops.withLock { all in all[key]?.loop }?.scheduleTask(deadline: due) { self.visit(key) }
+            loop.scheduleTask(deadline: due) { self.visit(key, on: loop) }
             return
         case .write(let members, let log, let base):
             write(members, log: log, base: base)
         }
-        let cost = NIODeadline.now() - started
-        let loop = loops.withLock { all -> (any EventLoop)? in
-            guard all[key] != nil else { return nil }
-            return Self.modify(&all[key]!) { entry -> (any EventLoop)? in
+        let cost = loop.now - started
+        let more = loops.withLock { all -> Bool in
+            guard all[key] != nil else { return false }
+            return Self.modify(&all[key]!) { entry -> Bool in
                 entry.roundCost = entry.roundCost + cost
                 Self.trim(&entry)
                 guard entry.hasWork else {
                     entry.scheduled = false
-                    return nil
+                    return false
                 }
-                return entry.loop
+                return true
             }
         }
-        loop?.scheduleTask(in: Self.yieldGap) { self.visit(key) }
+        if more { loop.scheduleTask(in: Self.yieldGap) { self.visit(key, on: loop) } }
     }
 
     /// Under the lock: the next slice behind (in round order) if it is due, marked written.
@@ -200,7 +211,7 @@ final class FanoutGroup: Sendable {
             return .nothing
         }
         let period = TimeAmount.nanoseconds(
-            min(maxWindow.nanoseconds, entry.lastRoundCost.nanoseconds * flushShare)
+            min(maxWindow.nanoseconds, max(minPeriod.nanoseconds, entry.lastRoundCost.nanoseconds * flushShare))
         )
         // Ends within a round and a half: `hasWork` (checked again after a wrap) says some
         // slice is behind.
@@ -217,7 +228,7 @@ final class FanoutGroup: Sendable {
                 entry.next += 1
                 continue
             }
-            let due = entry.sliceVisits[slice] + period
+            let due = entry.sliceVisits[slice].map { $0 + period } ?? now
             guard due <= now else { return .wait(until: due) }
             let range = slice * sliceSize..<min((slice + 1) * sliceSize, entry.members.count)
             let members = entry.members[range].filter { entry.viewers[$0.viewer.id] != nil }
@@ -238,7 +249,7 @@ final class FanoutGroup: Sendable {
             entry.members[slice * sliceSize..<min((slice + 1) * sliceSize, entry.members.count)]
                 .map(\.cursor).min() ?? entry.logEnd
         }
-        entry.sliceVisits = (0..<slices).map { $0 < entry.sliceVisits.count ? entry.sliceVisits[$0] : .distantPast }
+        entry.sliceVisits = (0..<slices).map { $0 < entry.sliceVisits.count ? entry.sliceVisits[$0] : nil }
         entry.next = 0
         entry.lastRoundCost = entry.roundCost
         entry.roundCost = .zero
