@@ -11,11 +11,7 @@ import Testing
 @Suite struct FanoutGroupTests {
     /// Drains what `channel` wrote as body parts (a viewer without an encoder below it).
     static func bodyText(_ channel: EmbeddedChannel) throws -> String {
-        var out = ""
-        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
-            if case .body(.byteBuffer(let buffer)) = part { out += String(buffer: buffer) }
-        }
-        return out
+        try MediaFanoutTests.written(channel).joined()
     }
 
     /// Drains the raw bytes `channel` wrote (the encoder's output and what was written below it).
@@ -128,23 +124,14 @@ import Testing
         loop.run()
         fanout.broadcast(ByteBuffer(string: "e1;"), seq: 1)
         loop.run()
-        #expect(try Self.bodyParts(channel) == ["e1;"], "the first event of a quiet group goes out at once")
+        #expect(try MediaFanoutTests.written(channel) == ["e1;"], "the first event of a quiet group goes out at once")
         fanout.broadcast(ByteBuffer(string: "e2;"), seq: 2)
         loop.advanceTime(by: .milliseconds(30))
         fanout.broadcast(ByteBuffer(string: "e3;"), seq: 3)
         loop.advanceTime(by: .milliseconds(60))
-        #expect(try Self.bodyParts(channel).isEmpty, "within the period")
+        #expect(try MediaFanoutTests.written(channel).isEmpty, "within the period")
         loop.advanceTime(by: .milliseconds(10))
-        #expect(try Self.bodyParts(channel) == ["e2;e3;"])
-    }
-
-    /// The body parts `channel` wrote so far, one string each.
-    static func bodyParts(_ channel: EmbeddedChannel) throws -> [String] {
-        var out: [String] = []
-        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
-            if case .body(.byteBuffer(let buffer)) = part { out.append(String(buffer: buffer)) }
-        }
-        return out
+        #expect(try MediaFanoutTests.written(channel) == ["e2;e3;"])
     }
 
     /// An HTTP/1.1 viewer writes below the encoder, framed as chunks by the fan-out; the encoder
