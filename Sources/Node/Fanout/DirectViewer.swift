@@ -190,7 +190,8 @@ final class DirectViewer: @unchecked Sendable {
             promise?.succeed()
             return
         }
-        let size = ByteBuffer(string: String(buffer.readableBytes, radix: 16) + "\r\n")
+        var size = ByteBufferAllocator().buffer(capacity: 18)
+        size.writeSizeLine(buffer.readableBytes)
         context.write(NIOAny(IOData.byteBuffer(size)), promise: nil)
         context.write(NIOAny(IOData.byteBuffer(buffer)), promise: nil)
         context.write(NIOAny(IOData.byteBuffer(Self.crlf)), promise: promise)

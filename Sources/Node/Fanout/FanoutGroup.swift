@@ -109,17 +109,17 @@ final class FanoutGroup: Sendable {
         let sliceSize = self.sliceSize
         let schedule = loops.withLock { all -> (any EventLoop)? in
             all[key, default: LoopViewers(loop: viewer.channel.eventLoop)].viewers[viewer.id] = viewer
-            return Self.modify(&all[key]!) { entry in
-                entry.members.append(Member(viewer: viewer, cursor: entry.logBase))
-                let slice = (entry.members.count - 1) / sliceSize
-                if slice == entry.sliceCursors.count {
-                    entry.sliceCursors.append(entry.logBase)
-                    entry.sliceVisits.append(nil)
-                } else {
-                    entry.sliceCursors[slice] = min(entry.sliceCursors[slice], entry.logBase)
-                }
-                return Self.claimVisit(&entry)
+            // Mutated in place through `all[key]!`: the entry's arrays are not copied.
+            let base = all[key]!.logBase
+            all[key]!.members.append(Member(viewer: viewer, cursor: base))
+            let slice = (all[key]!.members.count - 1) / sliceSize
+            if slice == all[key]!.sliceCursors.count {
+                all[key]!.sliceCursors.append(base)
+                all[key]!.sliceVisits.append(nil)
+            } else {
+                all[key]!.sliceCursors[slice] = min(all[key]!.sliceCursors[slice], base)
             }
+            return Self.claimVisit(&all[key]!)
         }
         if let loop = schedule { loop.execute { self.visit(key, on: loop) } }
     }
@@ -143,25 +143,12 @@ final class FanoutGroup: Sendable {
         let toVisit = loops.withLock { all -> [(ObjectIdentifier, any EventLoop)] in
             var out: [(ObjectIdentifier, any EventLoop)] = []
             for key in all.keys where !all[key]!.viewers.isEmpty {
-                if let loop = Self.modify(
-                    &all[key]!,
-                    { entry -> (any EventLoop)? in
-                        entry.log.append(item)
-                        return Self.claimVisit(&entry)
-                    }
-                ) {
-                    out.append((key, loop))
-                }
+                all[key]!.log.append(item)
+                if let loop = Self.claimVisit(&all[key]!) { out.append((key, loop)) }
             }
             return out
         }
         for (key, loop) in toVisit { loop.execute { self.visit(key, on: loop) } }
-    }
-
-    /// Runs `body` on an entry in place (under the lock, the entry still in the dictionary, so
-    /// its arrays are not copied).
-    private static func modify<R>(_ entry: inout LoopViewers, _ body: (inout LoopViewers) -> R) -> R {
-        body(&entry)
     }
 
     /// Marks a visit scheduled when there is work and none is; returns the loop to run it on.
@@ -192,15 +179,13 @@ final class FanoutGroup: Sendable {
         let cost = loop.now - started
         let more = loops.withLock { all -> Bool in
             guard all[key] != nil else { return false }
-            return Self.modify(&all[key]!) { entry -> Bool in
-                entry.roundCost = entry.roundCost + cost
-                Self.trim(&entry)
-                guard entry.hasWork else {
-                    entry.scheduled = false
-                    return false
-                }
-                return true
+            all[key]!.roundCost = all[key]!.roundCost + cost
+            Self.trim(&all[key]!)
+            guard all[key]!.hasWork else {
+                all[key]!.scheduled = false
+                return false
             }
+            return true
         }
         if more { loop.scheduleTask(in: Self.yieldGap) { self.visit(key, on: loop) } }
     }

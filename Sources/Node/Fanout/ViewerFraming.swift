@@ -39,12 +39,18 @@ struct ViewerBytes: Sendable {
     /// size 0 would end the body.
     static func chunk(_ plain: ByteBuffer) -> ByteBuffer {
         guard plain.readableBytes > 0 else { return plain }
-        let size = String(plain.readableBytes, radix: 16)
-        var out = ByteBufferAllocator().buffer(capacity: plain.readableBytes + size.utf8.count + 4)
-        out.writeString(size)
-        out.writeStaticString("\r\n")
+        var out = ByteBufferAllocator().buffer(capacity: plain.readableBytes + 20)
+        out.writeSizeLine(plain.readableBytes)
         out.writeImmutableBuffer(plain)
         out.writeStaticString("\r\n")
         return out
+    }
+}
+
+extension ByteBuffer {
+    /// Writes a chunk's size line: the size in hex, then CRLF.
+    mutating func writeSizeLine(_ size: Int) {
+        writeString(String(size, radix: 16))
+        writeStaticString("\r\n")
     }
 }

@@ -37,35 +37,6 @@ extension ServerError {
     }
 }
 
-typealias HTTPStreamChannel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-
-/// A channel's async inbound and outbound without `executeThenClose`'s scope, which closes the
-/// channel when its body returns. The server needs that once: a response handed off to a
-/// `DirectViewer` outlives the task that served its request (see `Response.Body.handOff`), and
-/// the server closes every other connection itself, as the scope would. NIO marks the unscoped
-/// accessors deprecated to steer users to the scope; reaching them through this protocol's
-/// witnesses is deliberate.
-protocol UnscopedAsyncChannel {
-    associatedtype Inbound: Sendable
-    associatedtype Outbound: Sendable
-    var inbound: NIOAsyncChannelInboundStream<Inbound> { get }
-    var outbound: NIOAsyncChannelOutboundWriter<Outbound> { get }
-}
-
-extension NIOAsyncChannel: UnscopedAsyncChannel {}
-
-extension UnscopedAsyncChannel {
-    var unscopedParts: (NIOAsyncChannelInboundStream<Inbound>, NIOAsyncChannelOutboundWriter<Outbound>) {
-        (inbound, outbound)
-    }
-}
-
-/// What protocol negotiation produced for one accepted connection.
-enum NegotiatedConnection: Sendable {
-    case http1(HTTPStreamChannel)
-    case http2(any Channel, NIOHTTP2Handler.AsyncStreamMultiplexer<HTTPStreamChannel>)
-}
-
 /// The node's one listening port: HTTP/1.1 and HTTP/2 (h2c by prior knowledge, or TLS + ALPN),
 /// run as a `Service`. On graceful shutdown it stops accepting, lets HTTP/1.1 connections finish
 /// their current request and sends HTTP/2 GOAWAY; what is still open when the service group's
@@ -83,11 +54,13 @@ public final class HTTPServer: Service, Sendable {
     static let idleCloserName = "qunbo.idle-closer"
 
     private struct Bound: Sendable {
-        var channel: NIOAsyncChannel<EventLoopFuture<NegotiatedConnection>, Never>
+        var channel: any Channel
         var quiesce: ServerQuiescingHelper
         var tls: Bool
     }
     private let bound = Mutex<Bound?>(nil)
+    /// Every open connection, to close what graceful shutdown left open when its time is up.
+    private let connections = OpenConnections()
 
     public init(
         config: NodeConfig,
@@ -119,7 +92,7 @@ public final class HTTPServer: Service, Sendable {
         if bound.withLock({ $0 }) == nil { try await bind() }
         guard let bound = bound.withLock({ $0 }) else { return }
         let serverChannel = bound.channel
-        if let address = serverChannel.channel.localAddress { onBound(address) }
+        if let address = serverChannel.localAddress { onBound(address) }
         logger.info(
             "listening",
             metadata: [
@@ -127,34 +100,42 @@ public final class HTTPServer: Service, Sendable {
                 "node.advertise": "\(config.advertisedURL)",
             ]
         )
-        await withDiscardingTaskGroup { group in
-            await withGracefulShutdownHandler {
-                do {
-                    try await serverChannel.executeThenClose { inbound in
-                        for try await negotiated in inbound {
-                            group.addTask { await self.serve(negotiated) }
-                        }
-                    }
-                } catch {
-                    logger.debug("accept loop ended", metadata: ["error": "\(error)"])
-                }
-            } onGracefulShutdown: {
-                self.logger.info("shutting down: no longer accepting, finishing in-flight requests")
-                bound.quiesce.initiateShutdown(promise: nil)
+        // Connections are served by their handlers, not by tasks: this waits for the end.
+        // Quiescing closes the listening socket, lets each connection finish its request in
+        // flight (HTTP/2: GOAWAY) and completes `closed` once all of them have closed; if the
+        // service group's deadline cancels this first, what is still open is closed.
+        let closed = serverChannel.eventLoop.makePromise(of: Void.self)
+        let shutdown = Mutex(false)
+        let initiate: @Sendable () -> Void = {
+            guard
+                !shutdown.withLock({ was in
+                    defer { was = true }
+                    return was
+                })
+            else { return }
+            bound.quiesce.initiateShutdown(promise: closed)
+        }
+        let connections = self.connections
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                try? await closed.futureResult.get()
+            } onCancel: {
+                initiate()
+                connections.closeAll()
             }
+        } onGracefulShutdown: {
+            self.logger.info("shutting down: no longer accepting, finishing in-flight requests")
+            initiate()
         }
         logger.info("all connections closed")
     }
 
-    /// Whether the TLS connection on `channel` presented a client certificate that verified.
-    /// Only the server's `optionalVerification` (mutual TLS configured) asks for one, and then a
-    /// presented certificate that does not verify fails the handshake, so any certificate
-    /// recorded here verified against `--peer-ca`.
-    private static func clientCertificateVerified(_ channel: any Channel) async -> Bool {
-        let submitted = channel.eventLoop.submit {
-            (try? channel.pipeline.syncOperations.nioSSL_peerCertificate()) != nil
-        }
-        return (try? await submitted.get()) ?? false
+    /// Whether the TLS connection on `channel` presented a client certificate that verified
+    /// (on the event loop). Only the server's `optionalVerification` (mutual TLS configured) asks
+    /// for one, and then a presented certificate that does not verify fails the handshake, so
+    /// any certificate recorded here verified against `--peer-ca`.
+    private static func clientCertificateVerified(_ channel: any Channel) -> Bool {
+        (try? channel.pipeline.syncOperations.nioSSL_peerCertificate()) != nil
     }
 
     private func makeSSLContext() throws -> NIOSSLContext? {
@@ -180,7 +161,7 @@ public final class HTTPServer: Service, Sendable {
     private func bind(
         sslContext: NIOSSLContext?,
         quiesce: ServerQuiescingHelper
-    ) async throws -> NIOAsyncChannel<EventLoopFuture<NegotiatedConnection>, Never> {
+    ) async throws -> any Channel {
         let idle = TimeAmount.nanoseconds(config.idleTimeout.nanoseconds)
         let graceTime = TimeAmount.nanoseconds(config.shutdownTimeout.nanoseconds)
         let nodeID = config.id
@@ -188,6 +169,14 @@ public final class HTTPServer: Service, Sendable {
         let limiter = self.limiter
         let metrics = self.metrics
         let logger = self.logger
+        let connections = self.connections
+        let serving = RequestServing(
+            router: router,
+            nodeID: nodeID,
+            maxBodyBytes: config.maxBodyBytes,
+            metrics: metrics,
+            logger: logger
+        )
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -197,8 +186,7 @@ public final class HTTPServer: Service, Sendable {
                 }
             }
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-        do {
-            return try await bootstrap.bind(host: config.listen.host, port: config.listen.port) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     let ip = ConnectionLimiter.key(of: channel.remoteAddress)
@@ -211,9 +199,13 @@ public final class HTTPServer: Service, Sendable {
                         } else {
                             channel.close(promise: nil)
                         }
-                        return channel.eventLoop.makeFailedFuture(ConnectionRefusedByLimit(reason: refusal))
+                        return
                     }
-                    channel.closeFuture.whenComplete { _ in limiter.release(ip) }
+                    connections.add(channel)
+                    channel.closeFuture.whenComplete { _ in
+                        limiter.release(ip)
+                        connections.remove(channel)
+                    }
                     try sync.addHandler(IdleStateHandler(allTimeout: idle), name: Self.idleHandlerName)
                     try sync.addHandler(IdleConnectionCloser(), name: Self.idleCloserName)
                     if let sslContext {
@@ -225,32 +217,32 @@ public final class HTTPServer: Service, Sendable {
                         metrics.refused("header_timeout")
                     }
                     try sync.addHandler(headerDeadline)
-                    let negotiation = NIOTypedApplicationProtocolNegotiationHandler<NegotiatedConnection> {
-                        result,
-                        channel in
+                    let negotiation = ApplicationProtocolNegotiationHandler { result, channel in
                         channel.eventLoop.makeCompletedFuture {
                             switch result {
                             case .negotiated("h2"):
-                                return try Self.configureHTTP2(
+                                try Self.configureHTTP2(
                                     channel,
                                     idle: idle,
                                     graceTime: graceTime,
-                                    limits: limits
+                                    limits: limits,
+                                    serving: serving
                                 )
                             default:
-                                return try Self.configureHTTP1(
+                                try Self.configureHTTP1(
                                     channel,
-                                    nodeID: nodeID,
                                     limits: limits,
-                                    headerDeadline: headerDeadline
+                                    headerDeadline: headerDeadline,
+                                    serving: serving
                                 )
                             }
                         }
                     }
                     try sync.addHandler(negotiation)
-                    return negotiation.protocolNegotiationResult
                 }
             }
+        do {
+            return try await bootstrap.bind(host: config.listen.host, port: config.listen.port).get()
         } catch {
             throw ServerError(binding: error, at: config.listen)
         }
@@ -258,23 +250,31 @@ public final class HTTPServer: Service, Sendable {
 
     private static func configureHTTP1(
         _ channel: any Channel,
-        nodeID: String,
         limits: ConnectionLimits,
-        headerDeadline: HeaderDeadline
-    ) throws -> NegotiatedConnection {
+        headerDeadline: HeaderDeadline,
+        serving: RequestServing
+    ) throws {
         let sync = channel.pipeline.syncOperations
         try sync.configureHTTPServerPipeline(withErrorHandling: false)
-        try sync.addHandler(HTTP1ErrorResponder(nodeID: nodeID))
-        try sync.addHandler(limits.bodyDeadline(nodeID: nodeID, header: headerDeadline))
-        return .http1(try HTTPStreamChannel(wrappingChannelSynchronously: channel))
+        try sync.addHandler(HTTP1ErrorResponder(nodeID: serving.nodeID))
+        try sync.addHandler(limits.bodyDeadline(nodeID: serving.nodeID, header: headerDeadline))
+        let facts = ConnectionFacts(
+            isHTTP2: false,
+            remote: channel.remoteAddress,
+            certified: clientCertificateVerified(channel)
+        )
+        try sync.addHandler(RequestHandler(serving: serving, connection: facts))
+        serving.metrics.connectionOpened("http1")
+        channel.closeFuture.whenComplete { _ in serving.metrics.connectionClosed("http1") }
     }
 
     private static func configureHTTP2(
         _ channel: any Channel,
         idle: TimeAmount,
         graceTime: TimeAmount,
-        limits: ConnectionLimits
-    ) throws -> NegotiatedConnection {
+        limits: ConnectionLimits,
+        serving: RequestServing
+    ) throws {
         // The connection's idle timer would be reset by any frame, PINGs included: a client
         // could hold half-open streams forever by pinging. Instead `HTTP2ConnectionGuard` closes
         // a connection without streams after `idle`, and each stream has its own idle timer,
@@ -297,167 +297,59 @@ public final class HTTPServer: Service, Sendable {
         )
         let guardHandler = HTTP2ConnectionGuard(metrics: limits.metrics, idle: idle)
         let counted = NIOLoopBound(guardHandler, eventLoop: channel.eventLoop)
-        let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(
+        let facts = ConnectionFacts(
+            isHTTP2: true,
+            remote: channel.remoteAddress,
+            certified: clientCertificateVerified(channel)
+        )
+        let metrics = limits.metrics
+        let streamLimits = StreamLimits(idle: idle, bodyRead: limits.bodyReadTimeout) {
+            metrics.refused("body_timeout")
+        }
+        let connectionManager = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: manager
+        )
+        let http2 = NIOHTTP2Handler(
             mode: .server,
-            connectionManagerConfiguration: manager,
-            http2HandlerConfiguration: settings
+            eventLoop: channel.eventLoop,
+            connectionConfiguration: settings.connection,
+            streamConfiguration: settings.stream,
+            streamDelegate: connectionManager.http2StreamDelegate
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 // Stream channels run on their connection's event loop.
                 counted.value.streamOpened()
                 stream.closeFuture.whenComplete { _ in counted.value.streamClosed() }
                 let streamSync = stream.pipeline.syncOperations
-                try streamSync.addHandler(StreamIdleCloser(timeout: idle))
                 try streamSync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try streamSync.addHandler(limits.bodyDeadline(nodeID: limits.nodeID, header: nil))
-                return try HTTPStreamChannel(wrappingChannelSynchronously: stream)
+                try streamSync.addHandler(
+                    RequestHandler(serving: serving, connection: facts, streamLimits: streamLimits)
+                )
             }
         }
+        try sync.addHandler(http2)
+        try sync.addHandler(connectionManager)
         try sync.addHandler(guardHandler)
-        return .http2(channel, multiplexer)
+        serving.metrics.connectionOpened("http2")
+        channel.closeFuture.whenComplete { _ in serving.metrics.connectionClosed("http2") }
+    }
+}
+
+/// The server's open connections, so that those still open when shutdown's time is up can be
+/// closed (no task per connection exists to cancel).
+final class OpenConnections: Sendable {
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        open.withLock { $0[ObjectIdentifier(channel)] = channel }
     }
 
-    /// Serves one accepted connection until it closes.
-    private func serve(_ negotiated: EventLoopFuture<NegotiatedConnection>) async {
-        let connection: NegotiatedConnection
-        do {
-            connection = try await negotiated.get()
-        } catch {
-            logger.debug("connection failed before negotiation", metadata: ["error": "\(error)"])
-            return
-        }
-        switch connection {
-        case .http1(let channel):
-            metrics.connectionOpened("http1")
-            defer { metrics.connectionClosed("http1") }
-            let certified = await Self.clientCertificateVerified(channel.channel)
-            await serveRequests(on: channel, isHTTP2: false, certified: certified)
-        case .http2(let channel, let multiplexer):
-            metrics.connectionOpened("http2")
-            defer { metrics.connectionClosed("http2") }
-            let certified = await Self.clientCertificateVerified(channel)
-            do {
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await stream in multiplexer.inbound {
-                        group.addTask { await self.serveRequests(on: stream, isHTTP2: true, certified: certified) }
-                    }
-                }
-            } catch {
-                logger.debug("http2 connection ended", metadata: ["error": "\(error)"])
-            }
-            try? await channel.close()
-        }
+    func remove(_ channel: any Channel) {
+        _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
-    /// Serves the requests of one HTTP/1.1 connection (in order) or of one HTTP/2 stream, and
-    /// closes it after, unless a response handed it off (`Response.Body.handOff`): then its
-    /// writer owns it and closes it when done.
-    private func serveRequests(on stream: HTTPStreamChannel, isHTTP2: Bool, certified: Bool) async {
-        let channel = stream.channel
-        let remote = channel.remoteAddress ?? channel.parent?.remoteAddress
-        let (inbound, outbound) = stream.unscopedParts
-        do {
-            let body = RequestBody(iterator: inbound.makeAsyncIterator())
-            while let head = try await body.nextHead() {
-                let started = ContinuousClock.now
-                var request = Request(head: head, isHTTP2: isHTTP2, remoteAddress: remote, body: body)
-                request.clientCertificateVerified = certified
-                var response = await router.respond(to: request)
-                let keepAlive = isHTTP2 || head.isKeepAlive
-                response.headers.replaceOrAdd(name: "Qunbo-Node", value: config.id)
-                if !isHTTP2 && !keepAlive { response.headers.replaceOrAdd(name: "Connection", value: "close") }
-                let status = response.status.code
-                let handedOff = try await write(
-                    response,
-                    to: outbound,
-                    channel: channel,
-                    version: head.version,
-                    isHTTP2: isHTTP2,
-                    isHead: head.method == .HEAD
-                )
-                metrics.request(
-                    route: response.route,
-                    method: head.method.rawValue,
-                    status: Int(status),
-                    duration: ContinuousClock.now - started
-                )
-                if let done = handedOff {
-                    // From here on writes come from the channel's side. The async writer must be
-                    // finished before it is dropped (NIO traps otherwise); with half-closure off
-                    // that closes nothing.
-                    outbound.finish()
-                    // At its end the response is ended and the connection closed, from the
-                    // channel's side (this task is gone by then). The inbound stream stays alive
-                    // until then, unread: were it dropped, NIO would stop reading the socket, and
-                    // a viewer that hangs up would go unseen until a write failed. Read on, the
-                    // hang-up closes the channel at once.
-                    done.whenComplete { _ in
-                        withExtendedLifetime(body) {
-                            channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
-                                channel.close(promise: nil)
-                            }
-                        }
-                    }
-                    return
-                }
-                guard keepAlive, try await body.drain(limit: config.maxBodyBytes) else { break }
-            }
-        } catch {
-            logger.trace("request stream ended", metadata: ["error": "\(error)"])
-        }
-        // What `executeThenClose` does at the end of its scope.
-        outbound.finish()
-        channel.close(promise: nil)
-        try? await channel.closeFuture.get()
-    }
-
-    /// Writes `response`; when it was handed off (the connection is its writer's now), returns
-    /// the future of its end, at which the caller ends the response and closes the connection.
-    private func write(
-        _ response: Response,
-        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-        channel: any Channel,
-        version: HTTPVersion,
-        isHTTP2: Bool,
-        isHead: Bool
-    ) async throws -> EventLoopFuture<Void>? {
-        var headers = response.headers
-        let writer = BodyWriter(
-            outbound: outbound,
-            channel: channel,
-            framing: isHTTP2 ? .http2Stream : .http1(version: version)
-        )
-        switch response.body {
-        case .empty:
-            headers.replaceOrAdd(name: "Content-Length", value: "0")
-            // One write call for the whole response: each call is a hop to the event loop.
-            try await outbound.write(contentsOf: [
-                .head(HTTPResponseHead(version: version, status: response.status, headers: headers)), .end(nil),
-            ])
-        case .buffer(let buffer):
-            headers.replaceOrAdd(name: "Content-Length", value: String(buffer.readableBytes))
-            let head = HTTPServerResponsePart.head(
-                HTTPResponseHead(version: version, status: response.status, headers: headers)
-            )
-            try await outbound.write(
-                contentsOf: isHead ? [head, .end(nil)] : [head, .body(.byteBuffer(buffer)), .end(nil)]
-            )
-        case .stream(let produce):
-            try await outbound.write(
-                .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
-            )
-            if !isHead { try await produce(writer) }
-            try await outbound.write(.end(nil))
-        case .handOff(let start):
-            try await outbound.write(
-                .head(HTTPResponseHead(version: version, status: response.status, headers: headers))
-            )
-            if isHead {
-                try await outbound.write(.end(nil))
-                return nil
-            }
-            return try await start(writer)
-        }
-        return nil
+    func closeAll() {
+        for channel in open.withLock({ Array($0.values) }) { channel.close(promise: nil) }
     }
 }

@@ -1,41 +1,47 @@
 import NIOCore
 import NIOHTTP1
 
+/// The chunks of a request body as they arrive, with back-pressure: past its high watermark
+/// the connection stops reading the socket until the route has read some (`RequestHandler`).
+typealias BodyStream = NIOThrowingAsyncSequenceProducer<
+    ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDemand
+>
+
 /// The body of the request being served, read straight from the connection as it arrives, so
 /// that a continuous ingest stream is never buffered whole.
 ///
-/// It wraps the connection's inbound iterator, which is not `Sendable`: a `RequestBody` must be
-/// read only from the task that serves its request (the router's handler runs in that task).
-/// That is the one reason for `@unchecked Sendable`.
+/// It wraps an async iterator, which is not `Sendable`: a `RequestBody` must be read only from
+/// the task that serves its request (the router's handler runs in that task). That is the one
+/// reason for `@unchecked Sendable`.
 public final class RequestBody: @unchecked Sendable, AsyncSequence {
     public typealias Element = ByteBuffer
 
-    private var iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator?
+    private var iterator: BodyStream.AsyncIterator?
     /// A body already read into memory (`buffered(_:)`), handed out as one chunk.
     private var bufferedChunk: ByteBuffer?
-    /// True once `.end` of the current request was read.
-    private(set) var ended = true
-    /// A request head read while draining: the next pipelined request.
-    private var pendingHead: HTTPRequestHead?
+    /// True once the end of the body was read.
+    private var ended = false
 
-    init(iterator: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator) {
-        self.iterator = iterator
+    /// A body streamed from the connection.
+    init(stream: BodyStream) {
+        self.iterator = stream.makeAsyncIterator()
     }
 
     /// A body made by a closure (`produced(by:)`), pulled as the route reads.
     private var producer: (() async throws -> ByteBuffer?)?
 
-    private init(buffer: ByteBuffer) {
+    private init(buffer: ByteBuffer?) {
         self.iterator = nil
         self.bufferedChunk = buffer
-        self.ended = false
     }
 
     private init(producer: @escaping () async throws -> ByteBuffer?) {
         self.iterator = nil
         self.producer = producer
-        self.ended = false
     }
+
+    /// The body of a request that has none.
+    static var empty: RequestBody { RequestBody(buffer: nil) }
 
     /// A body produced chunk by chunk by `next` (nil at the end), read only as the route asks:
     /// the RTMP ingest turns FLV into MPEG-TS as it arrives, so a slow consumer slows the
@@ -56,26 +62,16 @@ public final class RequestBody: @unchecked Sendable, AsyncSequence {
             ended = true
             return nil
         }
-        guard iterator != nil else {
+        guard iterator != nil, !ended else {
             defer { bufferedChunk = nil }
             ended = true
             return bufferedChunk
         }
-        while !ended {
-            guard let part = try await iterator!.next() else {
-                ended = true
-                throw ConnectionClosed()
-            }
-            switch part {
-            case .body(let buffer): return buffer
-            case .end: ended = true
-            case .head(let head):
-                // Cannot happen with a well-behaved codec; treat as the next request.
-                pendingHead = head
-                ended = true
-            }
+        guard let chunk = try await iterator!.next() else {
+            ended = true
+            return nil
         }
-        return nil
+        return chunk
     }
 
     /// Reads the whole body, refusing (413) one over `limit` bytes.
@@ -88,33 +84,6 @@ public final class RequestBody: @unchecked Sendable, AsyncSequence {
         return all
     }
 
-    /// Reads the next request's head; nil when the client closed the connection.
-    func nextHead() async throws -> HTTPRequestHead? {
-        if let head = pendingHead {
-            pendingHead = nil
-            ended = false
-            return head
-        }
-        while let part = try await iterator?.next() {
-            if case .head(let head) = part {
-                ended = false
-                return head
-            }
-        }
-        return nil
-    }
-
-    /// Discards what the handler left unread so the connection can serve the next request;
-    /// returns false (close the connection) when more than `limit` bytes remain.
-    func drain(limit: Int) async throws -> Bool {
-        var discarded = 0
-        while let chunk = try await next() {
-            discarded += chunk.readableBytes
-            if discarded > limit { return false }
-        }
-        return true
-    }
-
     public struct AsyncIterator: AsyncIteratorProtocol {
         let body: RequestBody
         public mutating func next() async throws -> ByteBuffer? { try await body.next() }
@@ -125,3 +94,12 @@ public final class RequestBody: @unchecked Sendable, AsyncSequence {
 
 /// The client went away in the middle of a request.
 struct ConnectionClosed: Error {}
+
+/// Resumes reading the connection when a streamed body's reader has caught up (called by the
+/// producer from the reader's thread; the handler runs on its event loop).
+struct BodyDemand: NIOAsyncSequenceProducerDelegate {
+    let resume: @Sendable () -> Void
+
+    func produceMore() { resume() }
+    func didTerminate() {}
+}

@@ -64,9 +64,9 @@ public struct Response: Sendable {
     }
 }
 
-/// Writes a streamed response body; awaiting `write` applies the connection's back-pressure.
+/// Writes a streamed response body; awaiting `write` applies the connection's back-pressure
+/// (it returns once the bytes are written to the socket or queued behind others).
 public struct BodyWriter: Sendable {
-    let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     let channel: any Channel
     /// How the body is framed on the wire (what a handed-off writer needs to write below the
     /// HTTP/1.x encoder).
@@ -79,12 +79,16 @@ public struct BodyWriter: Sendable {
     }
 
     public func write(_ buffer: ByteBuffer) async throws {
-        try await outbound.write(.body(.byteBuffer(buffer)))
+        try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer))).get()
     }
 
     /// Writes several buffers with one flush: a viewer that fell behind catches up in one go.
     public func write(contentsOf buffers: [ByteBuffer]) async throws {
-        try await outbound.write(contentsOf: buffers.map { .body(.byteBuffer($0)) })
+        guard let last = buffers.last else { return }
+        for buffer in buffers.dropLast() {
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
+        }
+        try await write(last)
     }
 }
 

@@ -5,6 +5,18 @@ import NIOHTTP1
 /// answered 500 without detail.
 public typealias RouteHandler = @Sendable (Request) async throws -> Response
 
+/// A route handler that answers at once from memory, never waiting: the server runs it on the
+/// connection's event loop, with no task and no hop between threads (`Router.addImmediate`).
+public typealias ImmediateRouteHandler = @Sendable (Request) throws -> Response
+
+/// What routing decided for a request before any handler waited (`Router.resolve`).
+enum Routing: Sendable {
+    /// Answered already: a refusal, a preflight, an error, or an immediate route's response.
+    case answered(Response)
+    /// `handler` must run (in a task) on `request`, which has its route parameters bound.
+    case run(RouteHandler, Request, pattern: String)
+}
+
 /// Matches method and path to a handler. Built once at start-up, then immutable (and so
 /// `Sendable`); patterns bind `:name` segments into `Request.parameters`.
 public struct Router: Sendable {
@@ -17,7 +29,12 @@ public struct Router: Sendable {
         var method: HTTPMethod
         var segments: [Segment]
         var pattern: String
-        var handler: RouteHandler
+        var handler: Handler
+    }
+
+    enum Handler: Sendable {
+        case async(RouteHandler)
+        case immediate(ImmediateRouteHandler)
     }
 
     private var routes: [Route] = []
@@ -32,6 +49,20 @@ public struct Router: Sendable {
 
     /// Adds a route; `pattern` is a path such as `/v1/groups/:g/live`.
     public mutating func add(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping RouteHandler) {
+        add(method, pattern, .async(handler))
+    }
+
+    /// Adds a route answered on the event loop (see `ImmediateRouteHandler`): only for handlers
+    /// that read memory and return, such as `/healthz`, probed thousands of times a second.
+    public mutating func addImmediate(
+        _ method: HTTPMethod,
+        _ pattern: String,
+        _ handler: @escaping ImmediateRouteHandler
+    ) {
+        add(method, pattern, .immediate(handler))
+    }
+
+    private mutating func add(_ method: HTTPMethod, _ pattern: String, _ handler: Handler) {
         let segments = pattern.split(separator: "/").map { part -> Segment in
             part.hasPrefix(":") ? .parameter(String(part.dropFirst())) : .literal(String(part))
         }
@@ -41,19 +72,61 @@ public struct Router: Sendable {
     /// Finds the handler for `request`, runs it, and maps errors to API errors; every answer
     /// is readable cross-origin (`CrossOrigin`), and preflights are answered here.
     public func respond(to incoming: Request) async -> Response {
-        var response = await route(incoming)
+        switch resolve(incoming) {
+        case .answered(let response): return response
+        case .run(let handler, let request, let pattern): return await run(handler, on: request, pattern: pattern)
+        }
+    }
+
+    /// Admits and matches `incoming` and runs it when its route is immediate; what is left is an
+    /// async handler to run. Admission runs here once (a peer's signature nonce is spent by it).
+    func resolve(_ incoming: Request) -> Routing {
+        switch match(incoming) {
+        case .answered(var response):
+            CrossOrigin.allow(&response)
+            return .answered(response)
+        case .run(let handler, let request, let pattern):
+            return .run(handler, request, pattern: pattern)
+        }
+    }
+
+    /// Runs an async route's handler (what `resolve` left), errors mapped, CORS applied.
+    func run(_ handler: RouteHandler, on request: Request, pattern: String) async -> Response {
+        var response: Response
+        do {
+            response = try await handler(request)
+        } catch {
+            response = answer(error, pattern: pattern)
+        }
+        response.route = pattern
         CrossOrigin.allow(&response)
         return response
     }
 
-    private func route(_ incoming: Request) async -> Response {
+    /// The response for a handler's error.
+    private func answer(_ error: any Error, pattern: String) -> Response {
+        switch error {
+        case let error as APIError:
+            return error.response()
+        case is ConnectionClosed:
+            return APIError.badRequest("the request body ended early").response()
+        default:
+            logger.error(
+                "handler failed",
+                metadata: ["http.route": "\(pattern)", "error": "\(String(reflecting: error))"]
+            )
+            return APIError.internalError.response()
+        }
+    }
+
+    private func match(_ incoming: Request) -> Routing {
         var request = incoming
         if let admission, let refusal = admission(&request) {
             var response = refusal.response()
             response.route = "peer_auth"
-            return response
+            return .answered(response)
         }
-        if let preflight = CrossOrigin.preflight(request) { return preflight }
+        if let preflight = CrossOrigin.preflight(request) { return .answered(preflight) }
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         var allowed: [HTTPMethod] = []
         var matchedPattern: String?
@@ -67,29 +140,26 @@ public struct Router: Sendable {
             }
             var request = request
             request.parameters = parameters
-            var response: Response
-            do {
-                response = try await route.handler(request)
-            } catch let error as APIError {
-                response = error.response()
-            } catch is ConnectionClosed {
-                response = APIError.badRequest("the request body ended early").response()
-            } catch {
-                logger.error(
-                    "handler failed",
-                    metadata: ["http.route": "\(route.pattern)", "error": "\(String(reflecting: error))"]
-                )
-                response = APIError.internalError.response()
+            switch route.handler {
+            case .async(let handler):
+                return .run(handler, request, pattern: route.pattern)
+            case .immediate(let handler):
+                var response: Response
+                do {
+                    response = try handler(request)
+                } catch {
+                    response = answer(error, pattern: route.pattern)
+                }
+                response.route = route.pattern
+                return .answered(response)
             }
-            response.route = route.pattern
-            return response
         }
         var response =
             allowed.isEmpty
             ? APIError.notFound("no route for \(request.path)").response()
             : APIError.methodNotAllowed(allowed).response()
         response.route = matchedPattern ?? "unmatched"
-        return response
+        return .answered(response)
     }
 
     static func match(_ segments: [Segment], _ parts: [String]) -> [String: String]? {

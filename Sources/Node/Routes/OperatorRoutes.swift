@@ -13,8 +13,8 @@ enum OperatorRoutes {
     ) {
         // Probed constantly by load balancers and orchestrators: encoded once.
         let healthy = Response.json(["status": "ok", "node": nodeID])
-        router.add(.GET, "/healthz") { _ in healthy }
-        router.add(.GET, "/readyz") { _ in
+        router.addImmediate(.GET, "/healthz") { _ in healthy }
+        router.addImmediate(.GET, "/readyz") { _ in
             if let reason = state.notReadyReason {
                 throw APIError.unavailable(reason, code: "not_ready")
             }

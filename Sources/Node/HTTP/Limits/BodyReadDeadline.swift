@@ -8,7 +8,7 @@ import NIOHTTP1
 ///
 /// The clock runs only while the server is waiting: it is armed when a `read` passes outwards
 /// during a body and disarmed by any inbound part. A route that is busy and reads nothing has no
-/// `read` in flight (the async channel holds reads back when its buffer is full), so the
+/// `read` in flight (`RequestHandler` holds reads back while its body buffer is full), so the
 /// server's own back-pressure never counts against the client.
 ///
 /// On expiry the request is answered 408 `body_timeout` if no response was started for it, and

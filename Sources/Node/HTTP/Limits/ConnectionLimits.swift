@@ -25,11 +25,6 @@ struct ConnectionLimits: Sendable {
     }
 }
 
-/// A connection the limiter refused: fails its negotiation, so the server never serves it.
-struct ConnectionRefusedByLimit: Error {
-    var reason: ConnectionLimiter.Refusal
-}
-
 /// Watches one HTTP/2 connection from behind the HTTP/2 handler:
 /// - its idle time: a connection with no open stream for `idle` gets GOAWAY(`NO_ERROR`) and is
 ///   closed. Only streams count, so PINGs, SETTINGS and WINDOW_UPDATEs alone keep nothing open
