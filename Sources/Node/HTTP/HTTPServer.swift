@@ -51,7 +51,6 @@ public final class HTTPServer: Service, Sendable {
 
     private let limiter: ConnectionLimiter
     static let idleHandlerName = "qunbo.idle"
-    static let idleCloserName = "qunbo.idle-closer"
 
     private struct Bound: Sendable {
         var channel: any Channel
@@ -186,6 +185,14 @@ public final class HTTPServer: Service, Sendable {
                 }
             }
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            // A connection keeps its last receive buffer for the next read (NIO's pooled
+            // receive buffers), so the first guess is what every idle keep-alive connection
+            // holds: 512 bytes fits a request head; a connection that reads more (an ingest, a
+            // peer's link) grows its buffers after the first full read, as before.
+            .childChannelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -207,7 +214,6 @@ public final class HTTPServer: Service, Sendable {
                         connections.remove(channel)
                     }
                     try sync.addHandler(IdleStateHandler(allTimeout: idle), name: Self.idleHandlerName)
-                    try sync.addHandler(IdleConnectionCloser(), name: Self.idleCloserName)
                     if let sslContext {
                         try sync.addHandler(NIOSSLServerHandler(context: sslContext))
                     } else {
@@ -281,7 +287,6 @@ public final class HTTPServer: Service, Sendable {
         // which only that stream's frames reset.
         let sync = channel.pipeline.syncOperations
         sync.removeHandler(name: idleHandlerName, promise: nil)
-        sync.removeHandler(name: idleCloserName, promise: nil)
         var settings = NIOHTTP2Handler.Configuration()
         settings.connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxStreams),

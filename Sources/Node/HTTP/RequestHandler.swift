@@ -95,7 +95,8 @@ final class RequestHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        armIdleTimer(context)
+        // A stream whose request was read and answered is closing: no idle timer for it.
+        if !exchangeDone { armIdleTimer(context) }
         context.fireChannelReadComplete()
     }
 
@@ -116,6 +117,12 @@ final class RequestHandler: ChannelDuplexHandler {
         if case .streaming(let source) = phase { source.finish(ConnectionClosed()) }
         phase = .ended
         context.fireChannelInactive()
+    }
+
+    /// The request was read and its response written.
+    private var exchangeDone: Bool {
+        guard case .awaitingHead = phase else { return false }
+        return !responding
     }
 
     /// Waiting for more of the request's body (what `--body-read-timeout` bounds).

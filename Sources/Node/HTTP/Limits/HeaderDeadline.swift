@@ -61,6 +61,13 @@ final class HeaderDeadline: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The connection saw no traffic either way for the idle timeout (`IdleStateHandler`,
+        // removed for HTTP/2, whose guard watches streams instead). Closed here rather than by a
+        // handler of its own: every handler costs each idle keep-alive connection its memory.
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
         if case .handshakeCompleted(let negotiated)? = event as? TLSUserEvent {
             mode = negotiated == "h2" ? .http2 : .http1
             // Over TLS the preface is not consumed by a sniffer: it is still ahead in the stream.
