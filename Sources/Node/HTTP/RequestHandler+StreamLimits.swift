@@ -72,14 +72,8 @@ extension RequestHandler {
             context.close(promise: nil)
             return
         }
-        let error = APIError(.requestTimeout, "body_timeout", "the request body stopped arriving")
-        let body = error.jsonBody()
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        headers.add(name: "Qunbo-Node", value: serving.nodeID)
         answeredHere = true
-        let head = HTTPResponseHead(version: .http2, status: .requestTimeout, headers: headers)
+        let (head, body) = BodyReadDeadline.timeoutResponse(version: .http2, nodeID: serving.nodeID)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

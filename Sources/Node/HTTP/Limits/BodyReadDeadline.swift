@@ -113,20 +113,24 @@ final class BodyReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         }
         responded = true
         answeredHere = true
-        let error = APIError(.requestTimeout, "body_timeout", "the request body stopped arriving")
-        let body = error.jsonBody()
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        headers.add(name: "Qunbo-Node", value: nodeID)
-        headers.add(name: "Connection", value: "close")
-        context.write(
-            Self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .requestTimeout, headers: headers))),
-            promise: nil
-        )
+        let (head, body) = Self.timeoutResponse(version: version, nodeID: nodeID)
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
+    }
+}
+
+extension BodyReadDeadline {
+    /// The 408 `body_timeout` answer (HTTP/1.x adds `Connection: close`: the connection ends).
+    static func timeoutResponse(version: HTTPVersion, nodeID: String) -> (HTTPResponseHead, ByteBuffer) {
+        let body = APIError(.requestTimeout, "body_timeout", "the request body stopped arriving").jsonBody()
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Qunbo-Node", value: nodeID)
+        if version.major < 2 { headers.add(name: "Connection", value: "close") }
+        return (HTTPResponseHead(version: version, status: .requestTimeout, headers: headers), body)
     }
 }
