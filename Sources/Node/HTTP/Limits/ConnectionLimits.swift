@@ -41,6 +41,8 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
     private let idle: TimeAmount
     private var openStreams = 0
     private var lastStream = HTTP2StreamID.rootStream
+    /// When the connection last had no stream open.
+    private var idleSince = NIODeadline.now()
     private var timer: Scheduled<Void>?
     private weak var context: ChannelHandlerContext?
 
@@ -51,7 +53,8 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        arm(context)
+        idleSince = .now()
+        arm(context, in: idle)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -71,16 +74,20 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
     /// async multiplexer's connection manager, so a guard counting them saw no stream at all and
     /// closed every connection `idle` after it opened, mid-request (a forwarded ingest or an
     /// HTTP/2 upload was cut at 60 s; replication's long-lived streams too).
+    ///
+    /// One timer, re-armed at expiry for what is left, rather than cancelled when a stream opens
+    /// and scheduled again when the last one closes: a busy connection drops to no open stream
+    /// between every batch of requests.
     func streamOpened() {
         openStreams += 1
-        timer?.cancel()
-        timer = nil
     }
 
     /// A stream counted by `streamOpened` closed.
     func streamClosed() {
         openStreams = max(0, openStreams - 1)
-        if openStreams == 0, let context { arm(context) }
+        guard openStreams == 0 else { return }
+        idleSince = .now()
+        if let context { arm(context, in: idle) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -94,15 +101,21 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    private func arm(_ context: ChannelHandlerContext) {
+    private func arm(_ context: ChannelHandlerContext, in delay: TimeAmount) {
         guard timer == nil else { return }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: idle) { loopBound.value.expire() }
+        timer = context.eventLoop.scheduleTask(in: delay) { loopBound.value.expire() }
     }
 
     private func expire() {
         timer = nil
+        // Streams are open: the last one to close arms the timer again.
         guard let context, openStreams == 0 else { return }
+        let idleFor = NIODeadline.now() - idleSince
+        guard idleFor >= idle else {
+            arm(context, in: idle - idleFor)
+            return
+        }
         let goAway = HTTP2Frame(
             streamID: .rootStream,
             payload: .goAway(lastStreamID: lastStream, errorCode: .noError, opaqueData: nil)

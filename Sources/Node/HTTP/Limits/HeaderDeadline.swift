@@ -11,10 +11,11 @@ import NIOTLS
 ///   head (`headReceived`, from `BodyReadDeadline` behind the codec), re-armed by the first
 ///   byte after that request's end. On expiry the client gets 408 `header_timeout` (unless a
 ///   response is being written, which raw bytes would corrupt) and the connection is closed.
-/// - HTTP/2: frame headers are parsed (nothing else); armed by a HEADERS frame, disarmed when
-///   the frame (or its last CONTINUATION) with END_HEADERS is complete. On expiry the client gets
-///   GOAWAY(`ENHANCE_YOUR_CALM`) naming the last stream whose headers arrived, and the
-///   connection is closed.
+/// - HTTP/2: frame headers are parsed (nothing else); armed by a HEADERS frame whose block is
+///   still open at the end of the read that brought it, disarmed when the frame (or its last
+///   CONTINUATION) with END_HEADERS is complete. On expiry the client gets GOAWAY
+///   (`ENHANCE_YOUR_CALM`) naming the last stream whose headers arrived, and the connection is
+///   closed.
 final class HeaderDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -46,6 +47,8 @@ final class HeaderDeadline: ChannelInboundHandler, RemovableChannelHandler {
     private var frameFlags: UInt8 = 0
     private var frameStream: UInt32 = 0
     private var lastCompleteHeadersStream: UInt32 = 0
+    /// A HEADERS frame began and its block (with CONTINUATIONs) has not ended.
+    private var headersOpen = false
 
     init(timeout: TimeAmount, nodeID: String, onExpired: @escaping @Sendable () -> Void) {
         self.timeout = timeout
@@ -165,9 +168,12 @@ final class HeaderDeadline: ChannelInboundHandler, RemovableChannelHandler {
                 (UInt32(frameHeader[5]) << 24 | UInt32(frameHeader[6]) << 16 | UInt32(frameHeader[7]) << 8
                     | UInt32(frameHeader[8])) & 0x7FFF_FFFF
             frameHeader.removeAll(keepingCapacity: true)
-            if frameType == 0x1 { arm(context) }
+            if frameType == 0x1 { headersOpen = true }
             if payloadLeft == 0 { frameComplete() }
         }
+        // Armed only for a block still open when this read's bytes are walked: a request whose
+        // HEADERS arrived whole (nearly all) costs no timer. The clock starts at the same read.
+        if headersOpen { arm(context) }
     }
 
     /// A whole frame (header and payload) went by.
@@ -175,6 +181,7 @@ final class HeaderDeadline: ChannelInboundHandler, RemovableChannelHandler {
         // HEADERS (0x1) or CONTINUATION (0x9) with END_HEADERS (0x4): the block is complete.
         if frameType == 0x1 || frameType == 0x9, frameFlags & 0x4 != 0 {
             lastCompleteHeadersStream = max(lastCompleteHeadersStream, frameStream)
+            headersOpen = false
             disarm()
         }
     }
