@@ -247,29 +247,26 @@ final class RequestHandler: ChannelDuplexHandler {
         let exchange = Exchange(head: head, started: started, keepAlive: keepAlive, isHTTP2: connection.isHTTP2)
         switch serving.router.resolve(request) {
         case .answered(let response):
-            if case .empty = response.body {
-                write(response, of: exchange, context: context)
-            } else if case .buffer = response.body {
-                write(response, of: exchange, context: context)
-            } else {
-                deliverInTask(response, of: exchange, context: context)
+            switch response.body {
+            case .empty, .buffer: write(response, of: exchange, context: context)
+            case .stream, .handOff: deliverInTask(exchange, context: context) { response }
             }
         case .run(let handler, let request, let pattern):
-            let serving = self.serving
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            let channel = context.channel
-            Task {
-                let response = await serving.router.run(handler, on: request, pattern: pattern)
-                await serving.deliver(response, of: exchange, on: channel, handler: bound)
-            }
+            let router = serving.router
+            deliverInTask(exchange, context: context) { await router.run(handler, on: request, pattern: pattern) }
         }
     }
 
-    private func deliverInTask(_ response: Response, of exchange: Exchange, context: ChannelHandlerContext) {
+    /// Produces the response in a task and delivers it from there (`RequestServing.deliver`).
+    private func deliverInTask(
+        _ exchange: Exchange,
+        context: ChannelHandlerContext,
+        _ response: @escaping @Sendable () async -> Response
+    ) {
         let serving = self.serving
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let channel = context.channel
-        Task { await serving.deliver(response, of: exchange, on: channel, handler: bound) }
+        Task { await serving.deliver(await response(), of: exchange, on: channel, handler: bound) }
     }
 
     /// Writes a response whose body is in memory (on the loop): head, body and end in one flush.

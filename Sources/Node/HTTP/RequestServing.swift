@@ -71,30 +71,25 @@ struct RequestServing: Sendable {
         switch response.body {
         case .empty, .buffer:
             loop.execute { handler.value.write(response, of: exchange) }
-        case .stream(let produce):
+        case .stream, .handOff:
             do {
                 try await channel.writeAndFlush(HTTPServerResponsePart.head(head(of: response, for: exchange))).get()
-                if !isHead { try await produce(writer(for: channel, exchange)) }
+                var handedOff: EventLoopFuture<Void>?
+                if !isHead {
+                    let writer = writer(for: channel, exchange)
+                    if case .stream(let produce) = response.body { try await produce(writer) }
+                    if case .handOff(let start) = response.body { handedOff = try await start(writer) }
+                }
                 record(response, of: exchange)
-                loop.execute { handler.value.end() }
+                loop.execute { [handedOff] in
+                    if let handedOff {
+                        handler.value.handedOff(until: handedOff)
+                    } else {
+                        handler.value.end()
+                    }
+                }
             } catch {
                 logger.trace("response stream cut", metadata: ["error": "\(error)"])
-                record(response, of: exchange)
-                loop.execute { handler.value.abort() }
-            }
-        case .handOff(let start):
-            do {
-                try await channel.writeAndFlush(HTTPServerResponsePart.head(head(of: response, for: exchange))).get()
-                if isHead {
-                    record(response, of: exchange)
-                    loop.execute { handler.value.end() }
-                    return
-                }
-                let done = try await start(writer(for: channel, exchange))
-                record(response, of: exchange)
-                loop.execute { handler.value.handedOff(until: done) }
-            } catch {
-                logger.trace("hand-off failed", metadata: ["error": "\(error)"])
                 record(response, of: exchange)
                 loop.execute { handler.value.abort() }
             }
