@@ -48,6 +48,7 @@ public struct PeerGate: Sendable {
 
     /// Whether a request header is one only authenticated peers may send.
     static func isInternalHeader(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first | 0x20 == UInt8(ascii: "q") else { return false }
         let lower = name.lowercased()
         return lower.hasPrefix("qunbo-") && !clientHeaders.contains(lower)
     }
@@ -68,6 +69,9 @@ public struct PeerGate: Sendable {
                 return nil
             }
         }
+        // Checked before collecting: almost no client request carries one, and this runs on
+        // every request.
+        guard request.headers.contains(where: { Self.isInternalHeader($0.name) }) else { return nil }
         let names = Set(request.headers.map { $0.name }.filter(Self.isInternalHeader))
         if !names.isEmpty {
             stripped.increment()

@@ -26,9 +26,22 @@ enum CrossOrigin {
         return response
     }
 
-    /// Marks `response` readable by pages of any origin.
-    static func allow(_ response: inout Response) {
+    /// Marks `response` readable by pages of any origin when it answers a page's request (one
+    /// with `Origin`: browsers send it on every cross-origin fetch, XHR and EventSource), or when
+    /// a cache may keep it (`ETag`, `Last-Modified` or a `Cache-Control` other than `no-store`):
+    /// a stored copy could later answer a page, and must carry the headers then. Apps, encoders
+    /// and peers send no `Origin`: their answers go without the two headers, which on HTTP/2
+    /// cost each request about as much as routing it (ops/BENCHMARKS.md, "HTTP server").
+    static func allow(_ response: inout Response, for request: Request) {
+        guard request.headers.contains(name: "Origin") || mayBeStored(response) else { return }
         response.headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: "*")
         response.headers.replaceOrAdd(name: "Access-Control-Expose-Headers", value: exposedHeaders)
+    }
+
+    private static func mayBeStored(_ response: Response) -> Bool {
+        let headers = response.headers
+        if headers.contains(name: "ETag") || headers.contains(name: "Last-Modified") { return true }
+        let cacheControl = headers[canonicalForm: "Cache-Control"]
+        return !cacheControl.isEmpty && !cacheControl.contains { $0.lowercased() == "no-store" }
     }
 }

@@ -294,14 +294,16 @@ public final class HTTPServer: Service, Sendable {
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
         ]
         settings.connection.maximumRecentlyResetStreams = 64
+        // The manager is there for graceful shutdown (GOAWAY, then close when the streams are
+        // done or `graceTime` is up); idleness is the guard's (see `HTTP2ConnectionGuard`), so
+        // the manager keeps no idle timer to cancel and re-arm around every batch of streams.
         let manager = NIOHTTP2ServerConnectionManagementHandler.Configuration(
-            maxIdleTime: idle,
+            maxIdleTime: nil,
             maxAge: nil,
             maxGraceTime: graceTime,
             keepalive: nil
         )
         let guardHandler = HTTP2ConnectionGuard(metrics: limits.metrics, idle: idle)
-        let counted = NIOLoopBound(guardHandler, eventLoop: channel.eventLoop)
         let facts = ConnectionFacts(
             isHTTP2: true,
             remote: channel.remoteAddress,
@@ -320,14 +322,14 @@ public final class HTTPServer: Service, Sendable {
             eventLoop: channel.eventLoop,
             connectionConfiguration: settings.connection,
             streamConfiguration: settings.stream,
-            streamDelegate: connectionManager.http2StreamDelegate
+            streamDelegate: HTTP2ConnectionGuard.StreamDelegate(
+                guarded: NIOLoopBound(guardHandler, eventLoop: channel.eventLoop),
+                manager: connectionManager.http2StreamDelegate
+            )
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
-                // Stream channels run on their connection's event loop.
-                counted.value.streamOpened()
-                stream.closeFuture.whenComplete { _ in counted.value.streamClosed() }
                 let streamSync = stream.pipeline.syncOperations
-                try streamSync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try streamSync.addHandler(HTTP2StreamCodec())
                 try streamSync.addHandler(
                     RequestHandler(serving: serving, connection: facts, streamLimits: streamLimits)
                 )

@@ -38,6 +38,10 @@ public struct Request: Sendable {
     }
 
     static func split(uri: String) -> (String, [String: String]) {
+        // Most targets have neither a query nor an escape: no copy, no dictionary.
+        if !uri.utf8.contains(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "%") }) {
+            return (uri, [:])
+        }
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let path = percentDecode(String(parts.first ?? "/")) ?? String(parts.first ?? "/")
         var query: [String: String] = [:]

@@ -38,6 +38,9 @@ public struct Router: Sendable {
     }
 
     private var routes: [Route] = []
+    /// Indices into `routes` by segment count, in order: a path is only matched against the
+    /// routes that could match it (a handful), not all of them, on every request.
+    private var bySegmentCount: [Int: [Int]] = [:]
     private let logger: Logger
     /// Runs before any route: may rewrite the request (drop headers, mark a peer) or refuse it.
     /// Set to `PeerGate.admit` by the node.
@@ -66,11 +69,12 @@ public struct Router: Sendable {
         let segments = pattern.split(separator: "/").map { part -> Segment in
             part.hasPrefix(":") ? .parameter(String(part.dropFirst())) : .literal(String(part))
         }
+        bySegmentCount[segments.count, default: []].append(routes.count)
         routes.append(Route(method: method, segments: segments, pattern: pattern, handler: handler))
     }
 
     /// Finds the handler for `request`, runs it, and maps errors to API errors; every answer
-    /// is readable cross-origin (`CrossOrigin`), and preflights are answered here.
+    /// to a page is readable cross-origin (`CrossOrigin`), and preflights are answered here.
     public func respond(to incoming: Request) async -> Response {
         switch resolve(incoming) {
         case .answered(let response): return response
@@ -83,7 +87,7 @@ public struct Router: Sendable {
     func resolve(_ incoming: Request) -> Routing {
         switch match(incoming) {
         case .answered(var response):
-            CrossOrigin.allow(&response)
+            CrossOrigin.allow(&response, for: incoming)
             return .answered(response)
         case .run(let handler, let request, let pattern):
             return .run(handler, request, pattern: pattern)
@@ -99,7 +103,7 @@ public struct Router: Sendable {
             response = answer(error, pattern: pattern)
         }
         response.route = pattern
-        CrossOrigin.allow(&response)
+        CrossOrigin.allow(&response, for: request)
         return response
     }
 
@@ -127,10 +131,12 @@ public struct Router: Sendable {
             return .answered(response)
         }
         if let preflight = CrossOrigin.preflight(request) { return .answered(preflight) }
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Split on the bytes: splitting the String would walk it by grapheme.
+        let parts = request.path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
         var allowed: [HTTPMethod] = []
         var matchedPattern: String?
-        for route in routes {
+        for index in bySegmentCount[parts.count] ?? [] {
+            let route = routes[index]
             guard let parameters = Self.match(route.segments, parts) else { continue }
             let method = request.method == .HEAD ? HTTPMethod.GET : request.method
             guard route.method == method else {
@@ -138,7 +144,6 @@ public struct Router: Sendable {
                 matchedPattern = route.pattern
                 continue
             }
-            var request = request
             request.parameters = parameters
             switch route.handler {
             case .async(let handler):
@@ -162,13 +167,13 @@ public struct Router: Sendable {
         return .answered(response)
     }
 
-    static func match(_ segments: [Segment], _ parts: [String]) -> [String: String]? {
+    static func match(_ segments: [Segment], _ parts: [some StringProtocol]) -> [String: String]? {
         guard segments.count == parts.count else { return nil }
         var parameters: [String: String] = [:]
         for (segment, part) in zip(segments, parts) {
             switch segment {
             case .literal(let literal): guard literal == part else { return nil }
-            case .parameter(let name): parameters[name] = part
+            case .parameter(let name): parameters[name] = String(part)
             }
         }
         return parameters

@@ -6,7 +6,8 @@ import Synchronization
 public final class ServerMetrics: Sendable {
     private let factory: any MetricsFactory
     /// Handlers are cached so the hot path costs one lock and a dictionary lookup.
-    private let counters = Mutex<[String: Counter]>([:])
+    private let requests = Mutex<[RequestKey: (count: Counter, duration: Timer)]>([:])
+    /// Durations by route only (one histogram per route, whatever the status).
     private let timers = Mutex<[String: Timer]>([:])
     private let openConnections: [String: Meter]
     private let acceptedConnections: [String: Counter]
@@ -34,19 +35,27 @@ public final class ServerMetrics: Sendable {
 
     /// Records one finished request.
     public func request(route: String, method: String, status: Int, duration: Duration) {
-        let key = "\(route)|\(method)|\(status)"
-        let counter = counters.withLock { cache in
-            if let c = cache[key] { return c }
-            let c = Counter(
-                label: "qunbo_http_requests_total",
-                dimensions: [("route", route), ("method", method), ("status", String(status))],
-                factory: factory
-            )
-            cache[key] = c
-            return c
-        }
-        counter.increment()
-        let timer = timers.withLock { cache in
+        let key = RequestKey(route: route, method: method, status: status)
+        let handlers =
+            requests.withLock { $0[key] }
+            ?? {
+                let made = (
+                    count: Counter(
+                        label: "qunbo_http_requests_total",
+                        dimensions: [("route", route), ("method", method), ("status", String(status))],
+                        factory: factory
+                    ),
+                    duration: timer(route)
+                )
+                requests.withLock { $0[key] = made }
+                return made
+            }()
+        handlers.count.increment()
+        handlers.duration.recordNanoseconds(duration.nanoseconds)
+    }
+
+    private func timer(_ route: String) -> Timer {
+        timers.withLock { cache in
             if let t = cache[route] { return t }
             let t = Timer(
                 label: "qunbo_http_request_duration_seconds",
@@ -56,7 +65,12 @@ public final class ServerMetrics: Sendable {
             cache[route] = t
             return t
         }
-        timer.recordNanoseconds(duration.nanoseconds)
+    }
+
+    private struct RequestKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int
     }
 
     /// A connection negotiated `proto` (`http1`, `http2`).

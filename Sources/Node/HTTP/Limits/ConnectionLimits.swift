@@ -62,24 +62,17 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
         timer = nil
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let created = event as? NIOHTTP2StreamCreatedEvent {
-            lastStream = max(lastStream, created.streamID)
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    /// A stream of this connection opened (its channel initializer ran). Counted from the stream
-    /// channels themselves: `NIOHTTP2StreamCreatedEvent`s do not reach a handler after the
-    /// async multiplexer's connection manager, so a guard counting them saw no stream at all and
-    /// closed every connection `idle` after it opened, mid-request (a forwarded ingest or an
-    /// HTTP/2 upload was cut at 60 s; replication's long-lived streams too).
+    /// A stream of this connection opened (`StreamDelegate`, called by the HTTP/2 handler
+    /// itself: `NIOHTTP2StreamCreatedEvent`s do not reach a handler after the async
+    /// multiplexer's connection manager, so a guard counting them saw no stream at all and
+    /// closed every connection `idle` after it opened, mid-request).
     ///
     /// One timer, re-armed at expiry for what is left, rather than cancelled when a stream opens
     /// and scheduled again when the last one closes: a busy connection drops to no open stream
     /// between every batch of requests.
-    func streamOpened() {
+    func streamOpened(_ id: HTTP2StreamID) {
         openStreams += 1
+        lastStream = max(lastStream, id)
     }
 
     /// A stream counted by `streamOpened` closed.
@@ -88,6 +81,23 @@ final class HTTP2ConnectionGuard: ChannelInboundHandler {
         guard openStreams == 0 else { return }
         idleSince = .now()
         if let context { arm(context, in: idle) }
+    }
+
+    /// Tells the guard and NIO's connection manager (graceful shutdown) of every stream, on the
+    /// connection's event loop.
+    struct StreamDelegate: NIOHTTP2StreamDelegate {
+        let guarded: NIOLoopBound<HTTP2ConnectionGuard>
+        let manager: NIOHTTP2ServerConnectionManagementHandler.HTTP2StreamDelegate
+
+        func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
+            guarded.value.streamOpened(id)
+            manager.streamCreated(id, channel: channel)
+        }
+
+        func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
+            guarded.value.streamClosed()
+            manager.streamClosed(id, channel: channel)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
