@@ -72,10 +72,9 @@ public struct PeerGate: Sendable {
         // Checked before collecting: almost no client request carries one, and this runs on
         // every request.
         guard request.headers.contains(where: { Self.isInternalHeader($0.name) }) else { return nil }
-        let names = Set(request.headers.map { $0.name }.filter(Self.isInternalHeader))
-        if !names.isEmpty {
-            stripped.increment()
-            for name in names { request.headers.remove(name: name) }
+        stripped.increment()
+        for name in Set(request.headers.map { $0.name }.filter(Self.isInternalHeader)) {
+            request.headers.remove(name: name)
         }
         return nil
     }

@@ -122,11 +122,14 @@ final class HTTP2StreamCodec: ChannelDuplexHandler {
         let payload: HTTP2Frame.FramePayload
         switch unwrapOutboundIn(data) {
         case .head(let head):
-            payload = .headers(.init(headers: Self.headerBlock(of: head)))
+            payload = .headers(.init(headers: Self.headerBlock(of: head.headers, status: head.status.code)))
         case .body(let body):
             payload = .data(.init(data: body))
         case .end(.some(let trailers)):
-            payload = .headers(.init(headers: Self.headerBlock(of: trailers, status: nil), endStream: true))
+            writeHeld(context: context)
+            let block = Self.headerBlock(of: trailers, status: nil)
+            context.write(wrapOutboundOut(.headers(.init(headers: block, endStream: true))), promise: promise)
+            return
         case .end(.none):
             if let (last, lastPromise) = held {
                 held = nil
@@ -142,11 +145,7 @@ final class HTTP2StreamCodec: ChannelDuplexHandler {
             return
         }
         writeHeld(context: context)
-        if case .headers(let block) = payload, block.endStream {
-            context.write(wrapOutboundOut(payload), promise: promise)
-        } else {
-            held = (payload, promise)
-        }
+        held = (payload, promise)
     }
 
     func flush(context: ChannelHandlerContext) {
@@ -182,10 +181,6 @@ final class HTTP2StreamCodec: ChannelDuplexHandler {
         default:
             return payload
         }
-    }
-
-    static func headerBlock(of head: HTTPResponseHead) -> HPACKHeaders {
-        headerBlock(of: head.headers, status: head.status.code)
     }
 
     /// HTTP/1 headers as an HTTP/2 block: names lowercased, the headers of HTTP/1 connection

@@ -7,7 +7,8 @@ public final class ServerMetrics: Sendable {
     private let factory: any MetricsFactory
     /// Handlers are cached so the hot path costs one lock and a dictionary lookup.
     private let requests = Mutex<[RequestKey: (count: Counter, duration: Timer)]>([:])
-    /// Durations by route only (one histogram per route, whatever the status).
+    /// Durations by route only (one histogram per route, whatever the status). Taken inside
+    /// `requests`' lock when a new key is first seen, never the other way round.
     private let timers = Mutex<[String: Timer]>([:])
     private let openConnections: [String: Meter]
     private let acceptedConnections: [String: Counter]
@@ -36,20 +37,19 @@ public final class ServerMetrics: Sendable {
     /// Records one finished request.
     public func request(route: String, method: String, status: Int, duration: Duration) {
         let key = RequestKey(route: route, method: method, status: status)
-        let handlers =
-            requests.withLock { $0[key] }
-            ?? {
-                let made = (
-                    count: Counter(
-                        label: "qunbo_http_requests_total",
-                        dimensions: [("route", route), ("method", method), ("status", String(status))],
-                        factory: factory
-                    ),
-                    duration: timer(route)
-                )
-                requests.withLock { $0[key] = made }
-                return made
-            }()
+        let handlers = requests.withLock { cache in
+            if let made = cache[key] { return made }
+            let made = (
+                count: Counter(
+                    label: "qunbo_http_requests_total",
+                    dimensions: [("route", route), ("method", method), ("status", String(status))],
+                    factory: factory
+                ),
+                duration: timer(route)
+            )
+            cache[key] = made
+            return made
+        }
         handlers.count.increment()
         handlers.duration.recordNanoseconds(duration.nanoseconds)
     }
