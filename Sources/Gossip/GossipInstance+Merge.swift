@@ -158,9 +158,7 @@ extension GossipInstance {
         var expired: [MemberID] = []
         for id in suspects {
             guard let suspicion = entries[id]?.suspicion else { continue }
-            let deadline =
-                lagHealth == 0 ? suspicion.deadline : suspicion.start + suspicion.timeout * Double(1 + lagHealth)
-            if now >= deadline { expired.append(id) }
+            if now >= expiry(of: suspicion) { expired.append(id) }
         }
         for id in expired.sorted() {
             guard let old = entries[id]?.member, old.status == .suspect else { continue }
@@ -169,6 +167,11 @@ extension GossipInstance {
             stats.membersDeclaredDead += 1
             store(record, previous: old, origin: myself.id, now: now)
         }
+    }
+
+    /// When `suspicion` runs out: its deadline, stretched while this node is itself late.
+    func expiry(of suspicion: Suspicion) -> GossipTime {
+        lagHealth == 0 ? suspicion.deadline : suspicion.start + suspicion.timeout * Double(1 + lagHealth)
     }
 
     mutating func insertSorted(_ id: MemberID) {

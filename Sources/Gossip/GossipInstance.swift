@@ -105,7 +105,7 @@ public struct GossipInstance: Sendable {
     // MARK: Events
 
     /// Evaluates every timeout against `now`: probe and indirect-probe timeouts, suspicion expiry,
-    /// push-pull, reconnect and reclaim. Call it every 20–50 ms.
+    /// push-pull, reconnect and reclaim. Call it at `nextTickAt` (or on a fixed beat of 20–50 ms).
     public mutating func tick(now: GossipTime) -> [GossipDirective] {
         guard !leaving else { return flush() }
         publishLoadIfDue(now: now)
@@ -117,6 +117,31 @@ public struct GossipInstance: Sendable {
         if now >= nextReconnectAt { reconnect(now: now) }
         if now >= nextReapAt { reap(now: now) }
         return flush()
+    }
+
+    /// When `tick` next has something to do: the earliest timer the core keeps (the probe in
+    /// flight, the next probe, suspicions, relayed probes, gossip, push-pull, reconnect, reaping,
+    /// a load to publish). A tick before then finds nothing due, so a shell can sleep until then
+    /// instead of ticking on a fixed beat; every other call into the core may move it earlier,
+    /// so the shell asks again after each. Nil while leaving: nothing is timed then.
+    public var nextTickAt: GossipTime? {
+        guard !leaving else { return nil }
+        var next = min(nextGossipAt, nextPushPullAt, nextReconnectAt, nextReapAt)
+        if pendingLoad != myself.load {
+            next = min(next, loadPublishedAt.map { $0 + settings.loadPublishInterval } ?? .zero)
+        }
+        for id in suspects {
+            if let suspicion = entries[id]?.suspicion { next = min(next, expiry(of: suspicion)) }
+        }
+        if let probe {
+            next = min(next, probe.indirectSent ? probe.deadline : min(probe.timeoutAt, probe.deadline))
+        } else {
+            next = min(next, urgentProbe == nil ? nextProbeAt : .zero)
+        }
+        for relay in relays.values {
+            next = min(next, relay.nackSent ? relay.expiresAt : min(relay.nackAt, relay.expiresAt))
+        }
+        return next
     }
 
     /// The shell could not deliver to `address` (refused or broken connection). A strong hint, used

@@ -15,7 +15,7 @@ enum MetricHelp {
         "qunbo_gossip_local_health":
             "Lifeguard local health score (0 healthy .. 8); scales probe interval and timeout.",
         "qunbo_node_scheduling_lag_seconds":
-            "Worst lateness over the last 3 s of this node's 100 ms timer and of a job on each event loop.",
+            "Worst lateness over the last 3 s of each event loop's 100 ms timer and of a 1 s sleep in Swift's pool.",
         "qunbo_node_timeout_stretch":
             "Factor (1..8) this node's election, check-quorum and gossip timeouts are stretched by for its own lateness.",
         "qunbo_gossip_probe_rtt_seconds": "Round trip of direct probe requests to peers over HTTP/2.",

@@ -65,6 +65,7 @@ public struct QunboNode: Sendable {
             state: state,
             metricsFactory: factory,
             lag: lag,
+            tickLoop: group.next(),
             logger: logger
         )
         let access = AccessControl(

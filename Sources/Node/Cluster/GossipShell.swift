@@ -17,9 +17,11 @@ import Wire
 public final class GossipShell: Service, Sendable {
     /// Shell settings; the protocol's own live in `GossipSettings`.
     public struct Settings: Sendable {
-        /// How often the core is ticked. Default 25 ms: well under the 150 ms probe timeout, so
-        /// timeouts fire within a sixth of their length, at negligible CPU.
-        public var tickInterval: Duration = .milliseconds(25)
+        /// The longest the core goes without a tick. It is ticked when it next has work
+        /// (`GossipInstance.nextTickAt`), so this only bounds how late a deadline that moved
+        /// earlier outside a call into the core is met (the scheduling lag easing off, which
+        /// shortens suspicion timeouts). Default 250 ms.
+        public var longestTickWait: Duration = .milliseconds(250)
         /// Deadline of one gossip request. Default 1 s: a slower answer is a failed probe anyway.
         public var requestTimeout: TimeAmount = .seconds(1)
         /// Largest gossip message accepted. Default 4 MiB (a 1,000-member push-pull is ~300 KB).
@@ -52,6 +54,10 @@ public final class GossipShell: Service, Sendable {
     private let connectionLosses: AsyncStream<String>
     /// This node's scheduling lag; it sets the core's `lagHealth` before every tick.
     private let lag: SchedulingLag?
+    /// The event loop whose timer ticks the core.
+    private let tickLoop: any EventLoop
+    /// The armed tick: when it fires, and whether the shell stopped ticking (leaving).
+    private let timer = Mutex<(task: Scheduled<Void>?, at: NIODeadline?, stopped: Bool)>((nil, nil, false))
 
     /// - Parameter connectionLosses: addresses whose peer connection broke (from `PeerClient`).
     public init(
@@ -64,9 +70,11 @@ public final class GossipShell: Service, Sendable {
         state: NodeState,
         metricsFactory: any MetricsFactory,
         lag: SchedulingLag? = nil,
+        tickLoop: any EventLoop,
         logger: Logger
     ) {
         self.lag = lag
+        self.tickLoop = tickLoop
         var seed = SystemRandomNumberGenerator()
         let random = GossipRandom(seed: seed.next())
         instance = Mutex(
@@ -108,17 +116,14 @@ public final class GossipShell: Service, Sendable {
                     self.apply(directives)
                 }
             }
-            await withGracefulShutdownHandler {
-                while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                    let lagHealth = self.lag.map { Int($0.stretch) - 1 } ?? 0
-                    let directives = self.instance.withLock {
-                        $0.lagHealth = lagHealth
-                        return $0.tick(now: self.now)
-                    }
-                    self.apply(directives)
-                    try? await Task.sleep(for: self.settings.tickInterval)
-                }
-            } onGracefulShutdown: {
+            // The core is ticked when it next has work (`nextTickAt`), by a timer of an event
+            // loop: no fixed beat, and each wake-up is the loop's own, not a hand-off between
+            // Swift's timer and worker threads (together those were most of an idle node's CPU).
+            tick()
+            try? await gracefulShutdown()
+            timer.withLock { timer in
+                timer.stopped = true
+                timer.task?.cancel()
             }
             // Leave: tell the others (they mark us `left`, not dead), give it a moment to go out.
             let directives = instance.withLock { $0.leave(now: self.now) }
@@ -129,6 +134,43 @@ public final class GossipShell: Service, Sendable {
             group.cancelAll()
         }
         await peers.closeAll()
+    }
+
+    /// The armed timer fired: it is no longer armed (unless another replaced it meanwhile).
+    private func fired(armedFor at: NIODeadline) {
+        timer.withLock { timer in
+            guard timer.at == at else { return }
+            timer.task = nil
+            timer.at = nil
+        }
+        tick()
+    }
+
+    private func tick() {
+        let lagHealth = lag.map { Int($0.stretch) - 1 } ?? 0
+        let directives = instance.withLock {
+            $0.lagHealth = lagHealth
+            return $0.tick(now: self.now)
+        }
+        apply(directives)
+    }
+
+    /// Arms the tick timer for the core's `nextTickAt` (at most `longestTickWait` ahead); called
+    /// after every call into the core, which may have moved that time earlier. A timer already
+    /// armed for an earlier time stays: when it fires, the tick re-arms for the later one.
+    private func rearm() {
+        let next = instance.withLock { $0.nextTickAt }
+        let now = self.now
+        timer.withLock { timer in
+            guard !timer.stopped, let next else { return }
+            let wait =
+                next > now ? min(Int64(next.nanoseconds - now.nanoseconds), settings.longestTickWait.nanoseconds) : 0
+            let at = NIODeadline.now() + .nanoseconds(wait)
+            if let armed = timer.at, armed <= at { return }
+            timer.task?.cancel()
+            timer.at = at
+            timer.task = tickLoop.scheduleTask(deadline: at) { self.fired(armedFor: at) }
+        }
     }
 
     /// Handles a message from a peer (the internal gossip route).
@@ -192,6 +234,7 @@ public final class GossipShell: Service, Sendable {
             return last
         }
         metrics.record(stats: stats, since: before, localHealth: health)
+        rearm()
         guard changed else { return }
         view.update(members: members)
         metrics.members(members)
@@ -254,7 +297,10 @@ public final class GossipShell: Service, Sendable {
     public var members: [Member] { instance.withLock { $0.members } }
     /// This node's load as members see it (`MemberLoad`: sessions and viewers held here); it
     /// goes out with the next gossip, at most once per `loadPublishInterval`.
-    public func setLoad(_ load: MemberLoad) { instance.withLock { $0.setLoad(load) } }
+    public func setLoad(_ load: MemberLoad) {
+        instance.withLock { $0.setLoad(load) }
+        rearm()
+    }
 
     /// Vivaldi RTT estimate to `id` in seconds.
     public func rttEstimate(to id: MemberID) -> Double? { instance.withLock { $0.rttEstimate(to: id) } }

@@ -14,8 +14,13 @@ import Synchronization
 /// and gossip's probe and suspicion timers (`GossipInstance.lagHealth`) while it lasts.
 public final class SchedulingLag: Service, Sendable {
     public struct Settings: Sendable {
-        /// How often a wake-up is sampled: 100 ms (cheap: one sleep and one clock read).
+        /// How often each event loop's wake-up is sampled: 100 ms (one timer of the loop and
+        /// one clock read).
         public var interval: Duration = .milliseconds(100)
+        /// How often Swift's pool is sampled: 1 s (a sleeping task, each wake-up a hand-off
+        /// between dispatch's threads). The loops' samples see a starved CPU, which delays
+        /// everything; this one a pool kept busy while the loops are not.
+        public var poolInterval: Duration = .seconds(1)
         /// How long a late wake-up keeps counting: 3 s, several election timeouts, so a node that
         /// stalls every second or two stays stretched between stalls.
         public var window: Duration = .seconds(3)
@@ -51,27 +56,65 @@ public final class SchedulingLag: Service, Sendable {
     }
 
     public func run() async throws {
+        // Each loop samples itself with its own timer: how late it fires is how long anything
+        // arriving on that loop waits (its queue and its timers), at one wake-up of the loop per
+        // sample. Swift's pool, where the sessions' actors run, is sampled by a sleeping task
+        // less often: each of its wake-ups is a hand-off between dispatch's threads.
+        let interval = TimeAmount.nanoseconds(settings.interval.nanoseconds)
+        let samplers = loops.map { loop in
+            LoopSampler(loop: loop, interval: interval) { [weak self] late in self?.record(late: late) }
+        }
+        for sampler in samplers { sampler.start() }
+        defer { for sampler in samplers { sampler.stop() } }
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                let due = ContinuousClock.now + self.settings.interval
+                let due = ContinuousClock.now + self.settings.poolInterval
                 try await Task.sleep(until: due)
-                var late = ContinuousClock.now - due
-                // A job submitted to each loop: how long it waited there is how late anything
-                // arriving on that loop is handled.
-                for loop in self.loops {
-                    let submitted = ContinuousClock.now
-                    try? await loop.submit {}.get()
-                    late = max(late, ContinuousClock.now - submitted)
-                }
-                let now = ContinuousClock.now
-                let (worst, stretch) = self.samples.withLock { window in
-                    window.record(late: late, at: now, settings: self.settings)
-                    return (
-                        window.worst(at: now, settings: self.settings), window.stretch(at: now, settings: self.settings)
-                    )
-                }
-                self.lagGauge.record(Double(worst.components.seconds) + Double(worst.components.attoseconds) / 1e18)
-                self.stretchGauge.record(stretch)
+                self.record(late: ContinuousClock.now - due)
+            }
+        }
+    }
+
+    private func record(late: Duration) {
+        let now = ContinuousClock.now
+        let (worst, stretch) = samples.withLock { window in
+            window.record(late: late, at: now, settings: settings)
+            return (window.worst(at: now, settings: settings), window.stretch(at: now, settings: settings))
+        }
+        lagGauge.record(Double(worst.components.seconds) + Double(worst.components.attoseconds) / 1e18)
+        stretchGauge.record(stretch)
+    }
+}
+
+/// One event loop's timer, re-armed from the moment it fired, reporting how late it fired.
+private final class LoopSampler: Sendable {
+    private let loop: any EventLoop
+    private let interval: TimeAmount
+    private let report: @Sendable (Duration) -> Void
+    private let scheduled = Mutex<(task: Scheduled<Void>?, stopped: Bool)>((nil, false))
+
+    init(loop: any EventLoop, interval: TimeAmount, report: @escaping @Sendable (Duration) -> Void) {
+        self.loop = loop
+        self.interval = interval
+        self.report = report
+    }
+
+    func start() { arm(due: .now() + interval) }
+
+    func stop() {
+        scheduled.withLock { state in
+            state.stopped = true
+            state.task?.cancel()
+        }
+    }
+
+    private func arm(due: NIODeadline) {
+        scheduled.withLock { state in
+            guard !state.stopped else { return }
+            state.task = loop.scheduleTask(deadline: due) {
+                let now = NIODeadline.now()
+                self.report(.nanoseconds(max(0, (now - due).nanoseconds)))
+                self.arm(due: now + self.interval)
             }
         }
     }

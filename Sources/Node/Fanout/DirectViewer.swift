@@ -135,6 +135,9 @@ final class DirectViewer: @unchecked Sendable {
         }
     }
 
+    /// Whether it drops media until a keyframe (on the event loop).
+    var isSkipping: Bool { skipping }
+
     /// Called on the event loop by `FanoutGroup`; the group flushes after the batch.
     func deliver(_ bytes: ViewerBytes, keyframe: Bool) {
         guard !finished else { return }

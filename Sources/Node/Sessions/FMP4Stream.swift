@@ -18,7 +18,7 @@ final class FMP4Stream {
     private var gopBytes = 0
     /// `stream.mp4` viewers. An init segment is sent flagged as a keyframe, so a viewer that
     /// skipped behind resumes at an init segment or at a keyframe fragment, never mid-GOP.
-    let fanout = FanoutGroup(minPeriod: FanoutGroup.mediaPeriod, merges: false)
+    let fanout = FanoutGroup(minPeriod: FanoutGroup.mediaPeriod)
     /// Pieces fanned out so far: a viewer's start (init + GOP) covers up to this one.
     private(set) var pieceSeq: UInt64 = 0
 

@@ -20,7 +20,7 @@ final class MediaPipeline {
     /// its HLS window go on).
     var recordingPaused = false
     /// `stream.ts` viewers.
-    let fanout = FanoutGroup(minPeriod: FanoutGroup.mediaPeriod, merges: false)
+    let fanout = FanoutGroup(minPeriod: FanoutGroup.mediaPeriod)
     /// The same live as fragmented MP4, and its `stream.mp4` viewers.
     let mp4 = FMP4Stream()
     /// Media chunks fanned out so far: a viewer's start (PAT/PMT + GOP) covers up to this one.

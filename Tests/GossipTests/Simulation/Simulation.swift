@@ -60,6 +60,8 @@ final class Simulation {
     var recordChanges = false
     private(set) var changes: [Change] = []
     private(set) var delivered = 0
+    /// Ticks that sent or changed something before the node's `nextTickAt` (must stay empty).
+    private(set) var earlyWork: [String] = []
     /// Called for every membership change as it happens; for measurements that would hold too
     /// many changes in `changes` (every observer of a 1,000-node cluster reports each one).
     var onChange: ((Change) -> Void)?
@@ -220,7 +222,12 @@ final class Simulation {
             nextTick = now + tickInterval
             for i in nodes.indices {
                 guard var instance = nodes[i].instance.take() else { continue }
+                let due = instance.nextTickAt
                 let directives = instance.tick(now: now)
+                // The shell sleeps until `nextTickAt`: a tick before it must find nothing to do.
+                if !directives.isEmpty, due.map({ now < $0 }) ?? true {
+                    earlyWork.append("n\(i) at \(now.nanoseconds) ns, due \(String(describing: due?.nanoseconds))")
+                }
                 nodes[i].instance = instance
                 execute(directives, from: i)
             }
