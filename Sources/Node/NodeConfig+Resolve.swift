@@ -14,6 +14,7 @@ extension NodeConfig {
         "header-timeout", "body-read-timeout", "max-viewers-per-user", "max-ingest-bitrate", "max-recording-bytes",
         "max-token-ttl", "rtmp-listen", "redpacket-ttl", "webhook-url", "webhook-secret", "reminder-lead",
         "webhook-max-backoff", "relay-threshold", "relay-linger",
+        "media-batch",
     ]
 
     /// The environment variable for a setting: `data-dir` -> `QUNBO_DATA_DIR`.
@@ -149,6 +150,17 @@ extension NodeConfig {
                 }
                 config[keyPath: keyPath] = d
             }
+        }
+        if let (v, src) = lookup("media-batch") {
+            guard let d = parseDuration(v), d <= .seconds(1) else {
+                throw .invalidValue(
+                    name: "media-batch",
+                    value: v,
+                    expected: "a duration from 0ms to 1s, such as 200ms",
+                    source: src
+                )
+            }
+            config.mediaBatch = d
         }
         if let (v, src) = lookup("max-body-bytes") {
             guard let n = Int(v), n >= 1024, n <= 64 << 20 else {

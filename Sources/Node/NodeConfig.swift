@@ -57,6 +57,11 @@ public struct NodeConfig: Sendable, Equatable {
     /// A relay copy is dropped this long after its last viewer and downstream relay left
     /// (`--relay-linger`). Default 30 s: a viewer reloading the page finds the copy still warm.
     public var relayLinger: Duration = .seconds(30)
+    /// How long media for `stream.ts` and `stream.mp4` viewers gathers before it is written to
+    /// them as one write (`--media-batch`, 0 to 1 s). Default 200 ms: players buffer seconds,
+    /// and a viewer then costs a write every 200 ms instead of one per 20-50 ms chunk (SRS
+    /// merges its writes over 350 ms by default); 0 writes each chunk as soon as the loop can.
+    public var mediaBatch: Duration = .milliseconds(200)
     /// swift-log level. Default `info`.
     public var logLevel: Logger.Level = .info
     /// How long a live session stays live after its ingest ends. Default 30 s (API.md).

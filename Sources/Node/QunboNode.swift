@@ -102,6 +102,7 @@ public struct QunboNode: Sendable {
         liveSettings.filter = LiveKeywordFilter(words: config.keywordFilter)
         liveSettings.maxViewersPerUser = config.maxViewersPerUser
         liveSettings.maxRecordingBytes = config.maxRecordingBytes
+        liveSettings.mediaBatch = config.mediaBatch
         liveSettings.webhookDestinations = config.webhookURLs.map(WebhookDestination.key)
         let replicationMetrics = ReplicationMetrics(factory: factory)
         let links = PeerLinks(

@@ -40,6 +40,11 @@ struct NodeCommand: AsyncParsableCommand {
     var relayThreshold: String?
     @Option(name: .customLong("relay-linger"), help: "A relay copy goes this long after its last viewer (default 30s).")
     var relayLinger: String?
+    @Option(
+        name: .customLong("media-batch"),
+        help: "Media gathers this long before it is written to stream.ts/stream.mp4 viewers (0 to 1s, default 200ms)."
+    )
+    var mediaBatch: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical.") var logLevel:
         String?
     @Option(name: .customLong("ingest-grace"), help: "Session stays live this long after ingest ends (default 30s).")
@@ -112,6 +117,7 @@ struct NodeCommand: AsyncParsableCommand {
             ("cluster-secret", clusterSecret), ("tls-cert", tlsCert), ("tls-key", tlsKey), ("peer-ca", peerCA),
             ("peer-cert", peerCert), ("peer-key", peerKey), ("route", route),
             ("relay-threshold", relayThreshold), ("relay-linger", relayLinger),
+            ("media-batch", mediaBatch),
             ("log-level", logLevel), ("ingest-grace", ingestGrace), ("redpacket-ttl", redpacketTTL),
             ("commit-timeout", commitTimeout),
             ("idle-timeout", idleTimeout),

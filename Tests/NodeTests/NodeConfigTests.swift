@@ -13,6 +13,7 @@ struct NodeConfigTests {
         #expect(c.dataDir == "./qunbo-data")
         #expect(c.replicas == 3)
         #expect(c.route == .auto && c.relayThreshold == 500 && c.relayLinger == .seconds(30))
+        #expect(c.mediaBatch == .milliseconds(200))
         #expect(c.advertisedURL == "http://127.0.0.1:7000")
         #expect(c.ingestGrace == .seconds(30))
     }
@@ -52,6 +53,8 @@ struct NodeConfigTests {
             (["id": "has space"], [:], "--id"),
             (["seeds": "a:1,b"], [:], "--seeds"),
             (["log-level": "loud"], [:], "--log-level"),
+            (["media-batch": "2s"], [:], "--media-batch"),
+            ([:], ["QUNBO_MEDIA_BATCH": "soon"], "QUNBO_MEDIA_BATCH"),
         ]
         for (flags, env, source) in cases {
             #expect {
@@ -80,6 +83,9 @@ struct NodeConfigTests {
         #expect(throws: ConfigError.self) {
             try NodeConfig.resolve(flags: ["peer-cert": "c.pem", "peer-key": "k.pem"], environment: [:])
         }
+        // No batching at all is a choice (each chunk written at once), not an error.
+        #expect(try NodeConfig.resolve(flags: ["media-batch": "0ms"], environment: [:]).mediaBatch == .zero)
+        #expect(try NodeConfig.resolve(flags: ["media-batch": "1s"], environment: [:]).mediaBatch == .seconds(1))
         #expect(throws: ConfigError.self) {
             try NodeConfig.resolve(
                 flags: ["tls-cert": "c.pem", "tls-key": "k.pem", "advertise": "http://10.0.0.1:7000"],

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Media fan-out CPU against nginx-rtmp, side by side in one run (issue 17).
 
-    ops/bench/media_vs_nginx.py [--viewers 20 50] [--seconds 20] [--bitrate 2M]
+    ops/bench/media_vs_nginx.py [--viewers 20 50] [--seconds 20] [--bitrate 2M] [--media-batch 200ms ...]
 
 The same pre-encoded source (ffmpeg testsrc2, x264 + AAC at --bitrate, encoded once before any
 server runs) is pushed with `ffmpeg -re -c copy` to a single Qunbo node (HTTP ingest) and to
@@ -15,7 +15,9 @@ HTTP from Qunbo, RTMP from nginx). For each, over --seconds:
 - CPU seconds per GB delivered, and the ratio Qunbo / nginx.
 
 The viewers' own CPU is not counted (the same ffmpeg copy for both). Installs nginx-light and
-libnginx-mod-rtmp with apt when missing. QUNBO_BIN=path uses that binary; otherwise
+libnginx-mod-rtmp with apt when missing. With several --media-batch values, Qunbo runs once per
+value (the node's `--media-batch`: how long media gathers before one write to a viewer) against
+the same nginx run. QUNBO_BIN=path uses that binary; otherwise
 `swift build -c release` runs first.
 """
 import argparse, os, re, shutil, socket, subprocess, sys, tempfile, time
@@ -131,6 +133,7 @@ def main():
     p.add_argument("--viewers", type=int, nargs="+", default=[20, 50])
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--bitrate", default="2M")
+    p.add_argument("--media-batch", nargs="+", default=[None], help="the node's --media-batch (default: its own)")
     args = p.parse_args()
     ensure_nginx()
     binary = release_binary()
@@ -141,15 +144,18 @@ def main():
                     "mpegts", src], check=True)
     rows = []
     for n in args.viewers:
-        node = Node(binary)
-        try:
-            node.start_session()
-            ingest = f"http://127.0.0.1:{node.port}/v1/groups/g/live/ingest?access_token={node.token('host', 'owner')}"
-            view = f"http://127.0.0.1:{node.port}/v1/groups/g/live/stream.ts?access_token={node.token('viewer')}"
-            rows.append(run("qunbo", ["-i", src, "-c", "copy", "-f", "mpegts", "-method", "POST", ingest], view, n, args.seconds,
-                            node.port, lambda: [node.proc.pid]))
-        finally:
-            node.stop()
+        for batch in args.media_batch:
+            node = Node(binary, extra=("--media-batch", batch) if batch else ())
+            try:
+                node.start_session()
+                ingest = f"http://127.0.0.1:{node.port}/v1/groups/g/live/ingest?access_token={node.token('host', 'owner')}"
+                view = f"http://127.0.0.1:{node.port}/v1/groups/g/live/stream.ts?access_token={node.token('viewer')}"
+                row = run("qunbo", ["-i", src, "-c", "copy", "-f", "mpegts", "-method", "POST", ingest], view, n,
+                          args.seconds, node.port, lambda: [node.proc.pid])
+                row["server"] = f"qunbo {batch}" if batch else "qunbo"
+                rows.append(row)
+            finally:
+                node.stop()
         nginx = Nginx()
         try:
             rows.append(run("nginx-rtmp", ["-i", src, "-c", "copy", "-f", "flv", nginx.push_url()], nginx.push_url(),
@@ -158,13 +164,13 @@ def main():
             nginx.stop()
     print(f"\nmedia fan-out, one {args.bitrate}b/s stream, ffmpeg copy-viewers, {args.seconds:.0f} s measured, "
           f"{os.cpu_count()} cores shared with the viewers")
-    print(f"{'server':>11}{'viewers':>9}{'alive':>7}{'Mb/s out':>10}{'CPU s':>8}{'CPU s/GB':>10}")
+    print(f"{'server':>17}{'viewers':>9}{'alive':>7}{'Mb/s out':>10}{'CPU s':>8}{'CPU s/GB':>10}")
     for r in rows:
-        print(f"{r['server']:>11}{r['viewers']:>9}{r['alive']:>7}{r['mbps']:>10.0f}{r['cpu']:>8.2f}{r['per_gb']:>10.2f}")
+        print(f"{r['server']:>17}{r['viewers']:>9}{r['alive']:>7}{r['mbps']:>10.0f}{r['cpu']:>8.2f}{r['per_gb']:>10.2f}")
     for n in args.viewers:
-        q = next(r for r in rows if r["server"] == "qunbo" and r["viewers"] == n)
         g = next(r for r in rows if r["server"] == "nginx-rtmp" and r["viewers"] == n)
-        print(f"{n} viewers: qunbo / nginx-rtmp CPU per GB = {q['per_gb'] / g['per_gb']:.2f}")
+        for q in (r for r in rows if r["server"].startswith("qunbo") and r["viewers"] == n):
+            print(f"{n} viewers: {q['server']} / nginx-rtmp CPU per GB = {q['per_gb'] / g['per_gb']:.2f}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import Synchronization
 /// the loop however many viewers it has and however busy the machine is, and a viewer waits at
 /// most about that period for an event, not the period plus a whole round as when a loop wrote
 /// all its viewers at once. A quiet session's event goes out at once to every slice; media
-/// fan-outs also wait at least `minPeriod` (`mediaPeriod`) so that chunks travel in batches.
+/// fan-outs also wait at least `minPeriod` (`--media-batch`) so that chunks travel in batches.
 ///
 /// Each buffer carries the event `seq` it holds (nil for stats and pings), and each viewer the
 /// last seq of its start, so a viewer subscribed while a batch was pending never sees an event
@@ -70,17 +70,13 @@ final class FanoutGroup: Sendable {
     private let flushShare: Int64
     private let sliceSize: Int
 
-    /// The period of media fan-outs: a media viewer gets a chunk every ~20-50 ms otherwise, each
-    /// a write and a syscall; players buffer seconds, so a tenth of a second costs nothing seen.
-    static let mediaPeriod = TimeAmount.milliseconds(100)
-
     /// Between two slices the loop looks at its sockets: a visit due now is scheduled this far
     /// ahead, since a task due at once would run before the loop's next poll.
     private static let yieldGap = TimeAmount.microseconds(20)
 
     /// - Parameters:
     ///   - minPeriod: the least time between two visits of a slice (default none: events go out
-    ///     at once when the loop is free; media uses `mediaPeriod`).
+    ///     at once when the loop is free; media uses `--media-batch`).
     ///   - maxWindow: the longest a slice waits between visits (default 60 ms: with the round
     ///     itself and the client's read, a delivery stays under 100 ms).
     ///   - flushShare: a slice's period is this many times the last round's cost (default 3).

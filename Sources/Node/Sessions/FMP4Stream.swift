@@ -18,9 +18,14 @@ final class FMP4Stream {
     private var gopBytes = 0
     /// `stream.mp4` viewers. An init segment is sent flagged as a keyframe, so a viewer that
     /// skipped behind resumes at an init segment or at a keyframe fragment, never mid-GOP.
-    let fanout = FanoutGroup(minPeriod: FanoutGroup.mediaPeriod)
+    let fanout: FanoutGroup
     /// Pieces fanned out so far: a viewer's start (init + GOP) covers up to this one.
     private(set) var pieceSeq: UInt64 = 0
+
+    /// - Parameter batch: how long fragments gather before they go to a viewer as one write.
+    init(batch: TimeAmount) {
+        fanout = FanoutGroup(minPeriod: batch)
+    }
 
     /// Feeds one demuxed chunk. `demuxer` tells the program's PIDs; nothing is muxed before the
     /// PMT named them.

@@ -41,6 +41,9 @@ public struct LiveSettings: Sendable {
     /// Webhook destinations (`--webhook-url`), by cursor key (`WebhookDestination.key`): every
     /// session derives its outbox for these. Default none: no outbox, no cost.
     public var webhookDestinations: [UInt64] = []
+    /// Media gathers this long before it goes to a `stream.ts` or `stream.mp4` viewer as one
+    /// write (`--media-batch`). Default 200 ms (`NodeConfig.mediaBatch` says why).
+    public var mediaBatch: Duration = .milliseconds(200)
 
     public init() {}
 }

@@ -20,9 +20,9 @@ final class MediaPipeline {
     /// its HLS window go on).
     var recordingPaused = false
     /// `stream.ts` viewers.
-    let fanout = FanoutGroup(minPeriod: FanoutGroup.mediaPeriod)
+    let fanout: FanoutGroup
     /// The same live as fragmented MP4, and its `stream.mp4` viewers.
-    let mp4 = FMP4Stream()
+    let mp4: FMP4Stream
     /// Media chunks fanned out so far: a viewer's start (PAT/PMT + GOP) covers up to this one.
     private(set) var chunkSeq: UInt64 = 0
     /// The epoch whose primary the current media stream comes from.
@@ -32,6 +32,9 @@ final class MediaPipeline {
         self.settings = settings
         self.metrics = metrics
         self.segmenter = HLSSegmenter(targetDuration: settings.hlsTargetDuration, windowSize: settings.hlsWindow)
+        let batch = TimeAmount.nanoseconds(settings.mediaBatch.nanoseconds)
+        fanout = FanoutGroup(minPeriod: batch)
+        mp4 = FMP4Stream(batch: batch)
     }
 
     /// Demux, cache, segment, record, fan out.
