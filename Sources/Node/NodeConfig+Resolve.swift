@@ -131,36 +131,31 @@ extension NodeConfig {
             }
             config.logLevel = level
         }
-        for (name, keyPath) in [
-            ("ingest-grace", \NodeConfig.ingestGrace), ("commit-timeout", \.commitTimeout),
-            ("idle-timeout", \.idleTimeout),
-            ("shutdown-timeout", \.shutdownTimeout), ("header-timeout", \.headerTimeout),
-            ("body-read-timeout", \.bodyReadTimeout), ("max-token-ttl", \.maxTokenTTL),
-            ("redpacket-ttl", \.redPacketTTL), ("reminder-lead", \.reminderLead), ("relay-linger", \.relayLinger),
-            ("webhook-max-backoff", \.webhookMaxBackoff),
+        // Each duration with the range it may take and how that is said; nil: any positive one.
+        let anyPositive: (range: ClosedRange<Duration>, said: String)? = nil
+        for (name, keyPath, limits) in [
+            ("ingest-grace", \NodeConfig.ingestGrace, anyPositive), ("commit-timeout", \.commitTimeout, nil),
+            ("idle-timeout", \.idleTimeout, nil),
+            ("shutdown-timeout", \.shutdownTimeout, nil), ("header-timeout", \.headerTimeout, nil),
+            ("body-read-timeout", \.bodyReadTimeout, nil), ("max-token-ttl", \.maxTokenTTL, nil),
+            ("redpacket-ttl", \.redPacketTTL, nil), ("reminder-lead", \.reminderLead, nil),
+            ("relay-linger", \.relayLinger, nil), ("webhook-max-backoff", \.webhookMaxBackoff, nil),
+            (
+                "media-batch", \.mediaBatch,
+                (range: .zero...Duration.seconds(1), said: "a duration from 0ms to 1s, such as 200ms")
+            ),
         ] {
             if let (v, src) = lookup(name) {
-                guard let d = parseDuration(v), d > .zero else {
+                guard let d = parseDuration(v), limits.map({ $0.range.contains(d) }) ?? (d > .zero) else {
                     throw .invalidValue(
                         name: name,
                         value: v,
-                        expected: "a duration such as 500ms, 30s, 2m",
+                        expected: limits?.said ?? "a duration such as 500ms, 30s, 2m",
                         source: src
                     )
                 }
                 config[keyPath: keyPath] = d
             }
-        }
-        if let (v, src) = lookup("media-batch") {
-            guard let d = parseDuration(v), d <= .seconds(1) else {
-                throw .invalidValue(
-                    name: "media-batch",
-                    value: v,
-                    expected: "a duration from 0ms to 1s, such as 200ms",
-                    source: src
-                )
-            }
-            config.mediaBatch = d
         }
         if let (v, src) = lookup("max-body-bytes") {
             guard let n = Int(v), n >= 1024, n <= 64 << 20 else {
