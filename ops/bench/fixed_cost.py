@@ -13,12 +13,12 @@ voluntary switch is a thread going to sleep, i.e. one wake-up. The media step al
 Mb/s delivered and the CPU seconds per GB. Binaries run one after the other, twice, alternating,
 so both see the same machine.
 """
-import argparse, collections, os, subprocess, sys, tempfile, time
+import argparse, collections, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import release_binary  # noqa: E402
 from live_fanout import Node  # noqa: E402
-from media_vs_nginx import acked, cpu_seconds  # noqa: E402
+from media_vs_nginx import acked, cpu_seconds, encode_source, qunbo_stream, streaming  # noqa: E402
 
 
 def switches(pid):
@@ -60,19 +60,8 @@ def one(binary, source, viewers, seconds):
         node.start_session()
         time.sleep(2)
         rows["session"] = measure(node.proc.pid, seconds)
-        ingest = f"http://127.0.0.1:{node.port}/v1/groups/g/live/ingest?access_token={node.token('host', 'owner')}"
-        view = f"http://127.0.0.1:{node.port}/v1/groups/g/live/stream.ts?access_token={node.token('viewer')}"
-        push = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", source, "-c", "copy",
-                                 "-f", "mpegts", "-method", "POST", ingest], stdin=subprocess.DEVNULL)
-        time.sleep(3)
-        views = [subprocess.Popen(["ffmpeg", "-v", "error", "-i", view, "-c", "copy", "-f", "null", "-"],
-                                  stdin=subprocess.DEVNULL) for _ in range(viewers)]
-        time.sleep(5)
-        rows["media"] = measure(node.proc.pid, seconds, node.port)
-        for p in views + [push]:
-            p.kill()
-        for p in views + [push]:
-            p.wait()
+        with streaming(*qunbo_stream(node, source), viewers):
+            rows["media"] = measure(node.proc.pid, seconds, node.port)
     finally:
         node.stop()
     return rows
@@ -85,11 +74,7 @@ def main():
     p.add_argument("binaries", nargs="*")
     args = p.parse_args()
     binaries = args.binaries or [release_binary()]
-    source = tempfile.mktemp(suffix=".ts")
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi",
-                    "-i", "sine", "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2M", "-maxrate",
-                    "2M", "-bufsize", "1M", "-g", "50", "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", source],
-                   check=True)
+    source = encode_source("2M")
     print(f"{'binary':>28} {'round':>5} {'step':>8} {'CPU ms/s':>9} {'loop wake/s':>12} {'pool wake/s':>12}"
           f" {'Mb/s':>6} {'CPU s/GB':>9}", flush=True)
     try:

@@ -20,7 +20,7 @@ value (the node's `--media-batch`: how long media gathers before one write to a 
 the same nginx run. QUNBO_BIN=path uses that binary; otherwise
 `swift build -c release` runs first.
 """
-import argparse, os, re, shutil, socket, subprocess, sys, tempfile, time
+import argparse, contextlib, os, re, shutil, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import release_binary  # noqa: E402
@@ -107,22 +107,49 @@ rtmp {{
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def run(server, push_args, view_url, viewers, seconds, port, pids):
+def encode_source(bitrate):
+    """Encodes the 30 s source once (testsrc2 720p25, x264 at `bitrate`, AAC); returns its path."""
+    src = tempfile.mktemp(suffix=".ts")
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi",
+                    "-i", "sine", "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", bitrate,
+                    "-maxrate", bitrate, "-bufsize", "1M", "-g", "50", "-c:a", "aac", "-b:a", "96k", "-f",
+                    "mpegts", src], check=True)
+    return src
+
+
+def qunbo_stream(node, src):
+    """The ffmpeg arguments that push `src` to `node`'s live (HTTP ingest) and its stream.ts URL."""
+    ingest = f"http://127.0.0.1:{node.port}/v1/groups/g/live/ingest?access_token={node.token('host', 'owner')}"
+    view = f"http://127.0.0.1:{node.port}/v1/groups/g/live/stream.ts?access_token={node.token('viewer')}"
+    return ["-i", src, "-c", "copy", "-f", "mpegts", "-method", "POST", ingest], view
+
+
+@contextlib.contextmanager
+def streaming(push_args, view_url, viewers):
+    """The source pushed in a loop (`ffmpeg -re -c copy`) and `viewers` copy-viewers, settled
+    (3 s, then 5 s); yields the viewers' processes, and kills them all on the way out."""
     push = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", *push_args],
                             stdin=subprocess.DEVNULL)
     time.sleep(3)
     views = [subprocess.Popen(["ffmpeg", "-v", "error", "-i", view_url, "-c", "copy", "-f", "null", "-"],
                               stdin=subprocess.DEVNULL) for _ in range(viewers)]
-    time.sleep(5)
-    alive = sum(1 for v in views if v.poll() is None)
-    cpu0, bytes0, t0 = cpu_seconds(pids()), acked(port), time.monotonic()
-    time.sleep(seconds)
-    cpu1, bytes1, t1 = cpu_seconds(pids()), acked(port), time.monotonic()
-    alive = min(alive, sum(1 for v in views if v.poll() is None))
-    for p in views + [push]:
-        p.kill()
-    for p in views + [push]:
-        p.wait()
+    try:
+        time.sleep(5)
+        yield views
+    finally:
+        for p in views + [push]:
+            p.kill()
+        for p in views + [push]:
+            p.wait()
+
+
+def run(server, push_args, view_url, viewers, seconds, port, pids):
+    with streaming(push_args, view_url, viewers) as views:
+        alive = sum(1 for v in views if v.poll() is None)
+        cpu0, bytes0, t0 = cpu_seconds(pids()), acked(port), time.monotonic()
+        time.sleep(seconds)
+        cpu1, bytes1, t1 = cpu_seconds(pids()), acked(port), time.monotonic()
+        alive = min(alive, sum(1 for v in views if v.poll() is None))
     delivered = bytes1 - bytes0
     return {"server": server, "viewers": viewers, "alive": alive, "cpu": cpu1 - cpu0,
             "mbps": delivered * 8 / (t1 - t0) / 1e6, "per_gb": (cpu1 - cpu0) / max(1e-9, delivered / 1e9)}
@@ -137,21 +164,15 @@ def main():
     args = p.parse_args()
     ensure_nginx()
     binary = release_binary()
-    src = tempfile.mktemp(suffix=".ts")
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi",
-                    "-i", "sine", "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", args.bitrate,
-                    "-maxrate", args.bitrate, "-bufsize", "1M", "-g", "50", "-c:a", "aac", "-b:a", "96k", "-f",
-                    "mpegts", src], check=True)
+    src = encode_source(args.bitrate)
     rows = []
     for n in args.viewers:
         for batch in args.media_batch:
             node = Node(binary, extra=("--media-batch", batch) if batch else ())
             try:
                 node.start_session()
-                ingest = f"http://127.0.0.1:{node.port}/v1/groups/g/live/ingest?access_token={node.token('host', 'owner')}"
-                view = f"http://127.0.0.1:{node.port}/v1/groups/g/live/stream.ts?access_token={node.token('viewer')}"
-                row = run("qunbo", ["-i", src, "-c", "copy", "-f", "mpegts", "-method", "POST", ingest], view, n,
-                          args.seconds, node.port, lambda: [node.proc.pid])
+                push, view = qunbo_stream(node, src)
+                row = run("qunbo", push, view, n, args.seconds, node.port, lambda: [node.proc.pid])
                 row["server"] = f"qunbo {batch}" if batch else "qunbo"
                 rows.append(row)
             finally:
